@@ -1,0 +1,77 @@
+"""Config files validate against the schema; every key is documented in config/README.md."""
+
+import copy
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from conftest import REPO
+
+SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def load(name):
+    return yaml.safe_load((REPO / "config" / name).read_text())
+
+
+def merged(*names):
+    """Config as Snakemake builds it: config.yaml, then each --configfile on top."""
+
+    def update(base, extra):
+        for key, value in extra.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                update(base[key], value)
+            else:
+                base[key] = value
+
+    config = load("config.yaml")
+    for name in names:
+        update(config, load(name))
+    return config
+
+
+@pytest.mark.parametrize("variants", [(), ("tiny.yaml",), ("paper.yaml",)])
+def test_shipped_configs_validate(variants):
+    validate(merged(*variants), SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "path, value",
+    [
+        (("split", "train_fraction"), 1.5),
+        (("cohort", "source"), "database"),
+        (("synthetic", "ct_size"), [64, 64]),
+        (("synthetic", "n_patients"), "many"),
+    ],
+)
+def test_bad_values_are_refused(path, value):
+    config = copy.deepcopy(merged())
+    config[path[0]][path[1]] = value
+    with pytest.raises(WorkflowError):
+        validate(config, SCHEMA)
+
+
+def test_sheets_source_requires_the_sheets():
+    config = copy.deepcopy(merged())
+    config["cohort"]["source"] = "sheets"
+    with pytest.raises(WorkflowError):
+        validate(config, SCHEMA)
+    config["cohort"]["clinical"] = "clinical.csv"
+    config["cohort"]["images"] = "images.tsv"
+    validate(config, SCHEMA)
+
+
+def keys_of(tree, prefix=""):
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        yield name
+        if isinstance(value, dict) and value:
+            yield from keys_of(value, prefix=f"{name}.")
+
+
+def test_every_config_key_is_documented():
+    readme = (REPO / "config" / "README.md").read_text()
+    for key in keys_of(merged()):
+        assert f"`{key}`" in readme, f"config/README.md does not document `{key}`"

@@ -1,0 +1,27 @@
+# Tables and figures for people: Table 1 (baseline characteristics by split).
+
+
+rule table1:
+    input:
+        clinical=f"{VALIDATED_DIR}/clinical.tsv",
+        split="results/split.tsv",
+    output:
+        tsv=report(
+            "results/tables/table1_baseline.tsv",
+            caption="../report/table1_baseline.rst",
+            category="Cohort",
+        ),
+        png=report(
+            "results/tables/table1_baseline.png",
+            caption="../report/table1_baseline.rst",
+            category="Cohort",
+        ),
+        pdf="results/tables/table1_baseline.pdf",
+    params:
+        fisher_below_expected=config.get("table1", {}).get("fisher_below_expected", 5),
+    log:
+        "logs/table1.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/table1.py"

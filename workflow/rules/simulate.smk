@@ -1,0 +1,40 @@
+# The built-in synthetic cohort: clinical sheet, CT/PET/ROI NIfTI volumes, RNA-seq
+# counts, a demo gene-set library and the ground truth of the hazard.
+
+
+rule simulate:
+    output:
+        clinical=f"{SYNTHETIC_DIR}/clinical.tsv",
+        images=f"{SYNTHETIC_DIR}/images.tsv",
+        image_dir=directory(f"{SYNTHETIC_DIR}/images"),
+        rnaseq=f"{SYNTHETIC_DIR}/rnaseq_counts.tsv",
+        rnaseq_truth=f"{SYNTHETIC_DIR}/rnaseq_truth.tsv",
+        genesets=f"{SYNTHETIC_DIR}/genesets.gmt",
+        ground_truth=f"{SYNTHETIC_DIR}/ground_truth.tsv",
+    params:
+        synthetic=config["synthetic"],
+    threads: 2
+    log:
+        "logs/simulate.log",
+    conda:
+        "../../envs/simulate.yaml"
+    script:
+        "../scripts/simulate.py"
+
+
+rule cohort_summary:
+    input:
+        clinical=f"{SYNTHETIC_DIR}/clinical.tsv",
+        ground_truth=f"{SYNTHETIC_DIR}/ground_truth.tsv",
+    output:
+        report(
+            f"{SYNTHETIC_DIR}/cohort_summary.tsv",
+            caption="../report/cohort_summary.rst",
+            category="Cohort",
+        ),
+    log:
+        "logs/cohort_summary.log",
+    conda:
+        "../../envs/simulate.yaml"
+    script:
+        "../scripts/cohort_summary.py"

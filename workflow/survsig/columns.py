@@ -1,0 +1,49 @@
+"""Canonical names of the cohort's columns and the labels each category accepts.
+
+Every stage speaks these names; a user's own column names and labels are mapped to
+them once, at validation (see ``config/README.md``, keys ``cohort.columns`` and
+``cohort.labels``).
+"""
+
+PATIENT_ID = "patient_id"
+OS_MONTHS = "os_months"
+OS_EVENT = "os_event"
+SPLIT = "split"
+
+#: Required clinical columns, in the order the validated sheet is written.
+CLINICAL_REQUIRED = (
+    PATIENT_ID,
+    OS_MONTHS,
+    OS_EVENT,
+    "age",
+    "sex",
+    "rT_stage",
+    "N_stage",
+    "ebv_dna",
+    "treatment",
+)
+
+#: Optional PET uptake columns (SUV, g/mL). Lymph-node values are 0 without a node.
+SUV_COLUMNS = (
+    "tumor_suv_max",
+    "tumor_suv_peak",
+    "tumor_suv_mean",
+    "node_suv_max",
+    "node_suv_peak",
+    "node_suv_mean",
+)
+
+#: Categorical clinical columns and their canonical levels (reference level first).
+CATEGORY_LEVELS = {
+    "sex": ("M", "F"),
+    "rT_stage": ("T0", "T1", "T2", "T3", "T4"),
+    "N_stage": ("N0", "N1", "N2", "N3"),
+    "ebv_dna": ("undetectable", "detectable"),
+    "treatment": ("surgery", "reirradiation", "chemotherapy"),
+}
+
+SPLIT_LEVELS = ("train", "test")
+
+#: Columns of the image sheet; ``ct``, ``pet`` and ``roi`` are paths relative to the sheet.
+IMAGE_COLUMNS = (PATIENT_ID, "ct", "pet", "roi")
+IMAGE_MODALITIES = ("ct", "pet", "roi")
