@@ -4,7 +4,7 @@ import os
 from snakemake.utils import validate
 
 
-validate(config, schema="../schemas/config.schema.yaml")
+validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
 # Jobs import the survsig package from this checkout, whatever environment runs them
 # (the project venv, a per-stage conda env, a cluster node).

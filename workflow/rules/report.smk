@@ -18,7 +18,7 @@ rule table1:
         ),
         pdf="results/tables/table1_baseline.pdf",
     params:
-        fisher_below_expected=config.get("table1", {}).get("fisher_below_expected", 5),
+        table1=config["table1"],
     log:
         "logs/table1.log",
     conda:

@@ -1,0 +1,130 @@
+"""The real Snakemake workflow, run on the tiny config in a temporary copy of the project."""
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import REPO
+
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+PROJECT_PARTS = ("Snakefile", "workflow", "config", "envs")
+
+pytestmark = pytest.mark.e2e
+
+
+def copy_project(target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target / part)
+    return target
+
+
+def snakemake(project: Path, *args, check=True):
+    result = subprocess.run(
+        [SNAKEMAKE, "--cores", "2", "--nolock", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    project = copy_project(tmp_path_factory.mktemp("tiny"))
+    snakemake(project, "results/tables/table1_baseline.tsv", "--configfile", "config/tiny.yaml")
+    return project
+
+
+def test_dry_run_of_default_config_lists_the_dag(tmp_path):
+    project = copy_project(tmp_path)
+    result = snakemake(project, "-n")
+    listing = result.stdout + result.stderr
+    for rule in ("simulate", "validate", "split", "table1", "cohort_summary", "all"):
+        assert rule in listing, rule
+    assert not (project / "results").exists()
+
+
+def test_table1_builds_from_nothing(tiny_run):
+    table = pd.read_csv(tiny_run / "results/tables/table1_baseline.tsv", sep="\t")
+    split = pd.read_csv(tiny_run / "results/split.tsv", sep="\t")
+    assert len(split) == 40
+    assert (split["split"] == "train").sum() == 24
+    assert not table.empty
+    for log in ("simulate", "validate", "split", "table1"):
+        assert (tiny_run / "logs" / f"{log}.log").is_file()
+
+
+def test_same_seed_gives_byte_identical_cohort_and_table1(tiny_run, tmp_path):
+    again = copy_project(tmp_path / "again")
+    snakemake(again, "results/tables/table1_baseline.tsv", "--configfile", "config/tiny.yaml")
+    for name in (
+        "results/synthetic/clinical.tsv",
+        "results/synthetic/ground_truth.tsv",
+        "results/synthetic/rnaseq_counts.tsv",
+        "results/synthetic/images/SYN0007_ct.nii.gz",
+        "results/synthetic/images/SYN0007_pet.nii.gz",
+        "results/split.tsv",
+        "results/tables/table1_baseline.tsv",
+        "results/tables/table1_baseline.png",
+        "results/tables/table1_baseline.pdf",
+    ):
+        assert sha256(tiny_run / name) == sha256(again / name), name
+
+
+def test_other_seed_gives_another_cohort(tiny_run, tmp_path):
+    other = copy_project(tmp_path / "other")
+    (other / "config" / "seed8.yaml").write_text("synthetic:\n  seed: 8\n")
+    snakemake(
+        other,
+        "results/synthetic/clinical.tsv",
+        "--configfile",
+        "config/tiny.yaml",
+        "config/seed8.yaml",
+    )
+    first = tiny_run / "results/synthetic/clinical.tsv"
+    assert sha256(first) != sha256(other / "results/synthetic/clinical.tsv")
+
+
+def test_bad_sheet_stops_with_one_clear_message_and_no_output(tiny_run, tmp_path):
+    project = copy_project(tmp_path / "sheets")
+    cohort = project / "cohort"
+    shutil.copytree(tiny_run / "results/synthetic/images", cohort / "images")
+    shutil.copy2(tiny_run / "results/synthetic/images.tsv", cohort / "images.tsv")
+    clinical = pd.read_csv(tiny_run / "results/synthetic/clinical.tsv", sep="\t")
+    clinical.loc[4, "os_event"] = 2
+    clinical.to_csv(cohort / "clinical.tsv", sep="\t", index=False)
+    (project / "config" / "sheets.yaml").write_text(
+        "cohort:\n  source: sheets\n  clinical: cohort/clinical.tsv\n"
+        "  images: cohort/images.tsv\n  rnaseq: null\n"
+    )
+    result = snakemake(
+        project,
+        "results/tables/table1_baseline.tsv",
+        "--configfile",
+        "config/sheets.yaml",
+        check=False,
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    patient = clinical.loc[4, "patient_id"]
+    assert "cohort/clinical.tsv" in output and patient in output and "os_event" in output
+    assert not (project / "results/validated").exists() or not any(
+        (project / "results/validated").iterdir()
+    )
+    assert not (project / "results/split.tsv").exists()
