@@ -11,6 +11,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/split.smk"
+include: "workflow/rules/signature.smk"
 include: "workflow/rules/report.smk"
 
 

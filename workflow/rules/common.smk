@@ -53,6 +53,24 @@ def validated_outputs():
     return outputs
 
 
+MODELS = list(config["imaging"]["models"])
+
+
+wildcard_constraints:
+    model="|".join(MODELS),
+
+
+def model_channels(wildcards):
+    return config["imaging"]["models"][wildcards.model]
+
+
+def signature_source(wildcards):
+    """Trained signatures, or the synthetic cohort's true image predictors (oracle)."""
+    if config["imaging"]["signatures"] == "oracle":
+        return f"results/signatures/oracle/{wildcards.model}.tsv"
+    return f"results/signatures/trained/{wildcards.model}.tsv"
+
+
 def all_targets():
     targets = [
         "results/tables/table1_baseline.tsv",
@@ -61,4 +79,5 @@ def all_targets():
     ]
     if uses_synthetic_cohort():
         targets.append(f"{SYNTHETIC_DIR}/cohort_summary.tsv")
+    targets += expand("results/signatures/{model}.tsv", model=MODELS)
     return targets
