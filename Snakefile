@@ -11,8 +11,14 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/split.smk"
+include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/train.smk"
 include: "workflow/rules/signature.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/nomogram.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/stratify.smk"
+include: "workflow/rules/rnaseq.smk"
 
 
 rule all:

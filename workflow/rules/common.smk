@@ -1,5 +1,8 @@
 # Configuration checks, the cohort's input sheets and the list of final targets.
+import csv
+import json
 import os
+import sys
 
 from snakemake.utils import validate
 
@@ -12,6 +15,8 @@ PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow")
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p
 )
+# `python` in shell rules is the interpreter running Snakemake, unless a conda env is active
+os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
 
 SYNTHETIC_DIR = "results/synthetic"
 VALIDATED_DIR = "results/validated"
@@ -58,6 +63,8 @@ MODELS = list(config["imaging"]["models"])
 
 wildcard_constraints:
     model="|".join(MODELS),
+    patient="[^/]+",
+    split="train|test",
 
 
 def model_channels(wildcards):
@@ -71,6 +78,28 @@ def signature_source(wildcards):
     return f"results/signatures/trained/{wildcards.model}.tsv"
 
 
+def validated_images():
+    """patient id -> {ct, pet, roi} paths, from the validated image sheet (after the checkpoint)."""
+    sheet = checkpoints.validate.get().output.images
+    with open(sheet, newline="") as handle:
+        return {row["patient_id"]: row for row in csv.DictReader(handle, delimiter="\t")}
+
+
+def preprocess_inputs(wildcards):
+    row = validated_images()[wildcards.patient]
+    return {"ct": row["ct"], "pet": row["pet"], "roi": row["roi"]}
+
+
+def preprocessed_slices(wildcards):
+    return expand("results/preprocessed/{patient}.npz", patient=sorted(validated_images()))
+
+
+def preprocess_settings():
+    """The imaging block as JSON for the per-patient command line."""
+    keys = ("spacing", "ct_window", "pet_max_suv", "crop_size", "box", "box_mm", "margin_mm")
+    return json.dumps({key: config["imaging"][key] for key in keys}, sort_keys=True)
+
+
 def all_targets():
     targets = [
         "results/tables/table1_baseline.tsv",
@@ -80,4 +109,15 @@ def all_targets():
     if uses_synthetic_cohort():
         targets.append(f"{SYNTHETIC_DIR}/cohort_summary.tsv")
     targets += expand("results/signatures/{model}.tsv", model=MODELS)
+    if config["imaging"]["signatures"] == "trained":
+        targets += expand("results/figures/training_{model}.png", model=MODELS)
+    targets += expand(
+        "results/figures/signature_km_{model}_{split}.png", model=MODELS, split=["train", "test"]
+    )
+    if uses_synthetic_cohort():
+        targets.append("results/tables/signature_vs_oracle.tsv")
+    # defined in the stage rule files, included after this one
+    targets += nomogram_targets()
+    targets += evaluate_targets()
+    targets += stratify_targets()
     return targets

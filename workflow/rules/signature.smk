@@ -30,3 +30,46 @@ rule signature:
         "logs/signature/{model}.log",
     shell:
         "cp {input} {output} 2> {log}"
+
+
+rule signature_vs_oracle:
+    input:
+        signatures=expand("results/signatures/{model}.tsv", model=MODELS),
+        clinical=f"{VALIDATED_DIR}/clinical.tsv",
+        ground_truth=f"{SYNTHETIC_DIR}/ground_truth.tsv",
+    output:
+        report(
+            "results/tables/signature_vs_oracle.tsv",
+            caption="../report/signature_vs_oracle.rst",
+            category="Signatures",
+        ),
+    params:
+        models=config["imaging"]["models"],
+    log:
+        "logs/signature/signature_vs_oracle.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/signature_vs_oracle.py"
+
+
+rule signature_km:
+    input:
+        signature="results/signatures/{model}.tsv",
+        clinical=f"{VALIDATED_DIR}/clinical.tsv",
+    output:
+        png=report(
+            "results/figures/signature_km_{model}_{split}.png",
+            caption="../report/signature_km.rst",
+            category="Signatures",
+            subcategory="Kaplan-Meier (Fig. S1)",
+        ),
+        pdf="results/figures/signature_km_{model}_{split}.pdf",
+    params:
+        time_months=config["stratify"]["time_months"],
+    log:
+        "logs/figures/signature_km_{model}_{split}.log",
+    conda:
+        "../../envs/stratify.yaml"
+    script:
+        "../scripts/signature_km.py"

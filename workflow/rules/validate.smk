@@ -1,7 +1,8 @@
 # Checks every input sheet before any work and writes them with canonical column names.
+# A checkpoint: the per-patient jobs are known once the validated image sheet exists.
 
 
-rule validate:
+checkpoint validate:
     input:
         **cohort_sheets(),
     output:

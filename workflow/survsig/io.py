@@ -7,15 +7,15 @@ import os
 import tempfile
 from pathlib import Path
 
-import pandas as pd
 
-
-def read_table(path, **kwargs) -> pd.DataFrame:
+def read_table(path, **kwargs):
     """Read a CSV or TSV file, choosing the separator from the suffix (.csv or .tsv/.txt).
 
     ``.gz`` compressed files are read as well. Extra keyword arguments go to
     :func:`pandas.read_csv`.
     """
+    import pandas as pd  # imported here: per-patient jobs that never read tables start faster
+
     name = str(path).lower().removesuffix(".gz")
     sep = "," if name.endswith(".csv") else "\t"
     return pd.read_csv(path, sep=sep, **kwargs)
@@ -31,6 +31,10 @@ def atomic_path(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
     os.close(fd)
+    # mkstemp makes the file private (0600); outputs get the usual umask permissions
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -39,7 +43,7 @@ def atomic_path(path):
             os.unlink(tmp)
 
 
-def write_tsv(frame: pd.DataFrame, path, *, index=False, float_format="%.6g") -> None:
+def write_tsv(frame, path, *, index=False, float_format="%.6g") -> None:
     """Write a table as TSV atomically, with a fixed float format (byte-stable)."""
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, sep="\t", index=index, float_format=float_format, lineterminator="\n")

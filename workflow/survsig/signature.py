@@ -13,6 +13,9 @@ import pandas as pd
 from . import columns as col
 from .errors import InputError
 
+#: Titles of the study's models in figures.
+MODEL_TITLES = {"ct": "CT-only", "pet": "PET-only", "petct": "PET/CT"}
+
 #: Which true predictor of the synthetic cohort a model's channels can see.
 ORACLE_PREDICTOR = {
     frozenset({"ct"}): "lp_image_ct",
@@ -71,3 +74,88 @@ def oracle_signature(ground_truth: pd.DataFrame, split: pd.DataFrame, channels) 
             column=predictor,
         )
     return signature_table(merged[col.PATIENT_ID], merged[col.SPLIT], merged[predictor])
+
+
+def trained_signature(model_path, slice_files, split: pd.DataFrame, *, threads=None) -> pd.DataFrame:
+    """Signature of a trained network for every patient of ``split`` (train and test)."""
+    import torch
+
+    from .train import SignatureTrainer, load_slice_data
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    trainer = SignatureTrainer.load(model_path)
+    data = load_slice_data(slice_files, trainer.channels)
+    patients = split[col.PATIENT_ID].astype(str).tolist()
+    missing = [p for p in patients if p not in data.slices]
+    if missing:
+        raise InputError("patient has no preprocessed slices", patient=missing[0])
+    raw = trainer.predict_patients(data, patients)
+    return signature_table(patients, split[col.SPLIT], raw)
+
+
+def signature_vs_oracle(signatures: dict, clinical: pd.DataFrame, ground_truth: pd.DataFrame, models: dict) -> pd.DataFrame:
+    """Harrell C-index of each signature beside its oracle, per split.
+
+    The oracle of a model is the true predictor its channels can see
+    (:data:`ORACLE_PREDICTOR`); ``image_oracle_cindex`` is that of the whole image
+    predictor ``lp_image``, the ceiling of any imaging signature.
+    """
+    from lifelines.utils import concordance_index
+
+    outcome = clinical.set_index(clinical[col.PATIENT_ID].astype(str))
+    truth = ground_truth.set_index(ground_truth[col.PATIENT_ID].astype(str))
+    rows = []
+    for model, table in signatures.items():
+        predictor = ORACLE_PREDICTOR.get(frozenset(models[model]), "lp_image")
+        for split_name in col.SPLIT_LEVELS:
+            part = table[table[col.SPLIT] == split_name]
+            ids = part[col.PATIENT_ID].astype(str)
+            time_ = outcome.loc[ids, col.OS_MONTHS].to_numpy(float)
+            event = outcome.loc[ids, col.OS_EVENT].to_numpy(int)
+
+            def c_index(score):
+                return concordance_index(time_, -np.asarray(score, float), event)
+
+            rows.append(
+                {
+                    "model": model,
+                    "channels": "+".join(models[model]),
+                    "split": split_name,
+                    "n": len(part),
+                    "events": int(event.sum()),
+                    "cindex": c_index(part["signature"]),
+                    "oracle": predictor,
+                    "oracle_cindex": c_index(truth.loc[ids, predictor]),
+                    "image_oracle_cindex": c_index(truth.loc[ids, "lp_image"]),
+                }
+            )
+    table = pd.DataFrame(rows)
+    table["gap_to_image_oracle"] = table["image_oracle_cindex"] - table["cindex"]
+    return table
+
+
+def signature_km_figure(signature: pd.DataFrame, clinical: pd.DataFrame, split: str, *, model: str, time_months=36.0):
+    """Kaplan-Meier curves of a signature split at its training-set median (Fig. S1).
+
+    High risk = signature above the median of the training patients; the same cut-off
+    applies to the test set.
+    """
+    from .stratify import RISK_GROUP, km_risk_figure
+
+    groups = signature.merge(
+        clinical[[col.PATIENT_ID, col.OS_MONTHS, col.OS_EVENT]], on=col.PATIENT_ID, how="left", validate="one_to_one"
+    )
+    if groups[col.OS_MONTHS].isna().any():
+        patient = groups.loc[groups[col.OS_MONTHS].isna(), col.PATIENT_ID].iloc[0]
+        raise InputError("signature patient is not in the clinical sheet", patient=patient)
+    cutoff = float(groups.loc[groups[col.SPLIT] == "train", "signature"].median())
+    groups[RISK_GROUP] = np.where(groups["signature"] > cutoff, "high", "low")
+    return km_risk_figure(
+        groups,
+        {"cutoff": cutoff},
+        split,
+        nomogram=f"{MODEL_TITLES.get(model, model)} signature",
+        time_months=time_months,
+        cutoff_text=f"High risk = signature above its training-set median ({cutoff:.3g})",
+    )

@@ -47,7 +47,7 @@ from .columns import (
     SUV_COLUMNS,
 )
 from .errors import InputError
-from .io import atomic_path
+from .figures import save_figure
 
 TRAIN, TEST = SPLIT_LEVELS
 log = logging.getLogger(__name__)
@@ -518,7 +518,15 @@ def _footnote(table):
 TITLE = "Table 1  Baseline characteristics of the training and test sets"
 
 
-def render_table1(table: pd.DataFrame, png_path, pdf_path, *, title: str = TITLE, dpi: int = 200) -> None:
+def render_table1(
+    table: pd.DataFrame,
+    png_path,
+    pdf_path,
+    *,
+    title: str = TITLE,
+    dpi: int = 200,
+    set_names: tuple = ("Training set", "Test set"),
+) -> None:
     """Draw Table 1 as a figure and save it as PNG and PDF, byte-reproducibly.
 
     Parameters
@@ -531,6 +539,9 @@ def render_table1(table: pd.DataFrame, png_path, pdf_path, *, title: str = TITLE
         Title above the table.
     dpi : int, default 200
         PNG resolution (dots per inch).
+    set_names : (str, str), default ("Training set", "Test set")
+        Headers of the ``train`` and ``test`` columns (e.g. two risk groups compared
+        in their place, Table S3).
 
     Notes
     -----
@@ -543,8 +554,8 @@ def render_table1(table: pd.DataFrame, png_path, pdf_path, *, title: str = TITLE
     n = {name: (int(patients[f"{name}_n"].iloc[0]) if len(patients) else None) for name in (TRAIN, TEST)}
     headers = [
         "Characteristics",
-        f"Training set (n = {n[TRAIN]})" if n[TRAIN] is not None else "Training set",
-        f"Test set (n = {n[TEST]})" if n[TEST] is not None else "Test set",
+        f"{set_names[0]} (n = {n[TRAIN]})" if n[TRAIN] is not None else set_names[0],
+        f"{set_names[1]} (n = {n[TEST]})" if n[TEST] is not None else set_names[1],
         "p value",
     ]
     lines = _figure_rows(table)
@@ -602,12 +613,4 @@ def render_table1(table: pd.DataFrame, png_path, pdf_path, *, title: str = TITLE
         hline(body_end, 1.2)
         fig.text(x_label / width, y(body_end + 0.12), footnote, ha="left", va="top", fontsize=8, linespacing=1.5)
 
-        with atomic_path(png_path) as tmp:
-            fig.savefig(tmp, format="png", dpi=dpi, facecolor="white", metadata={"Software": None})
-        with atomic_path(pdf_path) as tmp:
-            fig.savefig(
-                tmp,
-                format="pdf",
-                facecolor="white",
-                metadata={"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None},
-            )
+        save_figure(fig, png_path, pdf_path, dpi=dpi)

@@ -1,0 +1,120 @@
+# Evaluation of the nomograms: Harrell C-index with the paired comparison against the
+# integrated nomogram (Table 3), C-index of the true predictors of the synthetic cohort,
+# time-dependent ROC/AUC (Fig. S2) and calibration (Fig. 2B) at the horizon.
+# Logic: survsig/evaluate.py. Inputs: the nomogram stage's JSON and scores files.
+
+EVALUATE = config["evaluate"]
+EVALUATE_CONSTRAINTS = {"nomogram": "|".join(NOMOGRAMS), "split": "train|test"}
+
+
+def evaluate_targets():
+    """Every table and figure of the evaluate stage."""
+    targets = expand("results/tables/table3_cindex.{ext}", ext=["tsv", "png", "pdf"])
+    if uses_synthetic_cohort():
+        targets.append("results/tables/nomogram_vs_oracle.tsv")
+    targets += expand("results/tables/tdauc_{split}.tsv", split=["train", "test"])
+    targets += expand("results/figures/roc_{split}.{ext}", split=["train", "test"], ext=["png", "pdf"])
+    targets += expand("results/tables/calibration_{nomogram}_{split}.tsv", nomogram=NOMOGRAMS,
+                      split=["train", "test"])
+    targets += expand("results/figures/calibration_{nomogram}_{split}.{ext}", nomogram=NOMOGRAMS,
+                      split=["train", "test"], ext=["png", "pdf"])
+    return targets
+
+
+rule table3:
+    input:
+        scores=expand("results/nomograms/{nomogram}_scores.tsv", nomogram=NOMOGRAMS),
+    output:
+        tsv=report(
+            "results/tables/table3_cindex.tsv",
+            caption="../report/table3_cindex.rst",
+            category="Evaluation",
+        ),
+        png=report(
+            "results/tables/table3_cindex.png",
+            caption="../report/table3_cindex.rst",
+            category="Evaluation",
+        ),
+        pdf="results/tables/table3_cindex.pdf",
+    params:
+        evaluate=EVALUATE,
+        nomograms=NOMOGRAMS,
+    log:
+        "logs/evaluate/table3.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/table3.py"
+
+
+rule nomogram_vs_oracle:
+    input:
+        scores=expand("results/nomograms/{nomogram}_scores.tsv", nomogram=NOMOGRAMS),
+        ground_truth=f"{SYNTHETIC_DIR}/ground_truth.tsv",
+    output:
+        report(
+            "results/tables/nomogram_vs_oracle.tsv",
+            caption="../report/nomogram_vs_oracle.rst",
+            category="Evaluation",
+        ),
+    params:
+        nomograms=NOMOGRAMS,
+        models=config["imaging"]["models"],
+    log:
+        "logs/evaluate/nomogram_vs_oracle.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/nomogram_vs_oracle.py"
+
+
+rule time_roc:
+    input:
+        scores=expand("results/nomograms/{nomogram}_scores.tsv", nomogram=NOMOGRAMS),
+    output:
+        tsv=report(
+            "results/tables/tdauc_{split}.tsv",
+            caption="../report/time_roc.rst",
+            category="Evaluation",
+        ),
+        png=report(
+            "results/figures/roc_{split}.png",
+            caption="../report/time_roc.rst",
+            category="Evaluation",
+        ),
+        pdf="results/figures/roc_{split}.pdf",
+    wildcard_constraints:
+        **EVALUATE_CONSTRAINTS,
+    params:
+        evaluate=EVALUATE,
+        nomograms=NOMOGRAMS,
+    log:
+        "logs/evaluate/time_roc_{split}.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/time_roc.py"
+
+
+rule calibration:
+    input:
+        nomogram="results/nomograms/{nomogram}.json",
+        scores="results/nomograms/{nomogram}_scores.tsv",
+    output:
+        tsv="results/tables/calibration_{nomogram}_{split}.tsv",
+        png=report(
+            "results/figures/calibration_{nomogram}_{split}.png",
+            caption="../report/calibration.rst",
+            category="Evaluation",
+        ),
+        pdf="results/figures/calibration_{nomogram}_{split}.pdf",
+    wildcard_constraints:
+        **EVALUATE_CONSTRAINTS,
+    params:
+        evaluate=EVALUATE,
+    log:
+        "logs/evaluate/calibration_{nomogram}_{split}.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/calibration.py"

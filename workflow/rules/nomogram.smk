@@ -1,0 +1,150 @@
+# Nomograms: univariable Cox (Table 2), clinical/SUV selection on the training set, Cox
+# nomograms (clinical, clinical_suv, dl_{model}, integrated, integrated_suv) saved as JSON
+# with every patient's linear predictor, the nomogram figures (Fig. 2A), and scoring of
+# new patients. Logic: survsig/nomogram.py.
+
+NOMOGRAM = config["nomogram"]
+NOMOGRAMS = ["clinical", "clinical_suv", *(f"dl_{m}" for m in MODELS), "integrated", "integrated_suv"]
+NOMOGRAM_CONSTRAINTS = {"nomogram": "|".join(NOMOGRAMS)}
+
+
+def nomogram_models(wildcards):
+    """Models whose signatures nomogram ``wildcards.nomogram`` uses."""
+    name = wildcards.nomogram
+    if name.startswith("dl_"):
+        return [name[3:]]
+    if name.startswith("integrated"):
+        return [NOMOGRAM["integrated_model"]]
+    return []
+
+
+def nomogram_signature_files(wildcards):
+    return [f"results/signatures/{m}.tsv" for m in nomogram_models(wildcards)]
+
+
+def nomogram_targets():
+    """Every table, nomogram file and figure of the nomogram stage."""
+    targets = expand("results/tables/table2_univariable.{ext}", ext=["tsv", "png", "pdf"])
+    targets.append("results/tables/variable_selection.tsv")
+    targets += expand("results/nomograms/{nomogram}.json", nomogram=NOMOGRAMS)
+    targets += expand("results/nomograms/{nomogram}_scores.tsv", nomogram=NOMOGRAMS)
+    targets += expand("results/figures/nomogram_{nomogram}.{ext}", nomogram=NOMOGRAMS, ext=["png", "pdf"])
+    if NOMOGRAM["new_patients"]:
+        # the integrated nomogram; the others by file name when the sheet has their columns
+        targets.append("results/nomograms/integrated_new_patients.tsv")
+    return targets
+
+
+rule table2:
+    input:
+        clinical=f"{VALIDATED_DIR}/clinical.tsv",
+        split="results/split.tsv",
+        signatures=expand("results/signatures/{model}.tsv", model=MODELS),
+    output:
+        tsv=report(
+            "results/tables/table2_univariable.tsv",
+            caption="../report/table2_univariable.rst",
+            category="Nomograms",
+        ),
+        png=report(
+            "results/tables/table2_univariable.png",
+            caption="../report/table2_univariable.rst",
+            category="Nomograms",
+        ),
+        pdf="results/tables/table2_univariable.pdf",
+    params:
+        nomogram=NOMOGRAM,
+        models=MODELS,
+    log:
+        "logs/nomogram/table2.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/nomogram_table2.py"
+
+
+rule nomogram_selection:
+    input:
+        clinical=f"{VALIDATED_DIR}/clinical.tsv",
+        split="results/split.tsv",
+    output:
+        json="results/nomograms/selection.json",
+        table=report(
+            "results/tables/variable_selection.tsv",
+            caption="../report/variable_selection.rst",
+            category="Nomograms",
+        ),
+    params:
+        nomogram=NOMOGRAM,
+    log:
+        "logs/nomogram/selection.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/nomogram_selection.py"
+
+
+rule fit_nomogram:
+    input:
+        clinical=f"{VALIDATED_DIR}/clinical.tsv",
+        split="results/split.tsv",
+        selection="results/nomograms/selection.json",
+        signatures=nomogram_signature_files,
+    output:
+        json="results/nomograms/{nomogram}.json",
+        scores="results/nomograms/{nomogram}_scores.tsv",
+    wildcard_constraints:
+        **NOMOGRAM_CONSTRAINTS,
+    params:
+        nomogram=NOMOGRAM,
+        models=nomogram_models,
+    log:
+        "logs/nomogram/fit_{nomogram}.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/fit_nomogram.py"
+
+
+rule nomogram_figure:
+    input:
+        "results/nomograms/{nomogram}.json",
+    output:
+        png=report(
+            "results/figures/nomogram_{nomogram}.png",
+            caption="../report/nomogram_figure.rst",
+            category="Nomograms",
+        ),
+        pdf="results/figures/nomogram_{nomogram}.pdf",
+    wildcard_constraints:
+        **NOMOGRAM_CONSTRAINTS,
+    params:
+        nomogram=NOMOGRAM,
+    log:
+        "logs/nomogram/figure_{nomogram}.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/nomogram_figure.py"
+
+
+if NOMOGRAM["new_patients"]:
+
+    rule score_new:
+        input:
+            nomogram="results/nomograms/{nomogram}.json",
+            sheet=NOMOGRAM["new_patients"],
+        output:
+            report(
+                "results/nomograms/{nomogram}_new_patients.tsv",
+                caption="../report/score_new.rst",
+                category="Nomograms",
+            ),
+        wildcard_constraints:
+            **NOMOGRAM_CONSTRAINTS,
+        log:
+            "logs/nomogram/score_new_{nomogram}.log",
+        conda:
+            "../../envs/stats.yaml"
+        script:
+            "../scripts/score_new.py"

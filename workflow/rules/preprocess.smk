@@ -1,0 +1,19 @@
+# Per patient: CT, PET and ROI on one grid, square ROI crops of every ROI slice.
+# One light job per patient (no pandas, no torch), so --cores N and a cluster parallelise it.
+
+
+rule preprocess:
+    input:
+        unpack(preprocess_inputs),
+    output:
+        "results/preprocessed/{patient}.npz",
+    params:
+        settings=preprocess_settings(),
+    log:
+        "logs/preprocess/{patient}.log",
+    conda:
+        "../../envs/imaging.yaml"
+    shell:
+        "python -m survsig.cli preprocess --patient {wildcards.patient:q}"
+        " --ct {input.ct:q} --pet {input.pet:q} --roi {input.roi:q}"
+        " --settings {params.settings:q} --output {output:q} --log {log:q}"

@@ -1,0 +1,224 @@
+# Risk groups: maxstat cut-off on the training set, Kaplan-Meier curves (Fig. 3),
+# subgroups and treatment within risk groups (Fig. 4), Table S3.
+# Input contract: results/nomograms/{nomogram}_scores.tsv (patient_id, split, os_months,
+# os_event, lp; higher lp = higher risk), written by the nomogram stage.
+
+STRATIFY = config["stratify"]
+STRATIFY_SUBGROUPS = ["sex", "ebv_dna", "N_stage", "treatment"]
+STRATIFY_CONSTRAINTS = {
+    "nomogram": "[A-Za-z0-9_]+",
+    "split": "train|test",
+    "subset": "all|train|test",
+    "variable": "|".join(STRATIFY_SUBGROUPS),
+}
+
+
+def stratify_targets():
+    """Every figure and table of the stratify stage for the configured nomograms."""
+    subset = STRATIFY["subgroup_set"]
+    targets = expand(
+        "results/figures/km_{nomogram}_{split}.{ext}",
+        nomogram=STRATIFY["nomograms"],
+        split=["train", "test"],
+        ext=["png", "pdf"],
+    )
+    targets += expand("results/tables/risk_groups_{nomogram}.tsv", nomogram=STRATIFY["nomograms"])
+    targets.append("results/risk_groups.tsv")
+    targets += expand(
+        "results/figures/subgroup_{variable}_{subset}.{ext}",
+        variable=STRATIFY_SUBGROUPS,
+        subset=subset,
+        ext=["png", "pdf"],
+    )
+    targets.append(f"results/tables/subgroups_{subset}.tsv")
+    targets += expand("results/figures/treatment_by_risk_{subset}.{ext}", subset=subset, ext=["png", "pdf"])
+    targets.append(f"results/tables/treatment_by_risk_{subset}.tsv")
+    targets += expand("results/tables/table_s3_{subset}.{ext}", subset=subset, ext=["tsv", "png", "pdf"])
+    return targets
+
+
+rule stratify_cutoff:
+    input:
+        scores="results/nomograms/{nomogram}_scores.tsv",
+        split="results/split.tsv",
+    output:
+        groups="results/stratify/{nomogram}_groups.tsv",
+        cutoff="results/stratify/{nomogram}_cutoff.tsv",
+        profile="results/stratify/{nomogram}_maxstat_profile.tsv",
+    wildcard_constraints:
+        **STRATIFY_CONSTRAINTS,
+    params:
+        stratify=STRATIFY,
+    log:
+        "logs/stratify/cutoff_{nomogram}.log",
+    conda:
+        "../../envs/stratify.yaml"
+    script:
+        "../scripts/stratify_cutoff.py"
+
+
+rule stratify_km:
+    input:
+        groups="results/stratify/{nomogram}_groups.tsv",
+        cutoff="results/stratify/{nomogram}_cutoff.tsv",
+    output:
+        png=report(
+            "results/figures/km_{nomogram}_{split}.png",
+            caption="../report/km_risk_groups.rst",
+            category="Risk groups",
+            subcategory="Kaplan-Meier (Fig. 3)",
+        ),
+        pdf="results/figures/km_{nomogram}_{split}.pdf",
+    wildcard_constraints:
+        **STRATIFY_CONSTRAINTS,
+    params:
+        stratify=STRATIFY,
+    log:
+        "logs/stratify/km_{nomogram}_{split}.log",
+    conda:
+        "../../envs/stratify.yaml"
+    script:
+        "../scripts/stratify_km.py"
+
+
+rule stratify_summary:
+    input:
+        groups="results/stratify/{nomogram}_groups.tsv",
+        cutoff="results/stratify/{nomogram}_cutoff.tsv",
+    output:
+        report(
+            "results/tables/risk_groups_{nomogram}.tsv",
+            caption="../report/risk_groups_table.rst",
+            category="Risk groups",
+            subcategory="Tables",
+        ),
+    wildcard_constraints:
+        **STRATIFY_CONSTRAINTS,
+    params:
+        stratify=STRATIFY,
+    log:
+        "logs/stratify/summary_{nomogram}.log",
+    conda:
+        "../../envs/stratify.yaml"
+    script:
+        "../scripts/stratify_summary.py"
+
+
+rule stratify_risk_groups:
+    input:
+        groups=f"results/stratify/{STRATIFY['risk_groups_from']}_groups.tsv",
+    output:
+        "results/risk_groups.tsv",
+    log:
+        "logs/stratify/risk_groups.log",
+    conda:
+        "../../envs/stratify.yaml"
+    script:
+        "../scripts/stratify_risk_groups.py"
+
+
+rule stratify_subgroup_table:
+    input:
+        risk_groups="results/risk_groups.tsv",
+        clinical=f"{VALIDATED_DIR}/clinical.tsv",
+    output:
+        report(
+            "results/tables/subgroups_{subset}.tsv",
+            caption="../report/subgroups_table.rst",
+            category="Risk groups",
+            subcategory="Tables",
+        ),
+    wildcard_constraints:
+        **STRATIFY_CONSTRAINTS,
+    params:
+        stratify=STRATIFY,
+    log:
+        "logs/stratify/subgroups_{subset}.log",
+    conda:
+        "../../envs/stratify.yaml"
+    script:
+        "../scripts/stratify_subgroup_table.py"
+
+
+rule stratify_subgroup_figure:
+    input:
+        risk_groups="results/risk_groups.tsv",
+        clinical=f"{VALIDATED_DIR}/clinical.tsv",
+    output:
+        png=report(
+            "results/figures/subgroup_{variable}_{subset}.png",
+            caption="../report/subgroup_km.rst",
+            category="Risk groups",
+            subcategory="Subgroups (Fig. 4)",
+        ),
+        pdf="results/figures/subgroup_{variable}_{subset}.pdf",
+    wildcard_constraints:
+        **STRATIFY_CONSTRAINTS,
+    params:
+        stratify=STRATIFY,
+    log:
+        "logs/stratify/subgroup_{variable}_{subset}.log",
+    conda:
+        "../../envs/stratify.yaml"
+    script:
+        "../scripts/stratify_subgroup_figure.py"
+
+
+rule stratify_treatment:
+    input:
+        risk_groups="results/risk_groups.tsv",
+        clinical=f"{VALIDATED_DIR}/clinical.tsv",
+    output:
+        tsv=report(
+            "results/tables/treatment_by_risk_{subset}.tsv",
+            caption="../report/treatment_by_risk.rst",
+            category="Risk groups",
+            subcategory="Tables",
+        ),
+        png=report(
+            "results/figures/treatment_by_risk_{subset}.png",
+            caption="../report/treatment_by_risk.rst",
+            category="Risk groups",
+            subcategory="Subgroups (Fig. 4)",
+        ),
+        pdf="results/figures/treatment_by_risk_{subset}.pdf",
+    wildcard_constraints:
+        **STRATIFY_CONSTRAINTS,
+    params:
+        stratify=STRATIFY,
+    log:
+        "logs/stratify/treatment_by_risk_{subset}.log",
+    conda:
+        "../../envs/stratify.yaml"
+    script:
+        "../scripts/stratify_treatment.py"
+
+
+rule stratify_table_s3:
+    input:
+        risk_groups="results/risk_groups.tsv",
+        clinical=f"{VALIDATED_DIR}/clinical.tsv",
+    output:
+        tsv=report(
+            "results/tables/table_s3_{subset}.tsv",
+            caption="../report/table_s3.rst",
+            category="Risk groups",
+            subcategory="Tables",
+        ),
+        png=report(
+            "results/tables/table_s3_{subset}.png",
+            caption="../report/table_s3.rst",
+            category="Risk groups",
+            subcategory="Tables",
+        ),
+        pdf="results/tables/table_s3_{subset}.pdf",
+    wildcard_constraints:
+        **STRATIFY_CONSTRAINTS,
+    params:
+        table1=config["table1"],
+    log:
+        "logs/stratify/table_s3_{subset}.log",
+    conda:
+        "../../envs/stratify.yaml"
+    script:
+        "../scripts/stratify_table_s3.py"

@@ -1,0 +1,19 @@
+"""Heatmap of the top DEGs, VST expression z-scored per gene (rule ``rnaseq_heatmap``, Fig. S3)."""
+
+from survsig.io import read_table
+from survsig.logs import run_script
+from survsig.rnaseq import GENE, heatmap_genes, plot_expression_heatmap, save_figure
+
+
+def main(snakemake):
+    results = read_table(snakemake.input.results, dtype={GENE: str}).set_index(GENE)
+    degs = read_table(snakemake.input.degs, dtype={GENE: str}).set_index(GENE)
+    vst = read_table(snakemake.input.vst, dtype={GENE: str}).set_index(GENE)
+    samples = read_table(snakemake.input.samples, dtype={"sample": str}).set_index("sample")
+    genes, are_degs = heatmap_genes(results, degs, n_genes=snakemake.params.n_genes)
+    what = f"Top {len(genes)} DEGs" if are_degs else f"No DEGs: top {len(genes)} genes by p-value"
+    ax = plot_expression_heatmap(vst, samples, genes, title=f"{what}, high vs low risk")
+    save_figure(ax.figure, snakemake.output.png, snakemake.output.pdf)
+
+
+run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -1,0 +1,29 @@
+"""Risk cut-off of one nomogram on the training set, and every patient's risk group."""
+
+from survsig.columns import PATIENT_ID, SPLIT
+from survsig.io import read_table, write_tsv
+from survsig.logs import run_script
+from survsig.stratify import check_scores, cutoff_table, fit_risk_groups
+
+
+def main(snakemake):
+    options = snakemake.params.stratify
+    scores = check_scores(
+        read_table(snakemake.input.scores, dtype={PATIENT_ID: str, SPLIT: str}),
+        read_table(snakemake.input.split, dtype={PATIENT_ID: str, SPLIT: str}),
+        file=snakemake.input.scores,
+    )
+    groups, cutoff = fit_risk_groups(
+        scores,
+        minprop=options["minprop"],
+        maxprop=options["maxprop"],
+        pmethod=options["pmethod"],
+        n_resamples=options["resamples"],
+        seed=options["seed"],
+    )
+    write_tsv(groups, snakemake.output.groups, float_format="%.10g")
+    write_tsv(cutoff_table(snakemake.wildcards.nomogram, cutoff), snakemake.output.cutoff, float_format="%.10g")
+    write_tsv(cutoff.profile(), snakemake.output.profile, float_format="%.10g")
+
+
+run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

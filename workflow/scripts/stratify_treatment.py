@@ -1,0 +1,31 @@
+"""Local treatment vs chemotherapy within each risk group: table and figure."""
+
+from survsig.columns import PATIENT_ID
+from survsig.figures import save_figure
+from survsig.io import read_table, write_tsv
+from survsig.logs import run_script
+from survsig.stratify import join_clinical, treatment_by_risk_figure, treatment_by_risk_table
+
+
+def main(snakemake):
+    options = snakemake.params.stratify
+    frame = join_clinical(
+        read_table(snakemake.input.risk_groups, dtype={PATIENT_ID: str}),
+        read_table(snakemake.input.clinical, dtype={PATIENT_ID: str}),
+        file=snakemake.input.risk_groups,
+    )
+    common = dict(
+        subset=snakemake.wildcards.subset,
+        time_months=options["time_months"],
+        conf_level=options["conf_level"],
+        conf_type=options["conf_type"],
+    )
+    table = treatment_by_risk_table(frame, **common)
+    write_tsv(table, snakemake.output.tsv, float_format="%.10g")
+    figure = treatment_by_risk_figure(
+        frame, nomogram=options["risk_groups_from"], step_months=options["step_months"], table=table, **common
+    )
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf, dpi=200)
+
+
+run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

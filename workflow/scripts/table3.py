@@ -1,0 +1,17 @@
+"""Table 3: C-index of every nomogram on both sets, each compared with the integrated one (rule ``table3``)."""
+
+from survsig.evaluate import concordance_table, read_scores, render_table3
+from survsig.io import write_tsv
+from survsig.logs import run_script
+
+
+def main(snakemake):
+    options = snakemake.params.evaluate
+    scores = read_scores(dict(zip(snakemake.params.nomograms, snakemake.input.scores)))
+    table = concordance_table(scores, reference=options["reference"], resamples=options["bootstrap_resamples"],
+                              seed=options["seed"], confidence=options["confidence"])
+    write_tsv(table, snakemake.output.tsv)
+    render_table3(table, snakemake.output.png, snakemake.output.pdf, confidence=options["confidence"])
+
+
+run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

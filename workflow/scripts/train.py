@@ -1,0 +1,23 @@
+from survsig.io import read_table, write_tsv
+from survsig.logs import run_script
+from survsig.train import TrainSettings, train_signature_model
+
+
+def main(snakemake):
+    import pandas as pd
+
+    trainer = train_signature_model(
+        snakemake.input.slices,
+        read_table(snakemake.input.clinical, dtype={"patient_id": str}),
+        read_table(snakemake.input.split, dtype={"patient_id": str}),
+        snakemake.params.channels,
+        TrainSettings.from_config(snakemake.params.train),
+        checkpoint=snakemake.params.checkpoint,
+        threads=snakemake.threads,
+        model_name=snakemake.wildcards.model,
+    )
+    trainer.save(snakemake.output.model)
+    write_tsv(pd.DataFrame(trainer.history_), snakemake.output.history)
+
+
+run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

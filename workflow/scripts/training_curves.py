@@ -1,0 +1,13 @@
+from survsig.figures import save_figure
+from survsig.io import read_table
+from survsig.logs import run_script
+from survsig.train import plot_training_curves
+
+
+def main(snakemake):
+    history = read_table(snakemake.input[0]).to_dict("records")
+    ax = plot_training_curves(history, title=f"Training of the {snakemake.wildcards.model} model")
+    save_figure(ax.figure, snakemake.output.png, snakemake.output.pdf)
+
+
+run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

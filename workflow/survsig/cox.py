@@ -1,0 +1,217 @@
+"""Cox proportional hazards fits that agree with R's ``survival::coxph``.
+
+:func:`fit_cox` fits by Newton-Raphson with Efron or Breslow ties through
+scikit-survival (:class:`~sksurv.linear_model.CoxPHSurvivalAnalysis`; the partial
+log-likelihood and the observed information come from its
+:class:`~sksurv.linear_model.coxph.CoxPHOptimizer`). :func:`baseline_cumulative_hazard`
+is R's ``survfit.coxph`` baseline (Efron-corrected increments after an Efron fit), so
+predicted survival equals R's. Times are in months; a higher linear predictor means a
+higher hazard.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr, ndtri
+
+from .errors import InputError
+
+TIES = ("efron", "breslow")
+
+
+@dataclass
+class CoxFit:
+    """Result of :func:`fit_cox` (coefficients per unit of each term, log hazard ratios).
+
+    Attributes
+    ----------
+    names : list of str
+    coef, se : numpy.ndarray
+        Log hazard ratios and their standard errors (inverse observed information).
+    cov : numpy.ndarray
+        Covariance matrix of ``coef``.
+    loglik, loglik_null : float
+        Partial log-likelihood at ``coef`` and at 0.
+    aic : float
+        ``-2 loglik + 2 p`` (R's ``AIC(coxph)``; ``-2 loglik_null`` without terms).
+    n, events : int
+    means : numpy.ndarray
+        Column means of the design (R's centring of the linear predictor).
+    converged : bool
+        False when Newton-Raphson did not converge (e.g. monotone likelihood: a
+        coefficient running off to infinity).
+    """
+
+    names: list
+    coef: np.ndarray
+    se: np.ndarray
+    cov: np.ndarray
+    loglik: float
+    loglik_null: float
+    aic: float
+    n: int
+    events: int
+    means: np.ndarray
+    converged: bool = True
+
+    def summary(self, *, confidence=0.95) -> pd.DataFrame:
+        """Per term: coef, se, HR, Wald CI of the HR, z and two-sided p."""
+        z = self.coef / self.se
+        q = ndtri(0.5 + confidence / 2)
+        with np.errstate(over="ignore"):  # an infinite upper limit is the honest answer
+            return pd.DataFrame(
+                {
+                    "term": self.names,
+                    "coef": self.coef,
+                    "se": self.se,
+                    "hr": np.exp(self.coef),
+                    "hr_lower": np.exp(self.coef - q * self.se),
+                    "hr_upper": np.exp(self.coef + q * self.se),
+                    "z": z,
+                    "p_value": 2 * ndtr(-np.abs(z)),
+                }
+            )
+
+
+def _check_survival(time, event, *, what="the data"):
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event)
+    if time.ndim != 1 or event.shape != time.shape:
+        raise InputError("survival time and event must be 1-d and of equal length")
+    if not np.isfinite(time).all() or (time <= 0).any():
+        raise InputError(f"survival times of {what} must be finite and > 0 (months)")
+    if not np.isin(event, (0, 1)).all():
+        raise InputError(f"os_event of {what} must be 0 or 1")
+    return time, event.astype(int)
+
+
+def fit_cox(time, event, X, *, ties="efron", names=None, what="the data") -> CoxFit:
+    """Fit a Cox proportional hazards model by Newton-Raphson.
+
+    Parameters
+    ----------
+    time : array_like of float
+        Survival or censoring time (months), > 0.
+    event : array_like of {0, 1}
+        1 = death, 0 = censored.
+    X : array_like, shape (n, p)
+        Covariates (a DataFrame's column names become the term names); ``p = 0`` gives
+        the null model.
+    ties : {"efron", "breslow"}, default "efron"
+        Handling of tied death times (R's ``coxph`` default is Efron).
+    names : list of str, optional
+        Term names when ``X`` is not a DataFrame.
+    what : str
+        What the rows are ("the training set"), for error messages.
+
+    Returns
+    -------
+    CoxFit
+
+    Raises
+    ------
+    InputError
+        No patients, no events, a constant covariate, a non-finite value, or an
+        unknown ``ties``.
+    """
+    from sksurv.linear_model import CoxPHSurvivalAnalysis
+    from sksurv.linear_model.coxph import CoxPHOptimizer
+    from sksurv.util import Surv
+    from sklearn.exceptions import ConvergenceWarning
+
+    if ties not in TIES:
+        raise InputError(f"ties must be one of {', '.join(TIES)}, got {ties!r}")
+    if isinstance(X, pd.DataFrame):
+        names = list(X.columns) if names is None else list(names)
+        X = X.to_numpy(dtype=float)
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    names = list(names) if names is not None else [f"x{j}" for j in range(X.shape[1])]
+    time, event = _check_survival(time, event, what=what)
+    n, p = X.shape
+    if n != len(time):
+        raise InputError("covariates and survival data differ in length")
+    if n < 2:
+        raise InputError(f"{what} has {n} patient(s); a Cox model needs at least 2")
+    events = int(event.sum())
+    if events == 0:
+        raise InputError(f"{what} has no events (deaths); no Cox model can be fitted")
+    if not np.isfinite(X).all():
+        j = int(np.flatnonzero(~np.isfinite(X).all(axis=0))[0])
+        raise InputError(f"covariate is not finite in {what}", column=names[j])
+    for j in range(p):
+        if np.ptp(X[:, j]) == 0:
+            raise InputError(f"covariate is constant in {what} ({X[0, j]:g} for every patient); "
+                             "its hazard ratio cannot be estimated", column=names[j])
+    means = X.mean(axis=0) if p else np.zeros(0)
+    null = CoxPHOptimizer(np.zeros((n, 1)), event.astype(bool), time, np.zeros(1), ties)
+    loglik_null = -float(null.nlog_likelihood(np.zeros(1))) * n
+    if p == 0:
+        return CoxFit(names, np.zeros(0), np.zeros(0), np.zeros((0, 0)), loglik_null, loglik_null,
+                      -2 * loglik_null, n, events, means)
+    Xc = X - means  # centring changes nothing but the conditioning of the Newton steps
+    converged = True
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        try:
+            model = CoxPHSurvivalAnalysis(ties=ties, n_iter=200, tol=1e-12).fit(
+                Xc, Surv.from_arrays(event.astype(bool), time)
+            )
+            coef = model.coef_.astype(float)
+        except (ValueError, np.linalg.LinAlgError) as err:
+            raise InputError(f"the Cox model of {', '.join(names)} on {what} cannot be fitted ({err}); "
+                             "are the covariates collinear?") from None
+    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        converged = False
+    optimizer = CoxPHOptimizer(Xc, event.astype(bool), time, np.zeros(p), ties)
+    optimizer.update(coef)
+    information = optimizer.hessian * n
+    try:
+        cov = np.linalg.inv(information)
+    except np.linalg.LinAlgError:
+        raise InputError(f"the information matrix of {', '.join(names)} on {what} is singular; "
+                         "are the covariates collinear?") from None
+    loglik = -float(optimizer.nlog_likelihood(coef)) * n
+    # R's coxph check for an infinite coefficient (monotone likelihood): the Newton step
+    # still left at convergence, |u var|, is not small against the coefficient
+    step = np.abs(cov @ (optimizer.gradient * n))
+    if not np.isfinite(coef).all() or np.any((step > 1e-9) & (step > np.sqrt(1e-9) * np.abs(coef))):
+        converged = False
+    return CoxFit(names, coef, np.sqrt(np.diag(cov)), cov, loglik, loglik_null, -2 * loglik + 2 * p, n, events,
+                  means, converged)
+
+
+def baseline_cumulative_hazard(time, event, lp, *, ties="efron"):
+    """Baseline cumulative hazard at the death times, for a centred linear predictor.
+
+    R's ``survfit.coxph`` estimator: Breslow's increments ``d / sum(r)`` for Breslow
+    ties, and for Efron ties the Efron-corrected increments
+    ``sum_{k<d} 1 / (sum(r) - k/d * sum(r of the d deaths))`` (R's default
+    ``ctype = 2`` after an Efron fit), with ``r = exp(lp)``.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Distinct death times (months) and the cumulative hazard at each.
+    """
+    time, event = _check_survival(time, event)
+    risk = np.exp(np.asarray(lp, dtype=float))
+    order = np.argsort(time, kind="stable")
+    time, event, risk = time[order], event[order], risk[order]
+    at_risk = np.cumsum(risk[::-1])[::-1]  # sum of r over time >= time[i] (before ties are grouped)
+    death_times = np.unique(time[event == 1])
+    first = np.searchsorted(time, death_times, side="left")
+    increments = np.empty(len(death_times))
+    for k, (t, i) in enumerate(zip(death_times, first)):
+        dead = risk[(time == t) & (event == 1)]
+        d = len(dead)
+        if ties == "breslow" or d == 1:
+            increments[k] = d / at_risk[i]
+        else:
+            increments[k] = np.sum(1.0 / (at_risk[i] - np.arange(d) / d * dead.sum()))
+    return death_times, np.cumsum(increments)

@@ -1,0 +1,492 @@
+"""Training of the deep learning signatures: EfficientNet-lite0 with the DeepSurv loss.
+
+One network per model of ``config: imaging.models``, each seeing its channels (CT, PET,
+ROI) of the preprocessed ROI slices. A patient's risk is the aggregate (mean or max)
+of its slice scores; the loss is the negative Cox partial log-likelihood over the
+patients of a batch, and every batch holds events. A validation fold drawn from the
+training set (never the test set) picks the epoch to keep (early stopping on its
+C-index). CUDA is used when present (with bfloat16 autocast), else the CPU with
+channels-last tensors. Randomness of an epoch derives from (seed, epoch) alone, so a
+training resumed from its checkpoint ends exactly where an unbroken one would.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import InputError
+from .io import atomic_path
+from .losses import cox_partial_nll
+from .preprocess import CHANNELS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainSettings:
+    """Settings of the training (``imaging.train`` in the config)."""
+
+    epochs: int = 30
+    patience: int = 8
+    batch_patients: int = 16
+    slices_per_patient: int = 4
+    learning_rate: float = 3e-4
+    weight_decay: float = 1e-4
+    max_grad_norm: float = 1.0
+    lr_schedule: str = "cosine"
+    validation_fraction: float = 0.2
+    min_events_per_batch: int = 2
+    ties: str = "efron"
+    aggregate: str = "mean"
+    augment: bool = True
+    seed: int = 2022
+    device: str = "auto"
+
+    @classmethod
+    def from_config(cls, block) -> "TrainSettings":
+        known = {k: v for k, v in dict(block or {}).items() if k in cls.__dataclass_fields__}
+        settings = cls(**known)
+        if settings.aggregate not in ("mean", "max"):
+            raise InputError(f"imaging.train.aggregate must be 'mean' or 'max', got {settings.aggregate!r}")
+        if settings.lr_schedule not in ("cosine", "constant"):
+            raise InputError(f"imaging.train.lr_schedule must be 'cosine' or 'constant', got {settings.lr_schedule!r}")
+        if settings.ties not in ("efron", "breslow"):
+            raise InputError(f"imaging.train.ties must be 'efron' or 'breslow', got {settings.ties!r}")
+        return settings
+
+
+def channel_indices(channels, *, model=None):
+    """Indices of ``channels`` in the preprocessed arrays; an unknown name is an error."""
+    unknown = [c for c in channels if c not in CHANNELS]
+    if unknown or not channels:
+        where = f"imaging.models.{model}" if model else "imaging.models"
+        raise InputError(
+            f"{where}: unknown channel(s) {unknown or channels}; channels are {', '.join(CHANNELS)}"
+        )
+    return [CHANNELS.index(c) for c in channels]
+
+
+def select_device(name="auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def create_model(in_chans: int) -> torch.nn.Module:
+    """EfficientNet-lite0 from timm, trained from scratch, one output (the log hazard)."""
+    import timm
+
+    model = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=1, in_chans=in_chans)
+    # timm draws the head from U(-1/sqrt(fan_out), ...) = U(-1, 1) for one output, which
+    # starts risks in the tens and the Cox loss far from its optimum; start near zero instead
+    head = model.get_classifier()
+    torch.nn.init.normal_(head.weight, std=0.01)
+    torch.nn.init.zeros_(head.bias)
+    return model
+
+
+def event_balanced_batches(patients, event, *, batch_patients, min_events, rng):
+    """Shuffle ``patients`` into batches of about ``batch_patients`` holding events each.
+
+    Events are dealt round-robin over the batches first, so every batch gets at least
+    ``min_events`` of them (fewer batches are made when events are scarce); censored
+    patients fill the rest.
+    """
+    patients = np.asarray(patients)
+    event = np.asarray(event, bool)
+    events = rng.permutation(patients[event])
+    censored = rng.permutation(patients[~event])
+    if len(events) == 0:
+        raise InputError("the training set holds no event: a Cox loss cannot be trained")
+    n_batches = max(1, math.ceil(len(patients) / batch_patients))
+    n_batches = max(1, min(n_batches, len(events) // max(1, min_events)))
+    batches = [[] for _ in range(n_batches)]
+    for i, patient in enumerate(events):
+        batches[i % n_batches].append(patient)
+    for i, patient in enumerate(censored):
+        batches[(i + len(events)) % n_batches].append(patient)
+    return [np.asarray(batches[i]) for i in rng.permutation(n_batches)]
+
+
+def validation_fold(patients, event, fraction, seed):
+    """Split training patients into fit and validation folds, stratified by event."""
+    rng = np.random.default_rng([seed, 7])
+    patients = np.asarray(patients)
+    event = np.asarray(event, bool)
+    fold = np.zeros(len(patients), bool)
+    for stratum in (event, ~event):
+        members = np.flatnonzero(stratum)
+        n_val = int(round(fraction * len(members)))
+        fold[rng.choice(members, size=n_val, replace=False)] = True
+    return patients[~fold], patients[fold]
+
+
+def augment_batch(images: torch.Tensor, generator: torch.Generator, *, roi_channel=None):
+    """Random horizontal flips, rotations up to 10 degrees and intensity jitter.
+
+    The ROI channel (if any) is flipped and rotated but not jittered.
+    """
+    n = images.shape[0]
+    flip = torch.rand(n, generator=generator) < 0.5
+    images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+    angle = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(10.0)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos, -sin, sin, cos
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    images = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    scale = 1.0 + (torch.rand(n, images.shape[1], 1, 1, generator=generator) * 2 - 1) * 0.1
+    shift = (torch.rand(n, images.shape[1], 1, 1, generator=generator) * 2 - 1) * 0.05
+    if roi_channel is not None:
+        scale[:, roi_channel] = 1.0
+        shift[:, roi_channel] = 0.0
+    return (images * scale + shift).clamp_(0.0, 1.0)
+
+
+class SliceData:
+    """All patients' slices in memory (float16), restricted to a model's channels."""
+
+    def __init__(self, patient_slices, channels):
+        self.index = channel_indices(channels)
+        self.slices = {p.patient_id: torch.from_numpy(np.ascontiguousarray(p.slices[:, self.index])) for p in patient_slices}
+        self.roi_channel = self.index.index(CHANNELS.index("roi")) if "roi" in channels else None
+
+    def sample(self, patients, k, rng):
+        """k slices per patient (with replacement when a patient has fewer), (P*k, C, S, S)."""
+        stacks = []
+        for patient in patients:
+            slices = self.slices[patient]
+            pick = rng.choice(len(slices), size=k, replace=len(slices) < k)
+            stacks.append(slices[np.sort(pick)])
+        return torch.cat(stacks).float()
+
+
+def aggregate(scores: torch.Tensor, how: str) -> torch.Tensor:
+    return scores.mean(dim=-1) if how == "mean" else scores.amax(dim=-1)
+
+
+def settings_fingerprint(settings: TrainSettings, channels, patients) -> str:
+    """What a checkpoint must share to be resumed (epochs and patience may grow)."""
+    fixed = {k: v for k, v in asdict(settings).items() if k not in ("epochs", "patience")}
+    payload = json.dumps({"settings": fixed, "channels": list(channels), "patients": list(patients)}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class SignatureTrainer:
+    """Train one signature network.
+
+    Parameters
+    ----------
+    channels : list of str
+        Channels the model sees, from ``ct``, ``pet``, ``roi``.
+    settings : TrainSettings
+    checkpoint : path, optional
+        Written after every epoch; when it exists with the same settings and patients,
+        training resumes from it.
+
+    Attributes
+    ----------
+    model_ : torch.nn.Module
+        The network with the weights of the best validation epoch.
+    history_ : list of dict
+        Per epoch: epoch, train_loss, val_loss, val_cindex, seconds.
+    best_epoch_ : int
+    device_ : torch.device
+    """
+
+    def __init__(self, channels, settings: TrainSettings | None = None, *, checkpoint=None, threads=None):
+        self.channels = list(channels)
+        self.settings = settings or TrainSettings()
+        self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        self.threads = threads
+
+    # -- evaluation -------------------------------------------------------------------
+    def predict_patients(self, data: SliceData, patients, model=None, batch_images=256):
+        """Patient-level risk (aggregate of all slice scores) for ``patients``."""
+        model = model or self.model_
+        model.eval()
+        # all slices in fixed-size chunks: few distinct shapes keep the CPU kernels cached
+        stacked = torch.cat([data.slices[patient] for patient in patients])
+        counts = [len(data.slices[patient]) for patient in patients]
+        outputs = []
+        with torch.no_grad(), self._autocast():
+            for start in range(0, len(stacked), batch_images):
+                batch = self._to_device(stacked[start : start + batch_images].float())
+                outputs.append(model(batch).float().reshape(-1).cpu())
+        slice_scores = torch.cat(outputs).split(counts)
+        return np.asarray([aggregate(s, self.settings.aggregate).item() for s in slice_scores])
+
+    def _evaluate(self, model, data, patients, outcome):
+        from lifelines.utils import concordance_index
+
+        risk = self.predict_patients(data, patients, model)
+        time_, event = outcome[0][patients], outcome[1][patients]
+        loss = cox_partial_nll(
+            torch.tensor(risk), torch.tensor(event), torch.tensor(time_), ties=self.settings.ties
+        ).item()
+        cindex = concordance_index(time_, -risk, event) if event.any() else float("nan")
+        return loss, cindex
+
+    # -- training ---------------------------------------------------------------------
+    def _autocast(self):
+        if self.device_.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cpu", enabled=False)
+
+    def _to_device(self, images):
+        images = images.to(self.device_, non_blocking=True)
+        if self.device_.type == "cpu":
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images
+
+    def _epoch(self, model, optimizer, data, patients, outcome, epoch):
+        s = self.settings
+        rng = np.random.default_rng([s.seed, 1, epoch])
+        generator = torch.Generator().manual_seed(s.seed * 1000 + epoch)
+        torch.manual_seed(s.seed * 1000 + epoch)  # dropout and drop-path inside the network
+        time_, event = outcome
+        batches = event_balanced_batches(
+            patients, event[patients], batch_patients=s.batch_patients, min_events=s.min_events_per_batch, rng=rng
+        )
+        model.train()
+        losses = []
+        for batch in batches:
+            images = data.sample(batch, s.slices_per_patient, rng)
+            if s.augment:
+                images = augment_batch(images, generator, roi_channel=data.roi_channel)
+            images = self._to_device(images)
+            with self._autocast():
+                scores = model(images).float().reshape(len(batch), s.slices_per_patient)
+            risk = aggregate(scores, s.aggregate)
+            loss = cox_partial_nll(
+                risk,
+                torch.as_tensor(event[batch], device=risk.device),
+                torch.as_tensor(time_[batch], device=risk.device, dtype=risk.dtype),
+                ties=s.ties,
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            # from-scratch networks give large early gradients; clipping keeps steps sane
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=s.max_grad_norm)
+            optimizer.step()
+            losses.append(loss.item())
+        return float(np.mean(losses))
+
+    def fit(self, data: SliceData, train_patients, time_, event):
+        """Train on ``train_patients`` (validation fold drawn from them).
+
+        Parameters
+        ----------
+        data : SliceData
+        train_patients : sequence of str
+        time_, event : mapping patient -> float / int
+            Follow-up (months) and event (1 = death) per patient.
+        """
+        s = self.settings
+        if self.threads:
+            torch.set_num_threads(int(self.threads))
+        self.device_ = select_device(s.device)
+        train_patients = np.asarray(sorted(train_patients))
+        outcome = (
+            {p: float(time_[p]) for p in train_patients},
+            {p: int(event[p]) for p in train_patients},
+        )
+        outcome = (_Lookup(outcome[0]), _Lookup(outcome[1]))
+        fit_patients, val_patients = validation_fold(
+            train_patients, outcome[1][train_patients], s.validation_fraction, s.seed
+        )
+        if not outcome[1][fit_patients].any():
+            raise InputError("the training fold holds no event: a Cox loss cannot be trained")
+
+        torch.manual_seed(s.seed)
+        model = create_model(len(self.channels)).to(self.device_)
+        if self.device_.type == "cpu":
+            model = model.to(memory_format=torch.channels_last)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
+        fingerprint = settings_fingerprint(s, self.channels, train_patients.tolist())
+        start_epoch, history, best = 1, [], {"epoch": 0, "cindex": -np.inf, "loss": np.inf, "state": None}
+        state = self._load_checkpoint(fingerprint)
+        if state is not None:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            history, best = state["history"], state["best"]
+            start_epoch = state["epoch"] + 1
+            log.info("resuming from %s after epoch %d", self.checkpoint, state["epoch"])
+
+        log.info(
+            "training %s on %s: %d fit / %d validation patients, %d events in fit",
+            "+".join(self.channels), self.device_, len(fit_patients), len(val_patients), int(outcome[1][fit_patients].sum()),
+        )
+        for epoch in range(start_epoch, s.epochs + 1):
+            if epoch - best["epoch"] > s.patience and best["epoch"] > 0:
+                break
+            started = time.perf_counter()
+            for group in optimizer.param_groups:
+                group["lr"] = self.learning_rate(epoch)
+            train_loss = self._epoch(model, optimizer, data, fit_patients, outcome, epoch)
+            val_loss, val_cindex = (
+                self._evaluate(model, data, val_patients, outcome) if len(val_patients) else (np.nan, np.nan)
+            )
+            seconds = time.perf_counter() - started
+            history.append(
+                {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_cindex": val_cindex, "seconds": seconds}
+            )
+            # keep the epoch of best validation C-index; validation loss breaks ties
+            score = (val_cindex if np.isfinite(val_cindex) else -val_loss, -val_loss)
+            if best["state"] is None or score > (best["cindex"], -best["loss"]):
+                best = {"epoch": epoch, "cindex": score[0], "loss": val_loss, "state": copy.deepcopy(model.state_dict())}
+            log.info(
+                "epoch %3d/%d  loss %.4f  val loss %.4f  val C-index %.3f  %.1f s%s",
+                epoch, s.epochs, train_loss, val_loss, val_cindex, seconds, "  *" if best["epoch"] == epoch else "",
+            )
+            self._save_checkpoint(fingerprint, epoch, model, optimizer, history, best)
+        model.load_state_dict(best["state"])
+        self.model_ = model
+        self.history_ = history
+        self.best_epoch_ = best["epoch"]
+        return self
+
+    def learning_rate(self, epoch):
+        """Learning rate of an epoch: constant, or cosine decay from the set rate to 1% of it.
+
+        A function of the epoch alone, so a resumed training follows the same schedule.
+        """
+        s = self.settings
+        if s.lr_schedule == "constant":
+            return s.learning_rate
+        progress = (epoch - 1) / max(1, s.epochs - 1)
+        return s.learning_rate * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+    # -- checkpoints ------------------------------------------------------------------
+    def _save_checkpoint(self, fingerprint, epoch, model, optimizer, history, best):
+        if self.checkpoint is None:
+            return
+        with atomic_path(self.checkpoint) as tmp:
+            torch.save(
+                {
+                    "fingerprint": fingerprint,
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "history": history,
+                    "best": best,
+                },
+                tmp,
+            )
+
+    def _load_checkpoint(self, fingerprint):
+        if self.checkpoint is None or not self.checkpoint.is_file():
+            return None
+        try:
+            state = torch.load(self.checkpoint, map_location=self.device_, weights_only=False)
+        except Exception as err:  # a checkpoint cut off mid-write is simply not used
+            log.warning("ignoring unreadable checkpoint %s: %s", self.checkpoint, err)
+            return None
+        if state.get("fingerprint") != fingerprint:
+            log.info("checkpoint %s is of other settings or patients: starting afresh", self.checkpoint)
+            return None
+        return state
+
+    def save(self, path):
+        """Save the trained weights with what is needed to use them."""
+        with atomic_path(path) as tmp:
+            torch.save(
+                {
+                    "architecture": "efficientnet_lite0",
+                    "channels": self.channels,
+                    "settings": asdict(self.settings),
+                    "best_epoch": self.best_epoch_,
+                    "state_dict": {k: v.cpu() for k, v in self.model_.state_dict().items()},
+                },
+                tmp,
+            )
+
+    @classmethod
+    def load(cls, path, *, device="auto"):
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        trainer = cls(saved["channels"], TrainSettings(**saved["settings"]))
+        trainer.device_ = select_device(device if device != "auto" else trainer.settings.device)
+        model = create_model(len(trainer.channels))
+        model.load_state_dict(saved["state_dict"])
+        model = model.to(trainer.device_)
+        if trainer.device_.type == "cpu":
+            model = model.to(memory_format=torch.channels_last)
+        trainer.model_ = model
+        trainer.best_epoch_ = saved["best_epoch"]
+        return trainer
+
+
+class _Lookup:
+    """A patient -> value mapping indexable by arrays of patient ids."""
+
+    def __init__(self, mapping):
+        self.mapping = mapping
+
+    def __getitem__(self, patients):
+        if isinstance(patients, str):
+            return self.mapping[patients]
+        return np.asarray([self.mapping[p] for p in patients])
+
+
+def plot_training_curves(history, *, title, ax=None):
+    """Training and validation loss and validation C-index per epoch (two axes)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.0))
+    epochs = [h["epoch"] for h in history]
+    ax.plot(epochs, [h["train_loss"] for h in history], "-o", ms=3, label="training loss")
+    ax.plot(epochs, [h["val_loss"] for h in history], "-o", ms=3, label="validation loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("Cox partial likelihood loss (per event)")
+    right = ax.twinx()
+    right.plot(epochs, [h["val_cindex"] for h in history], "-s", ms=3, color="tab:green", label="validation C-index")
+    right.set_ylabel("validation C-index")
+    right.set_ylim(0.3, 1.0)
+    best = max(history, key=lambda h: (h["val_cindex"] if np.isfinite(h["val_cindex"]) else -np.inf))
+    right.axvline(best["epoch"], color="grey", ls=":", lw=1)
+    lines = ax.get_lines() + right.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
+    ax.set_title(title)
+    return ax
+
+
+def load_slice_data(slice_files, channels) -> SliceData:
+    """Read preprocessed ``.npz`` files into memory for a model's channels."""
+    from .preprocess import load_patient_slices
+
+    return SliceData([load_patient_slices(path) for path in slice_files], channels)
+
+
+def train_signature_model(slice_files, clinical, split, channels, settings: TrainSettings, *, checkpoint=None, threads=None, model_name=None):
+    """Train one model on the training patients of ``split``.
+
+    Parameters
+    ----------
+    slice_files : sequence of path
+        Preprocessed slices, one file per patient.
+    clinical : pandas.DataFrame
+        Validated clinical sheet (``patient_id``, ``os_months``, ``os_event``).
+    split : pandas.DataFrame
+        ``patient_id``, ``split``; only ``train`` patients are used.
+    """
+    channel_indices(channels, model=model_name)
+    data = load_slice_data(slice_files, channels)
+    train_patients = split.loc[split["split"] == "train", "patient_id"].astype(str)
+    missing = sorted(set(train_patients) - set(data.slices))
+    if missing:
+        raise InputError("training patient has no preprocessed slices", patient=missing[0])
+    outcome = clinical.set_index(clinical["patient_id"].astype(str))
+    trainer = SignatureTrainer(channels, settings, checkpoint=checkpoint, threads=threads)
+    return trainer.fit(data, train_patients.tolist(), outcome["os_months"], outcome["os_event"])
