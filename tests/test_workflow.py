@@ -128,3 +128,28 @@ def test_bad_sheet_stops_with_one_clear_message_and_no_output(tiny_run, tmp_path
         (project / "results/validated").iterdir()
     )
     assert not (project / "results/split.tsv").exists()
+
+
+def test_statistics_run_on_oracle_signatures(tiny_run):
+    """Nomograms, Table 3 and risk groups of the tiny cohort, signatures = true image predictors."""
+    (tiny_run / "config" / "oracle.yaml").write_text("imaging:\n  signatures: oracle\n")
+    snakemake(
+        tiny_run,
+        "results/tables/table3_cindex.tsv",
+        "results/risk_groups.tsv",
+        "results/figures/km_integrated_test.png",
+        "--configfile",
+        "config/tiny.yaml",
+        "config/oracle.yaml",
+    )
+    table3 = pd.read_csv(tiny_run / "results/tables/table3_cindex.tsv", sep="\t")
+    assert {"clinical", "dl_petct", "integrated"} <= set(table3.iloc[:, 0])
+    groups = pd.read_csv(tiny_run / "results/risk_groups.tsv", sep="\t")
+    assert len(groups) == 40 and set(groups["risk_group"]) == {"high", "low"}
+    # the oracle PET/CT signature is the true image predictor, standardised on train
+    signature = pd.read_csv(tiny_run / "results/signatures/petct.tsv", sep="\t")
+    truth = pd.read_csv(tiny_run / "results/synthetic/ground_truth.tsv", sep="\t")
+    merged = signature.merge(truth, on="patient_id")
+    assert merged["signature"].corr(merged["lp_image"]) == pytest.approx(1.0, abs=1e-6)
+    train = merged[merged["split"] == "train"]
+    assert train["signature"].mean() == pytest.approx(0.0, abs=1e-5)

@@ -120,4 +120,5 @@ def all_targets():
     targets += nomogram_targets()
     targets += evaluate_targets()
     targets += stratify_targets()
+    targets += rnaseq_targets()
     return targets

@@ -6,7 +6,12 @@ from survsig.train import plot_training_curves
 
 def main(snakemake):
     history = read_table(snakemake.input[0]).to_dict("records")
-    ax = plot_training_curves(history, title=f"Training of the {snakemake.wildcards.model} model")
+    kept = [h["epoch"] for h in history if h.get("kept") == 1]
+    ax = plot_training_curves(
+        history,
+        title=f"Training of the {snakemake.wildcards.model} model",
+        best_epoch=kept[0] if kept else None,
+    )
     save_figure(ax.figure, snakemake.output.png, snakemake.output.pdf)
 
 

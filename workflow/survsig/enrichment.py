@@ -253,7 +253,7 @@ def plot_top_terms(table: pd.DataFrame, *, n_terms=10, title=None, ax=None):
     ax.set_yticklabels(labels, fontsize=7.5)
     ax.set_ylim(-0.7, len(top) - 0.3)
     ratio_max = float(top["gene_ratio"].max())
-    ax.set_xlim(0, ratio_max * 1.25)
+    ax.set_xlim(0, max(ratio_max * 1.1, min(ratio_max * 1.25, 1.05)))  # a gene ratio is at most 1
     ax.set_xlabel("Gene ratio (DEGs in term / DEGs)")
     ax.grid(axis="x", color="0.9", linewidth=0.6)
     ax.set_axisbelow(True)

@@ -29,7 +29,6 @@ import io
 import logging
 import re
 import sys
-import textwrap
 import warnings
 from typing import NamedTuple
 

@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 class TrainSettings:
     """Settings of the training (``imaging.train`` in the config)."""
 
-    epochs: int = 30
-    patience: int = 8
+    epochs: int = 45
+    patience: int = 15
+    selection_window: int = 3
     batch_patients: int = 16
     slices_per_patient: int = 4
     learning_rate: float = 3e-4
@@ -200,7 +201,9 @@ class SignatureTrainer:
     model_ : torch.nn.Module
         The network with the weights of the best validation epoch.
     history_ : list of dict
-        Per epoch: epoch, train_loss, val_loss, val_cindex, seconds.
+        Per epoch: epoch, train_loss, val_loss, val_cindex, seconds, val_cindex_smoothed
+        (running mean over ``selection_window`` epochs, what picks the kept epoch) and
+        kept (1 for the kept epoch).
     best_epoch_ : int
     device_ : torch.device
     """
@@ -342,16 +345,23 @@ class SignatureTrainer:
             history.append(
                 {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_cindex": val_cindex, "seconds": seconds}
             )
-            # keep the epoch of best validation C-index; validation loss breaks ties
-            score = (val_cindex if np.isfinite(val_cindex) else -val_loss, -val_loss)
+            # keep the epoch of best validation C-index, averaged over the last few epochs
+            # (a 50-patient C-index is noisy); validation loss breaks ties
+            recent = [h["val_cindex"] for h in history[-s.selection_window :]]
+            smoothed = float(np.mean(recent)) if np.all(np.isfinite(recent)) else np.nan
+            score = (smoothed if np.isfinite(smoothed) else -val_loss, -val_loss)
             if best["state"] is None or score > (best["cindex"], -best["loss"]):
                 best = {"epoch": epoch, "cindex": score[0], "loss": val_loss, "state": copy.deepcopy(model.state_dict())}
+            history[-1]["val_cindex_smoothed"] = smoothed
             log.info(
-                "epoch %3d/%d  loss %.4f  val loss %.4f  val C-index %.3f  %.1f s%s",
-                epoch, s.epochs, train_loss, val_loss, val_cindex, seconds, "  *" if best["epoch"] == epoch else "",
+                "epoch %3d/%d  loss %.4f  val loss %.4f  val C-index %.3f (mean of last %d: %.3f)  %.1f s%s",
+                epoch, s.epochs, train_loss, val_loss, val_cindex, len(recent), smoothed, seconds,
+                "  *" if best["epoch"] == epoch else "",
             )
             self._save_checkpoint(fingerprint, epoch, model, optimizer, history, best)
         model.load_state_dict(best["state"])
+        for entry in history:
+            entry["kept"] = int(entry["epoch"] == best["epoch"])
         self.model_ = model
         self.history_ = history
         self.best_epoch_ = best["epoch"]
@@ -439,8 +449,11 @@ class _Lookup:
         return np.asarray([self.mapping[p] for p in patients])
 
 
-def plot_training_curves(history, *, title, ax=None):
-    """Training and validation loss and validation C-index per epoch (two axes)."""
+def plot_training_curves(history, *, title, best_epoch=None, ax=None):
+    """Training and validation loss and validation C-index per epoch (two axes).
+
+    ``best_epoch`` (the epoch whose weights were kept) is marked with a dotted line.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -452,12 +465,14 @@ def plot_training_curves(history, *, title, ax=None):
     ax.set_ylabel("Cox partial likelihood loss (per event)")
     right = ax.twinx()
     right.plot(epochs, [h["val_cindex"] for h in history], "-s", ms=3, color="tab:green", label="validation C-index")
+    smoothed = [h.get("val_cindex_smoothed", np.nan) for h in history]
+    right.plot(epochs, smoothed, "--", color="darkgreen", lw=1.2, label="validation C-index, running mean")
     right.set_ylabel("validation C-index")
     right.set_ylim(0.3, 1.0)
-    best = max(history, key=lambda h: (h["val_cindex"] if np.isfinite(h["val_cindex"]) else -np.inf))
-    right.axvline(best["epoch"], color="grey", ls=":", lw=1)
+    if best_epoch is not None:
+        right.axvline(best_epoch, color="grey", ls=":", lw=1)
     lines = ax.get_lines() + right.get_lines()
-    ax.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
+    ax.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=7)
     ax.set_title(title)
     return ax
 
