@@ -44,6 +44,7 @@ def test_shipped_configs_validate(variants):
         (("cohort", "source"), "database"),
         (("synthetic", "ct_size"), [64, 64]),
         (("synthetic", "n_patients"), "many"),
+        (("imaging", "models"), {"mri": ["ct", "mri"]}),
     ],
 )
 def test_bad_values_are_refused(path, value):

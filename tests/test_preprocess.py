@@ -141,6 +141,15 @@ def test_saved_slices_round_trip_byte_identically(case, tmp_path):
     np.testing.assert_array_equal(loaded.slices, patient.slices)
 
 
+def test_manifest_lists_every_patient_file(tmp_path):
+    from survsig.preprocess import read_manifest, write_manifest
+
+    files = [tmp_path / "SYN0002.npz", tmp_path / "SYN0001.npz"]
+    write_manifest(files, tmp_path / "manifest.tsv")
+    assert read_manifest(tmp_path / "manifest.tsv") == [str(files[1]), str(files[0])]
+    assert (tmp_path / "manifest.tsv").read_text().splitlines()[1].startswith("SYN0001\t")
+
+
 def test_real_petct_case(shared_dir):
     case = shared_dir / "data/real/petct/sts/STS_001"
     patient = preprocess_patient(

@@ -17,3 +17,16 @@ rule preprocess:
         "python -m survsig.cli preprocess --patient {wildcards.patient:q}"
         " --ct {input.ct:q} --pet {input.pet:q} --roi {input.roi:q}"
         " --settings {params.settings:q} --output {output:q} --log {log:q}"
+
+
+rule slice_manifest:
+    input:
+        preprocessed_slices,
+    output:
+        "results/preprocessed/manifest.tsv",
+    log:
+        "logs/preprocess/manifest.log",
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/slice_manifest.py"

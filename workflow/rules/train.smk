@@ -4,7 +4,7 @@
 
 rule train:
     input:
-        slices=preprocessed_slices,
+        manifest="results/preprocessed/manifest.tsv",
         clinical=f"{VALIDATED_DIR}/clinical.tsv",
         split="results/split.tsv",
     output:
@@ -26,7 +26,7 @@ rule train:
 rule predict_signature:
     input:
         model="results/models/{model}/model.pt",
-        slices=preprocessed_slices,
+        manifest="results/preprocessed/manifest.tsv",
         split="results/split.tsv",
     output:
         "results/signatures/trained/{model}.tsv",

@@ -1,12 +1,13 @@
 from survsig.io import read_table, write_tsv
 from survsig.logs import run_script
+from survsig.preprocess import read_manifest
 from survsig.signature import trained_signature
 
 
 def main(snakemake):
     signature = trained_signature(
         snakemake.input.model,
-        snakemake.input.slices,
+        read_manifest(snakemake.input.manifest),
         read_table(snakemake.input.split, dtype={"patient_id": str}),
         threads=snakemake.threads,
     )

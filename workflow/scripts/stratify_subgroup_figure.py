@@ -1,19 +1,13 @@
 """Kaplan-Meier panels of the risk groups within the levels of one clinical variable (Fig. 4)."""
 
-from survsig.columns import PATIENT_ID
 from survsig.figures import save_figure
-from survsig.io import read_table
 from survsig.logs import run_script
-from survsig.stratify import join_clinical, subgroup_figure
+from survsig.stratify import read_risk_groups_with_clinical, subgroup_figure
 
 
 def main(snakemake):
     options = snakemake.params.stratify
-    frame = join_clinical(
-        read_table(snakemake.input.risk_groups, dtype={PATIENT_ID: str}),
-        read_table(snakemake.input.clinical, dtype={PATIENT_ID: str}),
-        file=snakemake.input.risk_groups,
-    )
+    frame = read_risk_groups_with_clinical(snakemake.input.risk_groups, snakemake.input.clinical)
     figure = subgroup_figure(
         frame,
         snakemake.wildcards.variable,

@@ -1,18 +1,13 @@
 """High vs low risk within every clinical subgroup (table behind Fig. 4)."""
 
-from survsig.columns import PATIENT_ID
-from survsig.io import read_table, write_tsv
+from survsig.io import write_tsv
 from survsig.logs import run_script
-from survsig.stratify import join_clinical, subgroup_table
+from survsig.stratify import read_risk_groups_with_clinical, subgroup_table
 
 
 def main(snakemake):
     options = snakemake.params.stratify
-    frame = join_clinical(
-        read_table(snakemake.input.risk_groups, dtype={PATIENT_ID: str}),
-        read_table(snakemake.input.clinical, dtype={PATIENT_ID: str}),
-        file=snakemake.input.risk_groups,
-    )
+    frame = read_risk_groups_with_clinical(snakemake.input.risk_groups, snakemake.input.clinical)
     table = subgroup_table(
         frame,
         subset=snakemake.wildcards.subset,

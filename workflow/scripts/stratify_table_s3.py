@@ -1,19 +1,14 @@
 """Table S3: clinical characteristics of the low- and high-risk groups (TSV, PNG, PDF)."""
 
-from survsig.columns import PATIENT_ID
-from survsig.io import read_table, write_tsv
+from survsig.io import write_tsv
 from survsig.logs import run_script
-from survsig.stratify import join_clinical, render_risk_group_baseline, risk_group_baseline
+from survsig.stratify import read_risk_groups_with_clinical, render_risk_group_baseline, risk_group_baseline
 
 
 def main(snakemake):
     options = snakemake.params.table1
     subset = snakemake.wildcards.subset
-    frame = join_clinical(
-        read_table(snakemake.input.risk_groups, dtype={PATIENT_ID: str}),
-        read_table(snakemake.input.clinical, dtype={PATIENT_ID: str}),
-        file=snakemake.input.risk_groups,
-    )
+    frame = read_risk_groups_with_clinical(snakemake.input.risk_groups, snakemake.input.clinical)
     table = risk_group_baseline(
         frame,
         subset=subset,

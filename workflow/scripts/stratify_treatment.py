@@ -1,19 +1,14 @@
 """Local treatment vs chemotherapy within each risk group: table and figure."""
 
-from survsig.columns import PATIENT_ID
 from survsig.figures import save_figure
-from survsig.io import read_table, write_tsv
+from survsig.io import write_tsv
 from survsig.logs import run_script
-from survsig.stratify import join_clinical, treatment_by_risk_figure, treatment_by_risk_table
+from survsig.stratify import read_risk_groups_with_clinical, treatment_by_risk_figure, treatment_by_risk_table
 
 
 def main(snakemake):
     options = snakemake.params.stratify
-    frame = join_clinical(
-        read_table(snakemake.input.risk_groups, dtype={PATIENT_ID: str}),
-        read_table(snakemake.input.clinical, dtype={PATIENT_ID: str}),
-        file=snakemake.input.risk_groups,
-    )
+    frame = read_risk_groups_with_clinical(snakemake.input.risk_groups, snakemake.input.clinical)
     common = dict(
         subset=snakemake.wildcards.subset,
         time_months=options["time_months"],

@@ -1,5 +1,6 @@
 from survsig.io import read_table, write_tsv
 from survsig.logs import run_script
+from survsig.preprocess import read_manifest
 from survsig.train import TrainSettings, train_signature_model
 
 
@@ -7,7 +8,7 @@ def main(snakemake):
     import pandas as pd
 
     trainer = train_signature_model(
-        snakemake.input.slices,
+        read_manifest(snakemake.input.manifest),
         read_table(snakemake.input.clinical, dtype={"patient_id": str}),
         read_table(snakemake.input.split, dtype={"patient_id": str}),
         snakemake.params.channels,

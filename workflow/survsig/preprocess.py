@@ -260,6 +260,23 @@ def save_patient_slices(patient: PatientSlices, path) -> None:
             archive.writestr(info, buffer.getvalue())
 
 
+def write_manifest(slice_files, path) -> None:
+    """List the preprocessed files of a cohort (``patient_id``, ``path``), one per line.
+
+    Training and prediction read this one file instead of naming hundreds of inputs,
+    which keeps Snakemake's scheduler light.
+    """
+    lines = ["patient_id\tpath"] + [f"{Path(f).name.removesuffix('.npz')}\t{f}" for f in sorted(map(str, slice_files))]
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text("\n".join(lines) + "\n")
+
+
+def read_manifest(path) -> list[str]:
+    """Paths of the preprocessed files listed by :func:`write_manifest`."""
+    rows = Path(path).read_text().splitlines()[1:]
+    return [row.split("\t", 1)[1] for row in rows if row]
+
+
 def load_patient_slices(path) -> PatientSlices:
     """Read a file written by :func:`save_patient_slices`."""
     path = Path(path)

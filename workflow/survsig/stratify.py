@@ -463,6 +463,17 @@ def join_clinical(risk_groups: pd.DataFrame, clinical: pd.DataFrame, *, file=Non
     return groups.merge(clinical, on=PATIENT_ID, how="left", validate="one_to_one")
 
 
+def read_risk_groups_with_clinical(risk_groups_path, clinical_path) -> pd.DataFrame:
+    """Read ``risk_groups.tsv`` and the validated clinical sheet and join them (:func:`join_clinical`)."""
+    from .io import read_table
+
+    return join_clinical(
+        read_table(risk_groups_path, dtype={PATIENT_ID: str}),
+        read_table(clinical_path, dtype={PATIENT_ID: str}),
+        file=risk_groups_path,
+    )
+
+
 def select_subset(frame: pd.DataFrame, subset: str) -> pd.DataFrame:
     """The patients of one split (``train``/``test``) or all of them (``all``)."""
     if subset not in SUBSETS:

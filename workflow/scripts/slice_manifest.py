@@ -1,0 +1,9 @@
+from survsig.logs import run_script
+from survsig.preprocess import write_manifest
+
+
+def main(snakemake):
+    write_manifest(snakemake.input, snakemake.output[0])
+
+
+run_script(snakemake, main)  # noqa: F821 - injected by Snakemake
