@@ -549,7 +549,7 @@ def test_real_sts_petct_cases_validate(shared_data, tmp_path, monkeypatch, roi_o
     assert images["patient_id"].tolist() == cases
     for path in images[["ct", "pet", "roi"]].to_numpy().ravel():
         assert (tmp_path / path).resolve().is_file()
-    assert (tmp_path / images.loc[2, "roi"]).resolve() == sts / "STS_003" / roi_on / "mask.nii.gz"
+    assert (tmp_path / images.loc[2, "roi"]).resolve() == (sts / "STS_003" / roi_on / "mask.nii.gz").resolve()
 
 
 def test_real_hnscc_clinical_sheet_with_mapped_columns(shared_data, tmp_path):

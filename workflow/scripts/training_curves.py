@@ -1,6 +1,7 @@
 from survsig.figures import save_figure
 from survsig.io import read_table
 from survsig.logs import run_script
+from survsig.signature import MODEL_TITLES
 from survsig.train import plot_training_curves
 
 
@@ -9,7 +10,7 @@ def main(snakemake):
     kept = [h["epoch"] for h in history if h.get("kept") == 1]
     ax = plot_training_curves(
         history,
-        title=f"Training of the {snakemake.wildcards.model} model",
+        title=f"Training of the {MODEL_TITLES.get(snakemake.wildcards.model, snakemake.wildcards.model)} model",
         best_epoch=kept[0] if kept else None,
     )
     save_figure(ax.figure, snakemake.output.png, snakemake.output.pdf)

@@ -457,12 +457,13 @@ def plot_training_curves(history, *, title, best_epoch=None, ax=None):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4.0))
+        _, ax = plt.subplots(figsize=(7.0, 4.5))
     epochs = [h["epoch"] for h in history]
     ax.plot(epochs, [h["train_loss"] for h in history], "-o", ms=3, label="training loss")
-    ax.plot(epochs, [h["val_loss"] for h in history], "-o", ms=3, label="validation loss")
+    # the validation loss ranks the whole fold at once, so it sits higher than batch losses
+    ax.plot(epochs, [h["val_loss"] for h in history], "-o", ms=3, label="validation loss (whole fold)")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("Cox partial likelihood loss (per event)")
+    ax.set_ylabel("negative Cox partial log-likelihood per event")
     right = ax.twinx()
     right.plot(epochs, [h["val_cindex"] for h in history], "-s", ms=3, color="tab:green", label="validation C-index")
     smoothed = [h.get("val_cindex_smoothed", np.nan) for h in history]
@@ -470,10 +471,14 @@ def plot_training_curves(history, *, title, best_epoch=None, ax=None):
     right.set_ylabel("validation C-index")
     right.set_ylim(0.3, 1.0)
     if best_epoch is not None:
-        right.axvline(best_epoch, color="grey", ls=":", lw=1)
+        right.axvline(best_epoch, color="grey", ls=":", lw=1, label=f"kept epoch ({best_epoch})")
     lines = ax.get_lines() + right.get_lines()
-    ax.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=7)
+    ax.legend(
+        lines, [line.get_label() for line in lines], loc="upper center", bbox_to_anchor=(0.5, -0.14),
+        ncol=3, fontsize=8, frameon=False,
+    )
     ax.set_title(title)
+    ax.figure.subplots_adjust(bottom=0.25, right=0.88)
     return ax
 
 
