@@ -153,3 +153,17 @@ def test_statistics_run_on_oracle_signatures(tiny_run):
     assert merged["signature"].corr(merged["lp_image"]) == pytest.approx(1.0, abs=1e-6)
     train = merged[merged["split"] == "train"]
     assert train["signature"].mean() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_trained_signatures_through_snakemake(tiny_run):
+    """Per-patient preprocessing, training of the three networks and their signatures (tiny)."""
+    snakemake(tiny_run, "results/tables/signature_vs_oracle.tsv", "--configfile", "config/tiny.yaml")
+    assert len(list((tiny_run / "results/preprocessed").glob("SYN*.npz"))) == 40
+    table = pd.read_csv(tiny_run / "results/tables/signature_vs_oracle.tsv", sep="\t")
+    assert sorted(table["model"].unique()) == ["ct", "pet", "petct"]
+    assert table["cindex"].between(0, 1).all()
+    for model in ("ct", "pet", "petct"):
+        signature = pd.read_csv(tiny_run / f"results/signatures/trained/{model}.tsv", sep="\t")
+        assert len(signature) == 40 and signature["signature"].std() > 0
+        log = (tiny_run / f"logs/train/{model}.log").read_text()
+        assert "epoch   2/2" in log  # one progress line per epoch

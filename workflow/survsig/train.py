@@ -43,7 +43,7 @@ class TrainSettings:
     batch_patients: int = 16
     slices_per_patient: int = 4
     learning_rate: float = 3e-4
-    weight_decay: float = 1e-4
+    weight_decay: float = 0.05
     max_grad_norm: float = 1.0
     lr_schedule: str = "cosine"
     validation_fraction: float = 0.2
