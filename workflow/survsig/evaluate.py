@@ -845,6 +845,11 @@ def calibration_tables(result: dict, *, nomogram: str, split: str) -> tuple:
     return table
 
 
+def _p_text(p) -> str:
+    """``p = 0.034`` or ``p < 0.001`` for figure annotations."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
 def plot_calibration(result: dict, ax=None, *, title=None):
     """Calibration plot: predicted vs Kaplan-Meier observed survival per risk group.
 
@@ -881,13 +886,13 @@ def plot_calibration(result: dict, ax=None, *, title=None):
     hl = result["hosmer_lemeshow"]
     lines = []
     if hl is not None:
-        lines.append(f"Hosmer{DASH}Lemeshow \u03c7\u00b2 = {hl['chisq']:.2f} (df {hl['df']}), p = {hl['p_value']:.3f}")
+        lines.append(f"Hosmer{DASH}Lemeshow \u03c7\u00b2 = {hl['chisq']:.2f} (df {hl['df']}), {_p_text(hl['p_value'])}")
     else:
         lines.append(f"Hosmer{DASH}Lemeshow: too few patients")
     gnd = result["gnd"]
     if np.isfinite(gnd["p_value"]):
         lines.append(f"Greenwood{DASH}Nam{DASH}D'Agostino \u03c7\u00b2 = {gnd['chisq']:.2f} (df {gnd['df']}), "
-                     f"p = {gnd['p_value']:.3f}")
+                     f"{_p_text(gnd['p_value'])}")
     if np.isfinite(smooth["ici"]):
         lines.append(f"ICI = {smooth['ici']:.3f}, E50 = {smooth['e50']:.3f}")
     ax.text(0.03, 0.97, "\n".join(lines), transform=ax.transAxes, ha="left", va="top", fontsize=8.5)
