@@ -167,3 +167,18 @@ def test_trained_signatures_through_snakemake(tiny_run):
         assert len(signature) == 40 and signature["signature"].std() > 0
         log = (tiny_run / f"logs/train/{model}.log").read_text()
         assert "epoch   2/2" in log  # one progress line per epoch
+
+
+def test_whole_tiny_workflow_completes(tiny_run):
+    """`rule all` on the tiny config: every stage, RNA-seq included."""
+    snakemake(tiny_run, "--configfile", "config/tiny.yaml")
+    for name in (
+        "results/tables/table3_cindex.tsv",
+        "results/risk_groups.tsv",
+        "results/figures/nomogram_integrated.png",
+        "results/rnaseq/deseq2_results.tsv",
+        "results/figures/rnaseq_heatmap.png",
+    ):
+        assert (tiny_run / name).is_file(), name
+    dry = snakemake(tiny_run, "-n", "--configfile", "config/tiny.yaml")
+    assert "Nothing to be done" in dry.stdout + dry.stderr
