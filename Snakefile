@@ -24,3 +24,15 @@ include: "workflow/rules/rnaseq.smk"
 rule all:
     input:
         all_targets(),
+
+
+# Bookkeeping rules that take a second: on a cluster they run on the submitting host
+# instead of waiting in the queue.
+localrules:
+    all,
+    split,
+    slice_manifest,
+    cohort_summary,
+    oracle_signature,
+    signature,
+    signature_vs_oracle,

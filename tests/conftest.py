@@ -1,5 +1,9 @@
-"""Shared test fixtures: paths to the repository and to ../shared (real data, R references)."""
+"""Shared test fixtures: paths to the repository and to ../shared (real data, R references),
+and the real workflow run on the tiny config in a temporary copy of the project."""
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,3 +18,47 @@ def shared_dir():
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent (real data and R references live there)")
     return SHARED
+
+
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+PROJECT_PARTS = ("Snakefile", "workflow", "config", "envs")
+
+
+def copy_project(target: Path) -> Path:
+    """The workflow's files (not results) copied into `target`."""
+    target.mkdir(parents=True, exist_ok=True)
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target / part)
+    return target
+
+
+def snakemake(project: Path, *args, check=True, cores="2"):
+    """Run Snakemake in `project`; fail with its output when it fails and `check` is set."""
+    result = subprocess.run(
+        [SNAKEMAKE, "--cores", cores, "--nolock", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def tiny_complete(tmp_path_factory):
+    """A project copy where `rule all` of the tiny config has run (shared: do not modify;
+    tests that change files work on `copy_completed_project`)."""
+    project = copy_project(tmp_path_factory.mktemp("tiny_complete"))
+    snakemake(project, "--configfile", "config/tiny.yaml")
+    return project
+
+
+def copy_completed_project(source: Path, target: Path) -> Path:
+    """A copy of a completed run, Snakemake's metadata and file times included."""
+    shutil.copytree(source, target, symlinks=True, copy_function=shutil.copy2)
+    return target

@@ -45,6 +45,8 @@ def test_shipped_configs_validate(variants):
         (("synthetic", "ct_size"), [64, 64]),
         (("synthetic", "n_patients"), "many"),
         (("imaging", "models"), {"mri": ["ct", "mri"]}),
+        (("figures", "dpi"), 10),
+        (("figures", "dpl"), 300),
     ],
 )
 def test_bad_values_are_refused(path, value):

@@ -2,42 +2,14 @@
 
 import hashlib
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from conftest import REPO
-
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-PROJECT_PARTS = ("Snakefile", "workflow", "config", "envs")
+from conftest import copy_project, snakemake
 
 pytestmark = pytest.mark.e2e
-
-
-def copy_project(target: Path) -> Path:
-    target.mkdir(parents=True, exist_ok=True)
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, target / part)
-    return target
-
-
-def snakemake(project: Path, *args, check=True):
-    result = subprocess.run(
-        [SNAKEMAKE, "--cores", "2", "--nolock", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 def sha256(path: Path) -> str:

@@ -28,15 +28,18 @@ rule table3:
         tsv=report(
             "results/tables/table3_cindex.tsv",
             caption="../report/table3_cindex.rst",
-            category="Evaluation",
+            category="4 Evaluation",
+            subcategory="C-index (Table 3)",
         ),
         png=report(
             "results/tables/table3_cindex.png",
             caption="../report/table3_cindex.rst",
-            category="Evaluation",
+            category="4 Evaluation",
+            subcategory="C-index (Table 3)",
         ),
         pdf="results/tables/table3_cindex.pdf",
     params:
+        figures=config["figures"],
         evaluate=EVALUATE,
         nomograms=NOMOGRAMS,
     log:
@@ -55,7 +58,8 @@ rule nomogram_vs_oracle:
         report(
             "results/tables/nomogram_vs_oracle.tsv",
             caption="../report/nomogram_vs_oracle.rst",
-            category="Evaluation",
+            category="4 Evaluation",
+            subcategory="Against the true predictors",
         ),
     params:
         nomograms=NOMOGRAMS,
@@ -75,17 +79,20 @@ rule time_roc:
         tsv=report(
             "results/tables/tdauc_{split}.tsv",
             caption="../report/time_roc.rst",
-            category="Evaluation",
+            category="4 Evaluation",
+            subcategory="Time-dependent ROC (Fig. S2)",
         ),
         png=report(
             "results/figures/roc_{split}.png",
             caption="../report/time_roc.rst",
-            category="Evaluation",
+            category="4 Evaluation",
+            subcategory="Time-dependent ROC (Fig. S2)",
         ),
         pdf="results/figures/roc_{split}.pdf",
     wildcard_constraints:
         **EVALUATE_CONSTRAINTS,
     params:
+        figures=config["figures"],
         evaluate=EVALUATE,
         nomograms=NOMOGRAMS,
     log:
@@ -101,16 +108,23 @@ rule calibration:
         nomogram="results/nomograms/{nomogram}.json",
         scores="results/nomograms/{nomogram}_scores.tsv",
     output:
-        tsv="results/tables/calibration_{nomogram}_{split}.tsv",
+        tsv=report(
+            "results/tables/calibration_{nomogram}_{split}.tsv",
+            caption="../report/calibration_table.rst",
+            category="4 Evaluation",
+            subcategory="Calibration (Fig. 2B)",
+        ),
         png=report(
             "results/figures/calibration_{nomogram}_{split}.png",
             caption="../report/calibration.rst",
-            category="Evaluation",
+            category="4 Evaluation",
+            subcategory="Calibration (Fig. 2B)",
         ),
         pdf="results/figures/calibration_{nomogram}_{split}.pdf",
     wildcard_constraints:
         **EVALUATE_CONSTRAINTS,
     params:
+        figures=config["figures"],
         evaluate=EVALUATE,
     log:
         "logs/evaluate/calibration_{nomogram}_{split}.log",

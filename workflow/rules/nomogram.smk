@@ -44,15 +44,18 @@ rule table2:
         tsv=report(
             "results/tables/table2_univariable.tsv",
             caption="../report/table2_univariable.rst",
-            category="Nomograms",
+            category="3 Nomograms",
+            subcategory="Univariable Cox (Table 2)",
         ),
         png=report(
             "results/tables/table2_univariable.png",
             caption="../report/table2_univariable.rst",
-            category="Nomograms",
+            category="3 Nomograms",
+            subcategory="Univariable Cox (Table 2)",
         ),
         pdf="results/tables/table2_univariable.pdf",
     params:
+        figures=config["figures"],
         nomogram=NOMOGRAM,
         models=MODELS,
     log:
@@ -72,7 +75,8 @@ rule nomogram_selection:
         table=report(
             "results/tables/variable_selection.tsv",
             caption="../report/variable_selection.rst",
-            category="Nomograms",
+            category="3 Nomograms",
+            subcategory="Variable selection",
         ),
     params:
         nomogram=NOMOGRAM,
@@ -92,7 +96,12 @@ rule fit_nomogram:
         signatures=nomogram_signature_files,
     output:
         json="results/nomograms/{nomogram}.json",
-        scores="results/nomograms/{nomogram}_scores.tsv",
+        scores=report(
+            "results/nomograms/{nomogram}_scores.tsv",
+            caption="../report/nomogram_scores.rst",
+            category="3 Nomograms",
+            subcategory="Patient scores",
+        ),
     wildcard_constraints:
         **NOMOGRAM_CONSTRAINTS,
     params:
@@ -113,12 +122,14 @@ rule nomogram_figure:
         png=report(
             "results/figures/nomogram_{nomogram}.png",
             caption="../report/nomogram_figure.rst",
-            category="Nomograms",
+            category="3 Nomograms",
+            subcategory="Nomograms (Fig. 2A)",
         ),
         pdf="results/figures/nomogram_{nomogram}.pdf",
     wildcard_constraints:
         **NOMOGRAM_CONSTRAINTS,
     params:
+        figures=config["figures"],
         nomogram=NOMOGRAM,
     log:
         "logs/nomogram/figure_{nomogram}.log",
@@ -138,7 +149,8 @@ if NOMOGRAM["new_patients"]:
             report(
                 "results/nomograms/{nomogram}_new_patients.tsv",
                 caption="../report/score_new.rst",
-                category="Nomograms",
+                category="3 Nomograms",
+                subcategory="New patients",
             ),
         wildcard_constraints:
             **NOMOGRAM_CONSTRAINTS,

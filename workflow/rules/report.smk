@@ -9,15 +9,18 @@ rule table1:
         tsv=report(
             "results/tables/table1_baseline.tsv",
             caption="../report/table1_baseline.rst",
-            category="Cohort",
+            category="1 Cohort",
+            subcategory="Table 1",
         ),
         png=report(
             "results/tables/table1_baseline.png",
             caption="../report/table1_baseline.rst",
-            category="Cohort",
+            category="1 Cohort",
+            subcategory="Table 1",
         ),
         pdf="results/tables/table1_baseline.pdf",
     params:
+        figures=config["figures"],
         table1=config["table1"],
     log:
         "logs/table1.log",

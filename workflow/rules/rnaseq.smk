@@ -75,12 +75,14 @@ rule rnaseq_deseq2:
         results=report(
             f"{RNASEQ_DIR}/deseq2_results.tsv",
             caption="../report/rnaseq_deseq2.rst",
-            category="RNA-seq",
+            category="6 RNA-seq",
+            subcategory="Differential expression",
         ),
         degs=report(
             f"{RNASEQ_DIR}/degs.tsv",
             caption="../report/rnaseq_degs.rst",
-            category="RNA-seq",
+            category="6 RNA-seq",
+            subcategory="Differential expression",
         ),
         vst=f"{RNASEQ_DIR}/vst_counts.tsv",
         samples=f"{RNASEQ_DIR}/samples.tsv",
@@ -104,8 +106,8 @@ rule rnaseq_enrichment:
         report(
             f"{RNASEQ_DIR}/enrichment_{{library}}_{{direction}}.tsv",
             caption="../report/rnaseq_enrichment.rst",
-            category="RNA-seq",
-            subcategory="Enrichment",
+            category="6 RNA-seq",
+            subcategory="Enrichment (Fig. 5)",
         ),
     params:
         enrichment=config["rnaseq"]["enrichment"],
@@ -128,10 +130,12 @@ rule rnaseq_volcano:
         png=report(
             "results/figures/rnaseq_volcano.png",
             caption="../report/rnaseq_volcano.rst",
-            category="RNA-seq",
+            category="6 RNA-seq",
+            subcategory="Differential expression",
         ),
         pdf="results/figures/rnaseq_volcano.pdf",
     params:
+        figures=config["figures"],
         deg=config["rnaseq"]["deg"],
         labels=config["rnaseq"]["volcano_labels"],
     log:
@@ -152,10 +156,12 @@ rule rnaseq_heatmap:
         png=report(
             "results/figures/rnaseq_heatmap.png",
             caption="../report/rnaseq_heatmap.rst",
-            category="RNA-seq",
+            category="6 RNA-seq",
+            subcategory="Differential expression",
         ),
         pdf="results/figures/rnaseq_heatmap.pdf",
     params:
+        figures=config["figures"],
         n_genes=config["rnaseq"]["heatmap_genes"],
     log:
         "logs/rnaseq/heatmap.log",
@@ -172,11 +178,12 @@ rule rnaseq_top_terms:
         png=report(
             "results/figures/rnaseq_top_terms_{library}_{direction}.png",
             caption="../report/rnaseq_top_terms.rst",
-            category="RNA-seq",
-            subcategory="Enrichment",
+            category="6 RNA-seq",
+            subcategory="Enrichment (Fig. 5)",
         ),
         pdf="results/figures/rnaseq_top_terms_{library}_{direction}.pdf",
     params:
+        figures=config["figures"],
         n_terms=config["rnaseq"]["enrichment"]["top_terms"],
     wildcard_constraints:
         library=RNASEQ_LIBRARY_PATTERN,

@@ -24,7 +24,8 @@ rule signature:
         report(
             "results/signatures/{model}.tsv",
             caption="../report/signature.rst",
-            category="Signatures",
+            category="2 Deep learning signatures",
+            subcategory="Risk scores",
         ),
     log:
         "logs/signature/{model}.log",
@@ -41,7 +42,8 @@ rule signature_vs_oracle:
         report(
             "results/tables/signature_vs_oracle.tsv",
             caption="../report/signature_vs_oracle.rst",
-            category="Signatures",
+            category="2 Deep learning signatures",
+            subcategory="Against the true predictors",
         ),
     params:
         models=config["imaging"]["models"],
@@ -61,11 +63,12 @@ rule signature_km:
         png=report(
             "results/figures/signature_km_{model}_{split}.png",
             caption="../report/signature_km.rst",
-            category="Signatures",
+            category="2 Deep learning signatures",
             subcategory="Kaplan-Meier (Fig. S1)",
         ),
         pdf="results/figures/signature_km_{model}_{split}.pdf",
     params:
+        figures=config["figures"],
         time_months=config["stratify"]["time_months"],
     log:
         "logs/figures/signature_km_{model}_{split}.log",

@@ -30,7 +30,8 @@ rule cohort_summary:
         report(
             f"{SYNTHETIC_DIR}/cohort_summary.tsv",
             caption="../report/cohort_summary.rst",
-            category="Cohort",
+            category="1 Cohort",
+            subcategory="Synthetic cohort",
         ),
     log:
         "logs/cohort_summary.log",

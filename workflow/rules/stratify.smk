@@ -65,13 +65,14 @@ rule stratify_km:
         png=report(
             "results/figures/km_{nomogram}_{split}.png",
             caption="../report/km_risk_groups.rst",
-            category="Risk groups",
+            category="5 Risk groups",
             subcategory="Kaplan-Meier (Fig. 3)",
         ),
         pdf="results/figures/km_{nomogram}_{split}.pdf",
     wildcard_constraints:
         **STRATIFY_CONSTRAINTS,
     params:
+        figures=config["figures"],
         stratify=STRATIFY,
     log:
         "logs/stratify/km_{nomogram}_{split}.log",
@@ -89,8 +90,8 @@ rule stratify_summary:
         report(
             "results/tables/risk_groups_{nomogram}.tsv",
             caption="../report/risk_groups_table.rst",
-            category="Risk groups",
-            subcategory="Tables",
+            category="5 Risk groups",
+            subcategory="Cut-offs and risk groups",
         ),
     wildcard_constraints:
         **STRATIFY_CONSTRAINTS,
@@ -108,7 +109,12 @@ rule stratify_risk_groups:
     input:
         groups=f"results/stratify/{STRATIFY['risk_groups_from']}_groups.tsv",
     output:
-        "results/risk_groups.tsv",
+        report(
+            "results/risk_groups.tsv",
+            caption="../report/risk_groups_patients.rst",
+            category="5 Risk groups",
+            subcategory="Cut-offs and risk groups",
+        ),
     log:
         "logs/stratify/risk_groups.log",
     conda:
@@ -125,8 +131,8 @@ rule stratify_subgroup_table:
         report(
             "results/tables/subgroups_{subset}.tsv",
             caption="../report/subgroups_table.rst",
-            category="Risk groups",
-            subcategory="Tables",
+            category="5 Risk groups",
+            subcategory="Subgroups (Fig. 4)",
         ),
     wildcard_constraints:
         **STRATIFY_CONSTRAINTS,
@@ -148,13 +154,14 @@ rule stratify_subgroup_figure:
         png=report(
             "results/figures/subgroup_{variable}_{subset}.png",
             caption="../report/subgroup_km.rst",
-            category="Risk groups",
+            category="5 Risk groups",
             subcategory="Subgroups (Fig. 4)",
         ),
         pdf="results/figures/subgroup_{variable}_{subset}.pdf",
     wildcard_constraints:
         **STRATIFY_CONSTRAINTS,
     params:
+        figures=config["figures"],
         stratify=STRATIFY,
     log:
         "logs/stratify/subgroup_{variable}_{subset}.log",
@@ -172,19 +179,20 @@ rule stratify_treatment:
         tsv=report(
             "results/tables/treatment_by_risk_{subset}.tsv",
             caption="../report/treatment_by_risk.rst",
-            category="Risk groups",
-            subcategory="Tables",
+            category="5 Risk groups",
+            subcategory="Treatment within risk groups",
         ),
         png=report(
             "results/figures/treatment_by_risk_{subset}.png",
             caption="../report/treatment_by_risk.rst",
-            category="Risk groups",
-            subcategory="Subgroups (Fig. 4)",
+            category="5 Risk groups",
+            subcategory="Treatment within risk groups",
         ),
         pdf="results/figures/treatment_by_risk_{subset}.pdf",
     wildcard_constraints:
         **STRATIFY_CONSTRAINTS,
     params:
+        figures=config["figures"],
         stratify=STRATIFY,
     log:
         "logs/stratify/treatment_by_risk_{subset}.log",
@@ -202,19 +210,20 @@ rule stratify_table_s3:
         tsv=report(
             "results/tables/table_s3_{subset}.tsv",
             caption="../report/table_s3.rst",
-            category="Risk groups",
-            subcategory="Tables",
+            category="5 Risk groups",
+            subcategory="Risk group characteristics (Table S3)",
         ),
         png=report(
             "results/tables/table_s3_{subset}.png",
             caption="../report/table_s3.rst",
-            category="Risk groups",
-            subcategory="Tables",
+            category="5 Risk groups",
+            subcategory="Risk group characteristics (Table S3)",
         ),
         pdf="results/tables/table_s3_{subset}.pdf",
     wildcard_constraints:
         **STRATIFY_CONSTRAINTS,
     params:
+        figures=config["figures"],
         table1=config["table1"],
     log:
         "logs/stratify/table_s3_{subset}.log",

@@ -46,9 +46,12 @@ rule training_curves:
         png=report(
             "results/figures/training_{model}.png",
             caption="../report/training_curves.rst",
-            category="Signatures",
+            category="2 Deep learning signatures",
+            subcategory="Training",
         ),
         pdf="results/figures/training_{model}.pdf",
+    params:
+        figures=config["figures"],
     log:
         "logs/figures/training_{model}.log",
     conda:

@@ -19,7 +19,7 @@ def main(snakemake):
     write_tsv(calibration_tables(result, nomogram=name, split=split), snakemake.output.tsv)
     set_name = "training set" if split == "train" else "test set"
     save_calibration_figure(result, snakemake.output.png, snakemake.output.pdf,
-                            title=f"{nomogram_label(name)} nomogram, {set_name}")
+                            title=f"{nomogram_label(name)} nomogram, {set_name}", dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

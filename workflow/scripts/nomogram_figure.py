@@ -9,7 +9,8 @@ def main(snakemake):
     nomogram = CoxNomogram.load(snakemake.input[0])
     save_nomogram_figure(nomogram, snakemake.output.png, snakemake.output.pdf,
                          survival_ticks=snakemake.params.nomogram["survival_ticks"],
-                         title=f"{nomogram_label(nomogram.name)} nomogram")
+                         title=f"{nomogram_label(nomogram.name)} nomogram",
+                         dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -14,7 +14,7 @@ def main(snakemake):
     table = univariable_table(frame, terms, ties=options["ties"], confidence=options["confidence"])
     write_tsv(table, snakemake.output.tsv)
     render_table2(table, snakemake.output.png, snakemake.output.pdf, confidence=options["confidence"],
-                  ties=options["ties"])
+                  ties=options["ties"], dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -13,7 +13,7 @@ def main(snakemake):
     genes, are_degs = heatmap_genes(results, degs, n_genes=snakemake.params.n_genes)
     what = f"Top {len(genes)} DEGs" if are_degs else f"No DEGs: top {len(genes)} genes by p-value"
     ax = plot_expression_heatmap(vst, samples, genes, title=f"{what}, high vs low risk")
-    save_figure(ax.figure, snakemake.output.png, snakemake.output.pdf)
+    save_figure(ax.figure, snakemake.output.png, snakemake.output.pdf, dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -10,7 +10,7 @@ def main(snakemake):
     table = read_table(snakemake.input[0], dtype={"term": str, "overlap": str, "genes": str}, keep_default_na=False)
     title = top_terms_title(table, snakemake.wildcards.library, snakemake.wildcards.direction)
     ax = plot_top_terms(table, n_terms=snakemake.params.n_terms, title=title)
-    save_figure(ax.figure, snakemake.output.png, snakemake.output.pdf)
+    save_figure(ax.figure, snakemake.output.png, snakemake.output.pdf, dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

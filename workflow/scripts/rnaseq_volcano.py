@@ -13,7 +13,7 @@ def main(snakemake):
         results, degs, p_value=deg["p_value"], cutoff=deg["cutoff"], min_abs_log2fc=deg["min_abs_log2fc"],
         n_labels=snakemake.params.labels,
     )
-    save_figure(ax.figure, snakemake.output.png, snakemake.output.pdf)
+    save_figure(ax.figure, snakemake.output.png, snakemake.output.pdf, dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -12,7 +12,7 @@ def main(snakemake):
         model=snakemake.wildcards.model,
         time_months=snakemake.params.time_months,
     )
-    save_figure(figure, snakemake.output.png, snakemake.output.pdf)
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf, dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -19,7 +19,7 @@ def main(snakemake):
         conf_type=options["conf_type"],
         step_months=options["step_months"],
     )
-    save_figure(figure, snakemake.output.png, snakemake.output.pdf, dpi=200)
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf, dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

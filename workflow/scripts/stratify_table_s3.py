@@ -17,7 +17,8 @@ def main(snakemake):
         seed=options["seed"],
     )
     write_tsv(table, snakemake.output.tsv)
-    render_risk_group_baseline(table, snakemake.output.png, snakemake.output.pdf, subset=subset)
+    render_risk_group_baseline(table, snakemake.output.png, snakemake.output.pdf, subset=subset,
+                               dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -20,7 +20,7 @@ def main(snakemake):
     figure = treatment_by_risk_figure(
         frame, nomogram=options["risk_groups_from"], step_months=options["step_months"], table=table, **common
     )
-    save_figure(figure, snakemake.output.png, snakemake.output.pdf, dpi=200)
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf, dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

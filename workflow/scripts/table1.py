@@ -18,7 +18,7 @@ def main(snakemake):
         seed=options["seed"],
     )
     write_tsv(table, snakemake.output.tsv)
-    render_table1(table, snakemake.output.png, snakemake.output.pdf)
+    render_table1(table, snakemake.output.png, snakemake.output.pdf, dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

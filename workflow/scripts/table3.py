@@ -11,7 +11,8 @@ def main(snakemake):
     table = concordance_table(scores, reference=options["reference"], resamples=options["bootstrap_resamples"],
                               seed=options["seed"], confidence=options["confidence"])
     write_tsv(table, snakemake.output.tsv)
-    render_table3(table, snakemake.output.png, snakemake.output.pdf, confidence=options["confidence"])
+    render_table3(table, snakemake.output.png, snakemake.output.pdf, confidence=options["confidence"],
+                  dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -13,7 +13,8 @@ def main(snakemake):
     write_tsv(table, snakemake.output.tsv)
     set_name = "training set" if split == "train" else "test set"
     save_roc_figure(curves, dict(zip(table["nomogram"], table["auc"])), snakemake.output.png, snakemake.output.pdf,
-                    horizon=options["horizon_months"], title=f"Time-dependent ROC, {set_name}")
+                    horizon=options["horizon_months"], title=f"Time-dependent ROC, {set_name}",
+                    dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -13,7 +13,7 @@ def main(snakemake):
         title=f"Training of the {MODEL_TITLES.get(snakemake.wildcards.model, snakemake.wildcards.model)} model",
         best_epoch=kept[0] if kept else None,
     )
-    save_figure(ax.figure, snakemake.output.png, snakemake.output.pdf)
+    save_figure(ax.figure, snakemake.output.png, snakemake.output.pdf, dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -347,7 +347,7 @@ def concordance_table(scores: dict, *, reference="integrated", resamples=1000, s
     return pd.DataFrame(rows, columns=list(TABLE3_COLUMNS))
 
 
-def render_table3(table: pd.DataFrame, png_path, pdf_path, *, confidence=0.95) -> None:
+def render_table3(table: pd.DataFrame, png_path, pdf_path, *, confidence=0.95, dpi=200) -> None:
     """Table 3 as a figure: C-index (CI) and p per nomogram, training and test set."""
     n = {s: int(table.loc[table["split"] == s, "n"].iloc[0]) for s in col.SPLIT_LEVELS}
     reference_label = nomogram_label(str(table["reference"].iloc[0])).lower()
@@ -377,7 +377,7 @@ def render_table3(table: pd.DataFrame, png_path, pdf_path, *, confidence=0.95) -
                 f"\u0394C = C({reference_label}) \u2212 C(nomogram) on the test set; percentile CI and p from a "
                 "paired bootstrap (patients resampled, the same resamples for all nomograms).\n* p < 0.05")
     render_table_figure("Table 3. C-indices of the nomograms on the training and test sets", headers, lines, footnote,
-                        png_path, pdf_path, widths=[2.6, 1.75, 0.8, 1.75, 0.8, 1.95, 0.8])
+                        png_path, pdf_path, widths=[2.6, 1.75, 0.8, 1.75, 0.8, 1.95, 0.8], dpi=dpi)
 
 
 # --------------------------------------------------------------------------- oracle
@@ -598,7 +598,7 @@ def _horizon_text(months) -> str:
     return f"{years:g}-year" if float(years).is_integer() else f"{months:g}-month"
 
 
-def save_roc_figure(curves, aucs, png_path, pdf_path, *, horizon, title):
+def save_roc_figure(curves, aucs, png_path, pdf_path, *, horizon, title, dpi=200):
     style = {"font.family": "DejaVu Sans", "svg.hashsalt": "survsig-roc", "pdf.fonttype": 42, "path.simplify": False}
     with matplotlib.rc_context(style):
         fig = Figure(figsize=(6, 6))
@@ -606,7 +606,7 @@ def save_roc_figure(curves, aucs, png_path, pdf_path, *, horizon, title):
         ax = fig.add_subplot()
         plot_roc(curves, aucs, ax=ax, horizon=horizon, title=title)
         fig.tight_layout()
-        save_figure(fig, png_path, pdf_path)
+        save_figure(fig, png_path, pdf_path, dpi=dpi)
 
 
 # --------------------------------------------------------------------------- calibration
@@ -902,7 +902,7 @@ def plot_calibration(result: dict, ax=None, *, title=None):
     return ax
 
 
-def save_calibration_figure(result, png_path, pdf_path, *, title):
+def save_calibration_figure(result, png_path, pdf_path, *, title, dpi=200):
     style = {"font.family": "DejaVu Sans", "svg.hashsalt": "survsig-calibration", "pdf.fonttype": 42,
              "path.simplify": False}
     with matplotlib.rc_context(style):
@@ -911,4 +911,4 @@ def save_calibration_figure(result, png_path, pdf_path, *, title):
         ax = fig.add_subplot()
         plot_calibration(result, ax=ax, title=title)
         fig.tight_layout()
-        save_figure(fig, png_path, pdf_path)
+        save_figure(fig, png_path, pdf_path, dpi=dpi)

@@ -1162,7 +1162,7 @@ def _suv_mathtext(label: str) -> str:
     return label
 
 
-def render_table2(table: pd.DataFrame, png_path, pdf_path, *, confidence=0.95, ties="efron") -> None:
+def render_table2(table: pd.DataFrame, png_path, pdf_path, *, confidence=0.95, ties="efron", dpi=200) -> None:
     """Table 2 of the study as a figure: HR (95% CI) and p per term, training and test set."""
     counts = {s: int(table.loc[table["split"] == s, "n"].max()) if (table["split"] == s).any() else 0
               for s in col.SPLIT_LEVELS}
@@ -1192,4 +1192,4 @@ def render_table2(table: pd.DataFrame, png_path, pdf_path, *, confidence=0.95, t
                 "each set; Wald confidence intervals and p values.\nHR per year of age, per g/mL of SUV, per "
                 "training-set SD of a signature; binary factors: the named level vs. the reference.\n* p < 0.05")
     render_table_figure("Table 2. Univariable hazard ratios on the training and test sets", headers, lines, footnote,
-                        png_path, pdf_path, widths=[3.6, 1.9, 0.9, 1.9, 0.9])
+                        png_path, pdf_path, widths=[3.6, 1.9, 0.9, 1.9, 0.9], dpi=dpi)

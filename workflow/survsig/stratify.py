@@ -889,13 +889,13 @@ def risk_group_baseline(frame, *, subset="all", fisher_below_expected=5, fisher_
     return table.rename(columns=S3_RENAME)
 
 
-def render_risk_group_baseline(table, png_path, pdf_path, *, subset="all"):
+def render_risk_group_baseline(table, png_path, pdf_path, *, subset="all", dpi=200):
     """Draw Table S3 (:func:`risk_group_baseline`) with Table 1's renderer."""
     from .table1 import render_table1
 
     back = table.rename(columns={v: k for k, v in S3_RENAME.items()})
     title = S3_TITLE + ("" if subset == "all" else f" ({SPLIT_TITLES[subset]})")
-    render_table1(back, png_path, pdf_path, title=title, set_names=("Low risk", "High risk"))
+    render_table1(back, png_path, pdf_path, title=title, set_names=("Low risk", "High risk"), dpi=dpi)
 
 
 __all__ = [

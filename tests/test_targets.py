@@ -1,0 +1,260 @@
+"""Every figure and table is a Snakemake target that rebuilds alone and from what it needs.
+
+The tests read what `snakemake -n` (dry run) lists: one block per job with its rule,
+input, output, reason and wildcards. A deleted figure or table must bring back exactly
+the job that makes it, with the same bytes; a plotting option (`figures`) must re-run the
+plotting jobs and nothing upstream of them.
+"""
+
+import random
+import re
+import struct
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, copy_completed_project, copy_project, snakemake
+
+pytestmark = pytest.mark.e2e
+
+TINY = ("--configfile", "config/tiny.yaml")
+FIGURE_SUFFIXES = (".png", ".pdf")
+JOB_HEADER = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
+JOB_FILE_FIELDS = ("input", "output")
+
+# The study's figures and tables (file names of the default config; README, "What the
+# workflow makes").
+PAPER_TARGETS = [
+    *(f"results/tables/table1_baseline.{ext}" for ext in ("tsv", "png", "pdf")),  # Table 1
+    *(f"results/tables/table2_univariable.{ext}" for ext in ("tsv", "png", "pdf")),  # Table 2
+    *(f"results/tables/table3_cindex.{ext}" for ext in ("tsv", "png", "pdf")),  # Table 3
+    *(f"results/tables/table_s3_all.{ext}" for ext in ("tsv", "png", "pdf")),  # Table S3
+    "results/tables/variable_selection.tsv",
+    "results/tables/signature_vs_oracle.tsv",
+    "results/tables/nomogram_vs_oracle.tsv",
+    *(f"results/figures/training_{m}.png" for m in ("ct", "pet", "petct")),
+    # Fig. S1
+    *(f"results/figures/signature_km_{m}_{s}.png" for m in ("ct", "pet", "petct") for s in ("train", "test")),
+    *(f"results/figures/nomogram_{n}.png" for n in ("clinical", "dl_petct", "integrated")),  # Fig. 2A
+    *(f"results/figures/calibration_integrated_{s}.png" for s in ("train", "test")),  # Fig. 2B
+    *(f"results/figures/roc_{s}.png" for s in ("train", "test")),  # Fig. S2
+    *(f"results/tables/tdauc_{s}.tsv" for s in ("train", "test")),
+    # Fig. 3
+    *(f"results/figures/km_{n}_{s}.png" for n in ("clinical", "dl_petct", "integrated") for s in ("train", "test")),
+    *(f"results/figures/subgroup_{v}_all.png" for v in ("sex", "ebv_dna", "N_stage", "treatment")),  # Fig. 4
+    "results/figures/treatment_by_risk_all.png",
+    "results/figures/rnaseq_volcano.png",
+    "results/figures/rnaseq_heatmap.png",  # Fig. S3
+    *(f"results/figures/rnaseq_top_terms_demo_{d}.png" for d in ("up", "down", "all")),  # Fig. 5
+]
+
+# Jobs that compute (simulation, preprocessing, training, statistics) and draw nothing:
+# a plotting option must never re-run them.
+COMPUTING_RULES = {
+    "simulate", "validate", "split", "preprocess", "slice_manifest", "train", "predict_signature",
+    "oracle_signature", "signature", "signature_vs_oracle", "nomogram_selection", "fit_nomogram",
+    "nomogram_vs_oracle", "stratify_cutoff", "stratify_summary", "stratify_risk_groups",
+    "stratify_subgroup_table", "rnaseq_deseq2", "rnaseq_enrichment", "cohort_summary",
+}
+
+# One target per stage (rule file) is deleted and rebuilt, drawn with a fixed seed among
+# the stage's PNG figures and TSV tables: every run checks the same files, and rebuilding
+# all of them would take minutes.
+SAMPLE_SEED = 2022
+SAMPLED_STAGES = ["report", "train", "signature", "nomogram", "evaluate", "stratify", "rnaseq"]
+
+
+def parse_jobs(listing: str) -> list:
+    """The jobs of a dry-run listing: rule, and input/output as lists, other fields as text."""
+    jobs, job = [], None
+    for line in listing.splitlines():
+        header = JOB_HEADER.match(line)
+        if header:
+            job = {"rule": header.group(1), "input": [], "output": [], "reason": "", "wildcards": ""}
+            jobs.append(job)
+        elif job is not None and line.startswith("    ") and ": " in line:
+            key, value = line.strip().split(": ", 1)
+            job[key] = value.split(", ") if key in JOB_FILE_FIELDS else value
+        else:
+            job = None
+    return jobs
+
+
+def dry_run(project: Path, *args) -> list:
+    """Jobs `snakemake -n *args` would run in `project` (targets go before --configfile)."""
+    result = snakemake(project, "-n", *args)
+    return parse_jobs(result.stdout + "\n" + result.stderr)
+
+
+def all_targets(jobs: list) -> list:
+    """Inputs of `rule all`: every final target of the config."""
+    (job,) = [job for job in jobs if job["rule"] == "all"]
+    return job["input"]
+
+
+def makers(jobs: list) -> dict:
+    """Output path -> the job that writes it."""
+    return {path: job for job in jobs for path in job["output"]}
+
+
+def is_figure_or_table(path: str) -> bool:
+    return path.startswith(("results/figures/", "results/tables/"))
+
+
+def draws_figures(job: dict) -> bool:
+    return any(path.endswith(FIGURE_SUFFIXES) for path in job["output"])
+
+
+def rule_stages() -> dict:
+    """Rule name -> its stage, the rule file (without .smk) that defines it."""
+    stages = {}
+    for path in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for name in re.findall(r"^\s*(?:rule|checkpoint) (\w+):", path.read_text(), flags=re.M):
+            stages[name] = path.stem
+    return stages
+
+
+def png_size(path: Path) -> tuple:
+    """Width and height in pixels, from the PNG header (IHDR chunk)."""
+    return struct.unpack(">II", path.read_bytes()[16:24])
+
+
+@pytest.fixture(scope="module")
+def default_jobs(tmp_path_factory):
+    """Dry run of the default config (config/config.yaml) on a copy with nothing built."""
+    return dry_run(copy_project(tmp_path_factory.mktemp("default_config")))
+
+
+@pytest.fixture(scope="module")
+def tiny_jobs(tmp_path_factory):
+    """Dry run of the tiny config on a copy with nothing built."""
+    return dry_run(copy_project(tmp_path_factory.mktemp("tiny_config")), *TINY)
+
+
+@pytest.fixture(scope="module")
+def sampled_targets(default_jobs):
+    """Stage -> one of its PNG figures or TSV tables, drawn with SAMPLE_SEED."""
+    stages, made_by = rule_stages(), makers(default_jobs)
+    rng = random.Random(SAMPLE_SEED)
+    sample = {}
+    for stage in SAMPLED_STAGES:
+        candidates = sorted(
+            path for path in all_targets(default_jobs)
+            if is_figure_or_table(path) and path.endswith((".png", ".tsv"))
+            and stages[made_by[path]["rule"]] == stage
+        )
+        sample[stage] = rng.choice(candidates)
+    # what the sample is for: a table, and a figure at the end of the DAG
+    assert any(path.endswith(".tsv") for path in sample.values()), sample
+    assert any(re.search(r"/(km|calibration)_", path) for path in sample.values()), sample
+    return sample
+
+
+def test_default_config_targets_every_figure_and_table_of_the_study(default_jobs):
+    targets = all_targets(default_jobs)
+    missing = sorted(set(PAPER_TARGETS) - set(targets))
+    assert not missing, f"rule all of config/config.yaml lacks {missing}"
+    made_by = makers(default_jobs)
+    assert not [path for path in targets if path not in made_by], "a target without a job"
+    # every figure and table has its PNG beside its PDF
+    for path in targets:
+        if path.endswith(".pdf"):
+            assert path[: -len(".pdf")] + ".png" in targets, path
+    stages = rule_stages()
+    assert {stages[made_by[path]["rule"]] for path in targets if is_figure_or_table(path)} == set(SAMPLED_STAGES)
+
+
+def test_tiny_config_builds_the_same_targets_with_the_same_rules(default_jobs, tiny_jobs):
+    assert sorted(all_targets(tiny_jobs)) == sorted(all_targets(default_jobs))
+    assert Counter(job["rule"] for job in tiny_jobs) == Counter(job["rule"] for job in default_jobs)
+
+
+@pytest.mark.parametrize("stage", SAMPLED_STAGES)
+def test_deleted_target_is_rebuilt_by_its_own_job_alone(stage, sampled_targets, default_jobs, tiny_complete,
+                                                        tmp_path):
+    target = sampled_targets[stage]
+    rule = makers(default_jobs)[target]["rule"]
+    project = copy_completed_project(tiny_complete, tmp_path / "project")
+    original = (project / target).read_bytes()
+    (project / target).unlink()
+
+    jobs = dry_run(project, target, *TINY)
+    assert [job["rule"] for job in jobs] == [rule], f"{target}: {jobs}"
+    (job,) = jobs
+    assert job["reason"] == f"Missing output files: {target}"
+    siblings = {path: (project / path).read_bytes() for path in job["output"] if path != target}
+
+    snakemake(project, target, *TINY)
+    # same config, same inputs: the same bytes, PNG and PDF included (no timestamps)
+    assert (project / target).read_bytes() == original, target
+    for path, content in siblings.items():
+        assert (project / path).read_bytes() == content, path
+
+
+def test_deleted_intermediates_and_figure_rerun_exactly_the_missing_chain(tiny_complete, tmp_path):
+    """A Kaplan-Meier figure, the risk groups it is drawn from and the nomogram scores those
+    come from deleted: the three jobs that write them run, and nothing else that reads the
+    same files (Table 3, ROC, calibration, the training-set figure, the risk group table)."""
+    project = copy_completed_project(tiny_complete, tmp_path / "project")
+    scores = "results/nomograms/integrated_scores.tsv"
+    groups = "results/stratify/integrated_groups.tsv"
+    figure = "results/figures/km_integrated_test.png"
+    originals = {path: (project / path).read_bytes() for path in (scores, groups, figure)}
+    (project / scores).unlink()
+    (project / figure).unlink()
+
+    # an intermediate whose readers are up to date is not rebuilt for a target
+    jobs = dry_run(project, figure, *TINY)
+    assert [(job["rule"], job["wildcards"]) for job in jobs] == [("stratify_km", "nomogram=integrated, split=test")]
+
+    (project / groups).unlink()
+    jobs = dry_run(project, figure, *TINY)
+    assert sorted((job["rule"], job["wildcards"]) for job in jobs) == [
+        ("fit_nomogram", "nomogram=integrated"),
+        ("stratify_cutoff", "nomogram=integrated"),
+        ("stratify_km", "nomogram=integrated, split=test"),
+    ]
+    missing = {job["rule"]: job["reason"].split(";")[0] for job in jobs}
+    assert missing == {
+        "fit_nomogram": f"Missing output files: {scores}",
+        "stratify_cutoff": f"Missing output files: {groups}",
+        "stratify_km": f"Missing output files: {figure}",
+    }
+
+    snakemake(project, figure, *TINY)
+    for path, content in originals.items():
+        assert (project / path).read_bytes() == content, path
+    result = snakemake(project, "-n", figure, *TINY)
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_plotting_option_reruns_the_plotting_jobs_only(default_jobs, tiny_complete, tmp_path):
+    project = copy_completed_project(tiny_complete, tmp_path / "project")
+    (project / "config" / "figures_dpi.yaml").write_text("figures:\n  dpi: 100\n")
+    overlay = (*TINY, "config/figures_dpi.yaml")
+
+    jobs = [job for job in dry_run(project, *overlay) if job["rule"] != "all"]
+    listed = Counter(job["rule"] for job in jobs)
+    plotting = Counter(job["rule"] for job in default_jobs if draws_figures(job))
+    assert listed == plotting
+    assert not COMPUTING_RULES & set(listed)
+    for job in jobs:
+        assert draws_figures(job), job
+        assert job["reason"].startswith("Params have changed since last execution"), job
+        assert "'dpi': 100" in job["reason"], job
+
+    # the option changes the figures: half the dots per inch, half the pixels; the
+    # table drawn by the same job is computed again to the same bytes
+    figure, table_png, table = (
+        "results/figures/km_integrated_test.png",
+        "results/tables/table3_cindex.png",
+        "results/tables/table3_cindex.tsv",
+    )
+    before = {path: png_size(project / path) for path in (figure, table_png)}
+    table_bytes = (project / table).read_bytes()
+    snakemake(project, figure, table_png, *overlay)
+    for path, (width, height) in before.items():
+        new_width, new_height = png_size(project / path)
+        assert abs(2 * new_width - width) <= 2 and abs(2 * new_height - height) <= 2, path
+    assert (project / table).read_bytes() == table_bytes
