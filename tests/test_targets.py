@@ -258,3 +258,26 @@ def test_plotting_option_reruns_the_plotting_jobs_only(default_jobs, tiny_comple
         new_width, new_height = png_size(project / path)
         assert abs(2 * new_width - width) <= 2 and abs(2 * new_height - height) <= 2, path
     assert (project / table).read_bytes() == table_bytes
+
+
+def labelled_graph(dot: str) -> tuple:
+    """(rule names, edges as rule-name pairs) of `snakemake --rulegraph` output."""
+    labels = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', dot, flags=re.M))
+    edges = {(labels[a], labels[b]) for a, b in re.findall(r"^\s*(\d+) -> (\d+)", dot, flags=re.M)}
+    return set(labels.values()), edges
+
+
+def test_rule_graph_in_the_readme_is_current(tiny_complete):
+    """docs/rulegraph.dot (drawn as docs/rulegraph.svg in the README) is the workflow's graph.
+
+    It is drawn from a completed default run (the per-patient rules appear once the input
+    checkpoint has run); redraw both after changing rules:
+    snakemake --rulegraph > docs/rulegraph.dot && dot -Tsvg docs/rulegraph.dot > docs/rulegraph.svg
+    """
+    graph = snakemake(tiny_complete, "--rulegraph", "--quiet", "--configfile", "config/tiny.yaml").stdout
+    rules, edges = labelled_graph(graph)
+    drawn_rules, drawn_edges = labelled_graph((REPO / "docs" / "rulegraph.dot").read_text())
+    assert rules == drawn_rules
+    # the tiny config labels RNA-seq samples by true risk, not by the nomogram's groups
+    assert edges - {("simulate", "rnaseq_deseq2")} == drawn_edges - {("stratify_risk_groups", "rnaseq_deseq2")}
+    assert ("stratify_risk_groups", "rnaseq_deseq2") in drawn_edges

@@ -22,11 +22,11 @@ SLICES = 4
 BATCHES = 12
 
 
-def bare_images_per_second(steps, channels=3):
+def bare_images_per_second(steps, channels=3, size=SIZE):
     torch.manual_seed(0)
     model = create_model(channels).to(memory_format=torch.channels_last).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
-    images = torch.rand(PATIENTS * SLICES, channels, SIZE, SIZE).contiguous(memory_format=torch.channels_last)
+    images = torch.rand(PATIENTS * SLICES, channels, size, size).contiguous(memory_format=torch.channels_last)
     event, time_ = torch.ones(PATIENTS), torch.arange(PATIENTS, dtype=torch.float32)
     for step in range(steps + 2):
         if step == 2:  # two warm-up steps
@@ -75,3 +75,13 @@ def test_data_path_is_not_the_bottleneck():
     loop = loop_images_per_second()
     print(f"\nbare model {bare:.0f} images/s, training loop {loop:.0f} images/s, ratio {loop / bare:.2f}")
     assert loop > 0
+
+
+@pytest.mark.benchmark
+def test_cost_of_the_paper_scale_crop_size():
+    """Bare network images/s at the default 64 x 64 and at config/paper.yaml's 224 x 224."""
+    default = bare_images_per_second(steps=6, size=64)
+    paper = bare_images_per_second(steps=2, size=224)
+    print(f"\nbare network, batch {PATIENTS * SLICES}: 64x64 {default:.1f} images/s, "
+          f"224x224 {paper:.1f} images/s; 224 is {default / paper:.1f} times slower per image")
+    assert paper < default
