@@ -1,6 +1,7 @@
 """Shared test fixtures: paths to the repository and to ../shared (real data, R references),
 and the real workflow run on the tiny config in a temporary copy of the project."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -36,10 +37,10 @@ def copy_project(target: Path) -> Path:
     return target
 
 
-def snakemake(project: Path, *args, check=True, cores="2"):
+def snakemake(project: Path, *args, check=True):
     """Run Snakemake in `project`; fail with its output when it fails and `check` is set."""
     result = subprocess.run(
-        [SNAKEMAKE, "--cores", cores, "--nolock", *args],
+        [SNAKEMAKE, "--cores", "2", "--nolock", *args],
         cwd=project,
         capture_output=True,
         text=True,
@@ -47,6 +48,15 @@ def snakemake(project: Path, *args, check=True, cores="2"):
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def rule_stages() -> dict:
+    """Rule name -> its stage, the rule file (without .smk) that defines it."""
+    stages = {}
+    for path in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for name in re.findall(r"^\s*(?:rule|checkpoint) (\w+):", path.read_text(), flags=re.M):
+            stages[name] = path.stem
+    return stages
 
 
 @pytest.fixture(scope="session")

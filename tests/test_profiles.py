@@ -8,18 +8,11 @@ import re
 import pytest
 import yaml
 
-from conftest import REPO, copy_project, snakemake
+from conftest import REPO, copy_project, rule_stages, snakemake
 
 pytestmark = pytest.mark.e2e
 
 SLURM_PROFILE = REPO / "workflow" / "profiles" / "slurm" / "config.yaml"
-
-
-def workflow_rules() -> set:
-    names = set()
-    for path in [REPO / "Snakefile", *(REPO / "workflow" / "rules").glob("*.smk")]:
-        names |= set(re.findall(r"^(?:rule|checkpoint) (\w+):", path.read_text(), flags=re.M))
-    return names
 
 
 def job_blocks(listing: str) -> dict:
@@ -34,7 +27,7 @@ def job_blocks(listing: str) -> dict:
 
 def test_slurm_profile_names_only_rules_of_the_workflow():
     settings = yaml.safe_load(SLURM_PROFILE.read_text())
-    rules = workflow_rules()
+    rules = set(rule_stages())
     named = set(settings["set-threads"]) | set(settings["set-resources"]) | set(settings["groups"])
     assert named <= rules, f"unknown rules in the profile: {sorted(named - rules)}"
     assert set(settings["group-components"]) == set(settings["groups"].values())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, copy_completed_project, copy_project, snakemake
+from conftest import REPO, copy_completed_project, copy_project, rule_stages, snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -104,15 +104,6 @@ def is_figure_or_table(path: str) -> bool:
 
 def draws_figures(job: dict) -> bool:
     return any(path.endswith(FIGURE_SUFFIXES) for path in job["output"])
-
-
-def rule_stages() -> dict:
-    """Rule name -> its stage, the rule file (without .smk) that defines it."""
-    stages = {}
-    for path in sorted((REPO / "workflow" / "rules").glob("*.smk")):
-        for name in re.findall(r"^\s*(?:rule|checkpoint) (\w+):", path.read_text(), flags=re.M):
-            stages[name] = path.stem
-    return stages
 
 
 def png_size(path: Path) -> tuple:

@@ -18,6 +18,16 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 # `python` in shell rules is the interpreter running Snakemake, unless a conda env is active
 os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
 
+# Report categories: the stages in order (`snakemake --report`)
+REPORT_STAGES = {
+    "cohort": "1 Cohort",
+    "signatures": "2 Deep learning signatures",
+    "nomograms": "3 Nomograms",
+    "evaluation": "4 Evaluation",
+    "risk_groups": "5 Risk groups",
+    "rnaseq": "6 RNA-seq",
+}
+
 SYNTHETIC_DIR = "results/synthetic"
 VALIDATED_DIR = "results/validated"
 

@@ -28,13 +28,13 @@ rule table3:
         tsv=report(
             "results/tables/table3_cindex.tsv",
             caption="../report/table3_cindex.rst",
-            category="4 Evaluation",
+            category=REPORT_STAGES["evaluation"],
             subcategory="C-index (Table 3)",
         ),
         png=report(
             "results/tables/table3_cindex.png",
             caption="../report/table3_cindex.rst",
-            category="4 Evaluation",
+            category=REPORT_STAGES["evaluation"],
             subcategory="C-index (Table 3)",
         ),
         pdf="results/tables/table3_cindex.pdf",
@@ -58,7 +58,7 @@ rule nomogram_vs_oracle:
         report(
             "results/tables/nomogram_vs_oracle.tsv",
             caption="../report/nomogram_vs_oracle.rst",
-            category="4 Evaluation",
+            category=REPORT_STAGES["evaluation"],
             subcategory="Against the true predictors",
         ),
     params:
@@ -79,13 +79,13 @@ rule time_roc:
         tsv=report(
             "results/tables/tdauc_{split}.tsv",
             caption="../report/time_roc.rst",
-            category="4 Evaluation",
+            category=REPORT_STAGES["evaluation"],
             subcategory="Time-dependent ROC (Fig. S2)",
         ),
         png=report(
             "results/figures/roc_{split}.png",
             caption="../report/time_roc.rst",
-            category="4 Evaluation",
+            category=REPORT_STAGES["evaluation"],
             subcategory="Time-dependent ROC (Fig. S2)",
         ),
         pdf="results/figures/roc_{split}.pdf",
@@ -111,13 +111,13 @@ rule calibration:
         tsv=report(
             "results/tables/calibration_{nomogram}_{split}.tsv",
             caption="../report/calibration_table.rst",
-            category="4 Evaluation",
+            category=REPORT_STAGES["evaluation"],
             subcategory="Calibration (Fig. 2B)",
         ),
         png=report(
             "results/figures/calibration_{nomogram}_{split}.png",
             caption="../report/calibration.rst",
-            category="4 Evaluation",
+            category=REPORT_STAGES["evaluation"],
             subcategory="Calibration (Fig. 2B)",
         ),
         pdf="results/figures/calibration_{nomogram}_{split}.pdf",

@@ -44,13 +44,13 @@ rule table2:
         tsv=report(
             "results/tables/table2_univariable.tsv",
             caption="../report/table2_univariable.rst",
-            category="3 Nomograms",
+            category=REPORT_STAGES["nomograms"],
             subcategory="Univariable Cox (Table 2)",
         ),
         png=report(
             "results/tables/table2_univariable.png",
             caption="../report/table2_univariable.rst",
-            category="3 Nomograms",
+            category=REPORT_STAGES["nomograms"],
             subcategory="Univariable Cox (Table 2)",
         ),
         pdf="results/tables/table2_univariable.pdf",
@@ -75,7 +75,7 @@ rule nomogram_selection:
         table=report(
             "results/tables/variable_selection.tsv",
             caption="../report/variable_selection.rst",
-            category="3 Nomograms",
+            category=REPORT_STAGES["nomograms"],
             subcategory="Variable selection",
         ),
     params:
@@ -99,7 +99,7 @@ rule fit_nomogram:
         scores=report(
             "results/nomograms/{nomogram}_scores.tsv",
             caption="../report/nomogram_scores.rst",
-            category="3 Nomograms",
+            category=REPORT_STAGES["nomograms"],
             subcategory="Patient scores",
         ),
     wildcard_constraints:
@@ -122,7 +122,7 @@ rule nomogram_figure:
         png=report(
             "results/figures/nomogram_{nomogram}.png",
             caption="../report/nomogram_figure.rst",
-            category="3 Nomograms",
+            category=REPORT_STAGES["nomograms"],
             subcategory="Nomograms (Fig. 2A)",
         ),
         pdf="results/figures/nomogram_{nomogram}.pdf",
@@ -149,7 +149,7 @@ if NOMOGRAM["new_patients"]:
             report(
                 "results/nomograms/{nomogram}_new_patients.tsv",
                 caption="../report/score_new.rst",
-                category="3 Nomograms",
+                category=REPORT_STAGES["nomograms"],
                 subcategory="New patients",
             ),
         wildcard_constraints:

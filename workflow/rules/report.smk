@@ -9,13 +9,13 @@ rule table1:
         tsv=report(
             "results/tables/table1_baseline.tsv",
             caption="../report/table1_baseline.rst",
-            category="1 Cohort",
+            category=REPORT_STAGES["cohort"],
             subcategory="Table 1",
         ),
         png=report(
             "results/tables/table1_baseline.png",
             caption="../report/table1_baseline.rst",
-            category="1 Cohort",
+            category=REPORT_STAGES["cohort"],
             subcategory="Table 1",
         ),
         pdf="results/tables/table1_baseline.pdf",

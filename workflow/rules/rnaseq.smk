@@ -75,13 +75,13 @@ rule rnaseq_deseq2:
         results=report(
             f"{RNASEQ_DIR}/deseq2_results.tsv",
             caption="../report/rnaseq_deseq2.rst",
-            category="6 RNA-seq",
+            category=REPORT_STAGES["rnaseq"],
             subcategory="Differential expression",
         ),
         degs=report(
             f"{RNASEQ_DIR}/degs.tsv",
             caption="../report/rnaseq_degs.rst",
-            category="6 RNA-seq",
+            category=REPORT_STAGES["rnaseq"],
             subcategory="Differential expression",
         ),
         vst=f"{RNASEQ_DIR}/vst_counts.tsv",
@@ -106,7 +106,7 @@ rule rnaseq_enrichment:
         report(
             f"{RNASEQ_DIR}/enrichment_{{library}}_{{direction}}.tsv",
             caption="../report/rnaseq_enrichment.rst",
-            category="6 RNA-seq",
+            category=REPORT_STAGES["rnaseq"],
             subcategory="Enrichment (Fig. 5)",
         ),
     params:
@@ -130,7 +130,7 @@ rule rnaseq_volcano:
         png=report(
             "results/figures/rnaseq_volcano.png",
             caption="../report/rnaseq_volcano.rst",
-            category="6 RNA-seq",
+            category=REPORT_STAGES["rnaseq"],
             subcategory="Differential expression",
         ),
         pdf="results/figures/rnaseq_volcano.pdf",
@@ -156,7 +156,7 @@ rule rnaseq_heatmap:
         png=report(
             "results/figures/rnaseq_heatmap.png",
             caption="../report/rnaseq_heatmap.rst",
-            category="6 RNA-seq",
+            category=REPORT_STAGES["rnaseq"],
             subcategory="Differential expression",
         ),
         pdf="results/figures/rnaseq_heatmap.pdf",
@@ -178,7 +178,7 @@ rule rnaseq_top_terms:
         png=report(
             "results/figures/rnaseq_top_terms_{library}_{direction}.png",
             caption="../report/rnaseq_top_terms.rst",
-            category="6 RNA-seq",
+            category=REPORT_STAGES["rnaseq"],
             subcategory="Enrichment (Fig. 5)",
         ),
         pdf="results/figures/rnaseq_top_terms_{library}_{direction}.pdf",

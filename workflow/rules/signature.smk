@@ -24,7 +24,7 @@ rule signature:
         report(
             "results/signatures/{model}.tsv",
             caption="../report/signature.rst",
-            category="2 Deep learning signatures",
+            category=REPORT_STAGES["signatures"],
             subcategory="Risk scores",
         ),
     log:
@@ -42,7 +42,7 @@ rule signature_vs_oracle:
         report(
             "results/tables/signature_vs_oracle.tsv",
             caption="../report/signature_vs_oracle.rst",
-            category="2 Deep learning signatures",
+            category=REPORT_STAGES["signatures"],
             subcategory="Against the true predictors",
         ),
     params:
@@ -63,7 +63,7 @@ rule signature_km:
         png=report(
             "results/figures/signature_km_{model}_{split}.png",
             caption="../report/signature_km.rst",
-            category="2 Deep learning signatures",
+            category=REPORT_STAGES["signatures"],
             subcategory="Kaplan-Meier (Fig. S1)",
         ),
         pdf="results/figures/signature_km_{model}_{split}.pdf",

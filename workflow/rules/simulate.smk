@@ -30,7 +30,7 @@ rule cohort_summary:
         report(
             f"{SYNTHETIC_DIR}/cohort_summary.tsv",
             caption="../report/cohort_summary.rst",
-            category="1 Cohort",
+            category=REPORT_STAGES["cohort"],
             subcategory="Synthetic cohort",
         ),
     log:

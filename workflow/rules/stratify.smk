@@ -65,7 +65,7 @@ rule stratify_km:
         png=report(
             "results/figures/km_{nomogram}_{split}.png",
             caption="../report/km_risk_groups.rst",
-            category="5 Risk groups",
+            category=REPORT_STAGES["risk_groups"],
             subcategory="Kaplan-Meier (Fig. 3)",
         ),
         pdf="results/figures/km_{nomogram}_{split}.pdf",
@@ -90,7 +90,7 @@ rule stratify_summary:
         report(
             "results/tables/risk_groups_{nomogram}.tsv",
             caption="../report/risk_groups_table.rst",
-            category="5 Risk groups",
+            category=REPORT_STAGES["risk_groups"],
             subcategory="Cut-offs and risk groups",
         ),
     wildcard_constraints:
@@ -112,7 +112,7 @@ rule stratify_risk_groups:
         report(
             "results/risk_groups.tsv",
             caption="../report/risk_groups_patients.rst",
-            category="5 Risk groups",
+            category=REPORT_STAGES["risk_groups"],
             subcategory="Cut-offs and risk groups",
         ),
     log:
@@ -131,7 +131,7 @@ rule stratify_subgroup_table:
         report(
             "results/tables/subgroups_{subset}.tsv",
             caption="../report/subgroups_table.rst",
-            category="5 Risk groups",
+            category=REPORT_STAGES["risk_groups"],
             subcategory="Subgroups (Fig. 4)",
         ),
     wildcard_constraints:
@@ -154,7 +154,7 @@ rule stratify_subgroup_figure:
         png=report(
             "results/figures/subgroup_{variable}_{subset}.png",
             caption="../report/subgroup_km.rst",
-            category="5 Risk groups",
+            category=REPORT_STAGES["risk_groups"],
             subcategory="Subgroups (Fig. 4)",
         ),
         pdf="results/figures/subgroup_{variable}_{subset}.pdf",
@@ -179,13 +179,13 @@ rule stratify_treatment:
         tsv=report(
             "results/tables/treatment_by_risk_{subset}.tsv",
             caption="../report/treatment_by_risk.rst",
-            category="5 Risk groups",
+            category=REPORT_STAGES["risk_groups"],
             subcategory="Treatment within risk groups",
         ),
         png=report(
             "results/figures/treatment_by_risk_{subset}.png",
             caption="../report/treatment_by_risk.rst",
-            category="5 Risk groups",
+            category=REPORT_STAGES["risk_groups"],
             subcategory="Treatment within risk groups",
         ),
         pdf="results/figures/treatment_by_risk_{subset}.pdf",
@@ -210,13 +210,13 @@ rule stratify_table_s3:
         tsv=report(
             "results/tables/table_s3_{subset}.tsv",
             caption="../report/table_s3.rst",
-            category="5 Risk groups",
+            category=REPORT_STAGES["risk_groups"],
             subcategory="Risk group characteristics (Table S3)",
         ),
         png=report(
             "results/tables/table_s3_{subset}.png",
             caption="../report/table_s3.rst",
-            category="5 Risk groups",
+            category=REPORT_STAGES["risk_groups"],
             subcategory="Risk group characteristics (Table S3)",
         ),
         pdf="results/tables/table_s3_{subset}.pdf",

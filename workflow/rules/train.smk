@@ -46,7 +46,7 @@ rule training_curves:
         png=report(
             "results/figures/training_{model}.png",
             caption="../report/training_curves.rst",
-            category="2 Deep learning signatures",
+            category=REPORT_STAGES["signatures"],
             subcategory="Training",
         ),
         pdf="results/figures/training_{model}.pdf",
