@@ -10,6 +10,7 @@ from survsig.preprocess import (
     load_patient_slices,
     preprocess_patient,
     resample_onto,
+    resize_square,
     roi_grid,
     save_patient_slices,
 )
@@ -162,3 +163,19 @@ def test_real_petct_case(shared_dir):
     tumour = slices[:, 1][slices[:, 2] > 0.5].mean()
     around = slices[:, 1][slices[:, 2] < 0.01].mean()
     assert tumour > around
+
+
+@pytest.mark.parametrize("n, size", [(80, 64), (64, 64), (40, 64), (150, 64), (81, 64), (90, 224)])
+def test_resize_equals_scipy_gaussian_then_linear_zoom(n, size):
+    # the matrix form replaces scipy.ndimage (slow to import in per-patient jobs)
+    from scipy import ndimage
+
+    plane = np.random.default_rng(n * size).random((n, n)).astype(np.float32)
+    expected = plane
+    if n > size:
+        expected = ndimage.gaussian_filter(plane, sigma=0.5 * n / size, mode="nearest")
+    expected = np.clip(ndimage.zoom(expected, size / n, order=1, mode="nearest", grid_mode=True), 0, 1)
+    resized = resize_square(np.stack([plane, plane[::-1]]), size)
+    assert resized.shape == (2, size, size)
+    np.testing.assert_allclose(resized[0], expected, atol=1e-6)
+    np.testing.assert_allclose(resized[1], resize_square(plane[::-1], size), atol=0)
