@@ -12,6 +12,7 @@ import struct
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import REPO, copy_completed_project, copy_project, rule_stages, snakemake
@@ -249,6 +250,41 @@ def test_plotting_option_reruns_the_plotting_jobs_only(default_jobs, tiny_comple
         new_width, new_height = png_size(project / path)
         assert abs(2 * new_width - width) <= 2 and abs(2 * new_height - height) <= 2, path
     assert (project / table).read_bytes() == table_bytes
+
+
+def test_added_ensemble_member_trains_alone_and_the_signature_averages_the_members(tiny_complete, tmp_path):
+    """imaging.train.members 1 -> 2: only the new member of each model trains (seed + 1,
+    nothing upstream re-runs, the first members are kept); the signature is the mean of
+    the members' train-standardised scores and the training figure gets a panel each."""
+    import pandas as pd
+    import torch
+
+    from survsig.preprocess import read_manifest
+    from survsig.signature import trained_signature
+
+    project = copy_completed_project(tiny_complete, tmp_path / "project")
+    (project / "config" / "two_members.yaml").write_text("imaging:\n  train:\n    members: 2\n")
+    overlay = (*TINY, "config/two_members.yaml")
+    jobs = dry_run(project, *overlay)
+    trains = sorted(job["wildcards"] for job in jobs if job["rule"] == "train")
+    assert trains == [f"model={model}, member=1" for model in ("ct", "pet", "petct")]
+    assert all(job["reason"].startswith("Missing output files") for job in jobs if job["rule"] == "train")
+    assert not {"simulate", "validate", "split", "preprocess", "slice_manifest"} & {job["rule"] for job in jobs}
+
+    signature, figure = "results/signatures/trained/petct.tsv", "results/figures/training_petct.png"
+    one_member_height = png_size(project / figure)[1]
+    snakemake(project, signature, figure, *overlay)
+    members = [project / f"results/models/petct/member{m}/model.pt" for m in (0, 1)]
+    assert [torch.load(path, weights_only=False)["settings"]["seed"] for path in members] == [2022, 2023]
+    manifest = [str(project / path) for path in read_manifest(project / "results/preprocessed/manifest.tsv")]
+    split = pd.read_csv(project / "results/split.tsv", sep="\t", dtype={"patient_id": str})
+    single = [trained_signature(path, manifest, split)["signature"] for path in members]
+    assert not np.allclose(single[0], single[1])
+    mean = (single[0] + single[1]) / 2
+    expected = (mean - mean[split["split"] == "train"].mean()) / mean[split["split"] == "train"].std()
+    written = pd.read_csv(project / signature, sep="\t")
+    np.testing.assert_allclose(written["signature"], expected, atol=2e-6)
+    assert png_size(project / figure)[1] > 1.4 * one_member_height
 
 
 def labelled_graph(dot: str) -> tuple:

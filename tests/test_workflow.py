@@ -137,7 +137,7 @@ def test_trained_signatures_through_snakemake(tiny_run):
     for model in ("ct", "pet", "petct"):
         signature = pd.read_csv(tiny_run / f"results/signatures/trained/{model}.tsv", sep="\t")
         assert len(signature) == 40 and signature["signature"].std() > 0
-        log = (tiny_run / f"logs/train/{model}.log").read_text()
+        log = (tiny_run / f"logs/train/{model}_member0.log").read_text()
         assert "epoch   2/2" in log  # one progress line per epoch
 
 

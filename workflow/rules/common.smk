@@ -75,10 +75,33 @@ wildcard_constraints:
     model="|".join(MODELS),
     patient="[^/]+",
     split="train|test",
+    member="[0-9]+",
 
 
 def model_channels(wildcards):
     return config["imaging"]["models"][wildcards.model]
+
+
+# Networks per model: member m trains with seed + m (its own validation fold,
+# initialisation and batches); the signature averages them.
+MEMBERS = range(config["imaging"]["train"]["members"])
+
+
+def member_train_settings(wildcards):
+    """The training block for one member: its seed; ``members`` itself is left out, so
+    adding members adds jobs without re-running the existing ones."""
+    block = {k: v for k, v in config["imaging"]["train"].items() if k != "members"}
+    block["seed"] = block["seed"] + int(wildcards.member)
+    return block
+
+
+def member_files(name):
+    """Input function: ``name`` (model.pt, history.tsv) of every member of a model."""
+
+    def files(wildcards):
+        return expand(f"results/models/{wildcards.model}/member{{member}}/{name}", member=MEMBERS)
+
+    return files
 
 
 def signature_source(wildcards):

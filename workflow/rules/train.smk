@@ -1,5 +1,6 @@
-# One EfficientNet-lite0 per model of config imaging.models, trained with the DeepSurv
-# (Cox partial likelihood) loss on the training set; its scores are the signatures.
+# EfficientNet-lite0 networks per model of config imaging.models (imaging.train.members
+# of them, one job each), trained with the DeepSurv (Cox partial likelihood) loss on the
+# training set; their averaged scores are the signatures.
 
 
 rule train:
@@ -8,15 +9,17 @@ rule train:
         clinical=f"{VALIDATED_DIR}/clinical.tsv",
         split="results/split.tsv",
     output:
-        model="results/models/{model}/model.pt",
-        history="results/models/{model}/history.tsv",
+        model="results/models/{model}/member{member}/model.pt",
+        history="results/models/{model}/member{member}/history.tsv",
     params:
         channels=model_channels,
-        train=config["imaging"]["train"],
-        checkpoint="results/models/{model}/checkpoint.pt",
+        train=member_train_settings,
+        checkpoint="results/models/{model}/member{member}/checkpoint.pt",
     threads: 8
+    # training is the long pole: it goes before short statistics jobs that are ready
+    priority: 10
     log:
-        "logs/train/{model}.log",
+        "logs/train/{model}_member{member}.log",
     conda:
         "../../envs/imaging.yaml"
     script:
@@ -25,7 +28,7 @@ rule train:
 
 rule predict_signature:
     input:
-        model="results/models/{model}/model.pt",
+        models=member_files("model.pt"),
         manifest="results/preprocessed/manifest.tsv",
         split="results/split.tsv",
     output:
@@ -41,7 +44,7 @@ rule predict_signature:
 
 rule training_curves:
     input:
-        "results/models/{model}/history.tsv",
+        member_files("history.tsv"),
     output:
         png=report(
             "results/figures/training_{model}.png",

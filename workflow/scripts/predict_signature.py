@@ -6,7 +6,7 @@ from survsig.signature import trained_signature
 
 def main(snakemake):
     signature = trained_signature(
-        snakemake.input.model,
+        snakemake.input.models,
         read_manifest(snakemake.input.manifest),
         read_table(snakemake.input.split, dtype={"patient_id": str}),
         threads=snakemake.threads,

@@ -76,22 +76,36 @@ def oracle_signature(ground_truth: pd.DataFrame, split: pd.DataFrame, channels) 
     return signature_table(merged[col.PATIENT_ID], merged[col.SPLIT], merged[predictor])
 
 
-def trained_signature(model_path, slice_files, split: pd.DataFrame, *, threads=None) -> pd.DataFrame:
-    """Signature of a trained network for every patient of ``split`` (train and test)."""
+def trained_signature(model_paths, slice_files, split: pd.DataFrame, *, threads=None) -> pd.DataFrame:
+    """Signature of trained networks for every patient of ``split`` (train and test).
+
+    Parameters
+    ----------
+    model_paths : path or sequence of path
+        One network, or the members of an ensemble: each member's raw scores are
+        standardised on the training set and averaged, so no member weighs more for
+        the scale its training happened to give its scores.
+    """
     import torch
 
     from .train import SignatureTrainer, load_slice_data
 
     if threads:
         torch.set_num_threads(int(threads))
-    trainer = SignatureTrainer.load(model_path)
-    data = load_slice_data(slice_files, trainer.channels)
+    if isinstance(model_paths, (str, bytes)) or not hasattr(model_paths, "__iter__"):
+        model_paths = [model_paths]
     patients = split[col.PATIENT_ID].astype(str).tolist()
-    missing = [p for p in patients if p not in data.slices]
-    if missing:
-        raise InputError("patient has no preprocessed slices", patient=missing[0])
-    raw = trainer.predict_patients(data, patients)
-    return signature_table(patients, split[col.SPLIT], raw)
+    member_scores, data = [], None
+    for path in model_paths:
+        trainer = SignatureTrainer.load(path)
+        if data is None or data.channels != trainer.channels:
+            data = load_slice_data(slice_files, trainer.channels)
+            missing = [p for p in patients if p not in data.slices]
+            if missing:
+                raise InputError("patient has no preprocessed slices", patient=missing[0])
+        raw = pd.Series(trainer.predict_patients(data, patients))
+        member_scores.append(standardise_signature(raw, split[col.SPLIT]).to_numpy())
+    return signature_table(patients, split[col.SPLIT], np.mean(member_scores, axis=0))
 
 
 def signature_vs_oracle(signatures: dict, clinical: pd.DataFrame, ground_truth: pd.DataFrame, models: dict) -> pd.DataFrame:

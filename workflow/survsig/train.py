@@ -159,6 +159,7 @@ class SliceData:
     """All patients' slices in memory (float16), restricted to a model's channels."""
 
     def __init__(self, patient_slices, channels):
+        self.channels = list(channels)
         self.index = channel_indices(channels)
         self.slices = {p.patient_id: torch.from_numpy(np.ascontiguousarray(p.slices[:, self.index])) for p in patient_slices}
         self.roi_channel = self.index.index(CHANNELS.index("roi")) if "roi" in channels else None
@@ -449,7 +450,7 @@ class _Lookup:
         return np.asarray([self.mapping[p] for p in patients])
 
 
-def plot_training_curves(history, *, title, best_epoch=None, ax=None):
+def plot_training_curves(history, *, title, best_epoch=None, ax=None, legend=True):
     """Training and validation loss and validation C-index per epoch (two axes).
 
     ``best_epoch`` (the epoch whose weights were kept) is marked with a dotted line.
@@ -473,13 +474,43 @@ def plot_training_curves(history, *, title, best_epoch=None, ax=None):
     if best_epoch is not None:
         right.axvline(best_epoch, color="grey", ls=":", lw=1, label=f"kept epoch ({best_epoch})")
     lines = ax.get_lines() + right.get_lines()
-    ax.legend(
-        lines, [line.get_label() for line in lines], loc="upper center", bbox_to_anchor=(0.5, -0.14),
-        ncol=3, fontsize=8, frameon=False,
-    )
+    if legend:
+        ax.legend(
+            lines, [line.get_label() for line in lines], loc="upper center", bbox_to_anchor=(0.5, -0.14),
+            ncol=3, fontsize=8, frameon=False,
+        )
+        ax.figure.subplots_adjust(bottom=0.25, right=0.88)
     ax.set_title(title)
-    ax.figure.subplots_adjust(bottom=0.25, right=0.88)
     return ax
+
+
+def plot_member_training_curves(histories, *, title):
+    """Training curves of every member of a model, one panel each (legend below the last).
+
+    Parameters
+    ----------
+    histories : list of list of dict
+        Per member, its history rows (``kept`` = 1 marks the kept epoch).
+    """
+    from matplotlib.figure import Figure
+
+    if len(histories) == 1:
+        history = histories[0]
+        kept = [h["epoch"] for h in history if h.get("kept") == 1]
+        return plot_training_curves(history, title=title, best_epoch=kept[0] if kept else None).figure
+    height = 3.0 * len(histories) + 1.0
+    fig = Figure(figsize=(7.0, height))
+    axes = fig.subplots(len(histories), 1, sharex=True)
+    for member, (history, ax) in enumerate(zip(histories, axes)):
+        kept = [h["epoch"] for h in history if h.get("kept") == 1]
+        plot_training_curves(
+            history, title=f"{title}, member {member}", best_epoch=kept[0] if kept else None, ax=ax,
+            legend=member == len(histories) - 1,
+        )
+        if member < len(histories) - 1:
+            ax.set_xlabel("")
+    fig.subplots_adjust(bottom=1.0 / height, top=1 - 0.35 / height, right=0.88, hspace=0.35)
+    return fig
 
 
 def load_slice_data(slice_files, channels) -> SliceData:
