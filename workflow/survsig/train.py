@@ -498,18 +498,28 @@ def plot_member_training_curves(histories, *, title):
         history = histories[0]
         kept = [h["epoch"] for h in history if h.get("kept") == 1]
         return plot_training_curves(history, title=title, best_epoch=kept[0] if kept else None).figure
-    height = 3.0 * len(histories) + 1.0
+    height = 3.0 * len(histories) + 1.2
     fig = Figure(figsize=(7.0, height))
     axes = fig.subplots(len(histories), 1, sharex=True)
     for member, (history, ax) in enumerate(zip(histories, axes)):
         kept = [h["epoch"] for h in history if h.get("kept") == 1]
         plot_training_curves(
-            history, title=f"{title}, member {member}", best_epoch=kept[0] if kept else None, ax=ax,
+            history,
+            title=f"member {member}" + (f", kept epoch {kept[0]}" if kept else ""),
+            best_epoch=kept[0] if kept else None,
+            ax=ax,
             legend=member == len(histories) - 1,
         )
+        ax.set_ylabel("")
         if member < len(histories) - 1:
             ax.set_xlabel("")
-    fig.subplots_adjust(bottom=1.0 / height, top=1 - 0.35 / height, right=0.88, hspace=0.35)
+    # one label for the shared quantity: the full text does not fit beside a short panel
+    fig.supylabel("negative Cox partial log-likelihood per event", fontsize=10)
+    fig.suptitle(title)
+    legend = axes[-1].get_legend()
+    if legend is not None and legend.get_texts()[-1].get_text().startswith("kept epoch"):
+        legend.get_texts()[-1].set_text("kept epoch (in each title)")
+    fig.subplots_adjust(bottom=1.2 / height, top=1 - 0.85 / height, left=0.12, right=0.88, hspace=0.35)
     return fig
 
 
