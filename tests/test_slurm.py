@@ -26,9 +26,9 @@ PARTITION = "debug"
 SLURM_JOBS = {
     "rule_simulate": 1,
     "rule_validate": 1,
-    "rule_train_wildcards_ct": 1,
-    "rule_train_wildcards_pet": 1,
-    "rule_train_wildcards_petct": 1,
+    "rule_train_wildcards_ct_0": 1,  # model ct, ensemble member 0
+    "rule_train_wildcards_pet_0": 1,
+    "rule_train_wildcards_petct_0": 1,
     "rule_predict_signature_wildcards_ct": 1,
     "rule_predict_signature_wildcards_pet": 1,
     "rule_predict_signature_wildcards_petct": 1,
