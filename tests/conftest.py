@@ -59,6 +59,29 @@ def rule_stages() -> dict:
     return stages
 
 
+def write_real_size_petct(folder: Path, roi_box, *, suffix=".nii") -> dict:
+    """A 512 x 512 x 150 CT (0.98 x 0.98 x 2 mm) with a 200 x 200 x 150 PET (2.5 mm) and a
+    box ROI (``roi_box``: z, y, x slices of the CT grid), written to ``folder``; name -> path."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    ct = sitk.Image(512, 512, 150, sitk.sitkInt16)
+    ct.SetSpacing((0.98, 0.98, 2.0))
+    ct.SetOrigin((-250.0, -250.0, -150.0))
+    roi_array = np.zeros((150, 512, 512), np.uint8)
+    roi_array[roi_box] = 1
+    roi = sitk.GetImageFromArray(roi_array)
+    roi.CopyInformation(ct)
+    pet = sitk.Image(200, 200, 150, sitk.sitkFloat32) + 1.0
+    pet.SetSpacing((2.5, 2.5, 2.0))
+    pet.SetOrigin((-249.0, -249.0, -150.0))
+    paths = {}
+    for name, image in (("ct", ct), ("pet", pet), ("roi", roi)):
+        paths[name] = str(folder / f"{name}{suffix}")
+        sitk.WriteImage(image, paths[name])
+    return paths
+
+
 @pytest.fixture(scope="session")
 def tiny_complete(tmp_path_factory):
     """A project copy where `rule all` of the tiny config has run (shared: do not modify;

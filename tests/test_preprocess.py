@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from conftest import write_real_size_petct
 from survsig.errors import InputError
 from survsig.preprocess import (
     PreprocessSettings,
@@ -114,20 +115,8 @@ def test_roi_thinner_than_a_slice_is_an_error(case):
 
 def test_real_size_ct_with_coarser_pet(tmp_path):
     """512 x 512 x 150 CT at 0.98 mm with a 200 x 200 x 150 PET: only the ROI's neighbourhood is resampled."""
-    ct = sitk.Image(512, 512, 150, sitk.sitkInt16)
-    ct.SetSpacing((0.98, 0.98, 2.0))
-    ct.SetOrigin((-250.0, -250.0, -150.0))
-    roi = sitk.Image(512, 512, 150, sitk.sitkUInt8)
-    roi.CopyInformation(ct)
-    roi_array = np.zeros((150, 512, 512), np.uint8)
-    roi_array[70:80, 250:270, 240:262] = 1
-    roi = sitk.GetImageFromArray(roi_array)
-    roi.CopyInformation(ct)
-    pet = sitk.Image(200, 200, 150, sitk.sitkFloat32) + 1.0
-    pet.SetSpacing((2.5, 2.5, 2.0))
-    pet.SetOrigin((-249.0, -249.0, -150.0))
-    paths = [write(img, tmp_path / f"{name}.nii") for name, img in (("ct", ct), ("pet", pet), ("roi", roi))]
-    patient = preprocess_patient("BIG", *paths, PreprocessSettings())
+    paths = write_real_size_petct(tmp_path, np.s_[70:80, 250:270, 240:262])
+    patient = preprocess_patient("BIG", paths["ct"], paths["pet"], paths["roi"], PreprocessSettings())
     assert patient.slices.shape[1:] == (3, 64, 64)
     assert 6 <= len(patient.slices) <= 8  # 20 mm of ROI on a 3 mm grid
 

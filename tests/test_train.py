@@ -140,6 +140,19 @@ def test_saved_model_predicts_what_it_was_trained_to(tiny_cohort, tmp_path):
     np.testing.assert_allclose(loaded.predict_patients(data, [p.patient_id for p in patients]), risk, rtol=1e-5, atol=1e-6)
 
 
+def test_ensemble_members_of_other_channels_are_an_error(tiny_cohort, tmp_path):
+    import pandas as pd
+
+    from survsig.signature import trained_signature
+
+    for name, channels in (("a.pt", ("ct", "pet", "roi")), ("b.pt", ("pet",))):
+        trainer, _ = train_tiny(tiny_cohort, channels=channels, epochs=1)
+        trainer.save(tmp_path / name)
+    split = pd.DataFrame({"patient_id": ["P00", "P01"], "split": ["train", "test"]})
+    with pytest.raises(InputError, match=r"b\.pt.*channels \['pet'\], the first member \['ct', 'pet', 'roi'\]"):
+        trained_signature([tmp_path / "a.pt", tmp_path / "b.pt"], [], split)
+
+
 def test_training_set_without_events_is_an_error(tiny_cohort):
     patients, time_, _ = tiny_cohort
     no_event = {p.patient_id: 0 for p in patients}

@@ -16,30 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import SimpleITK as sitk
 
+from conftest import write_real_size_petct
 from survsig.preprocess import PreprocessSettings, resize_square
 
 pytestmark = pytest.mark.benchmark
 WORKFLOW = Path(__file__).resolve().parents[2] / "workflow"
-
-
-def real_size_patient(folder):
-    ct = sitk.Image(512, 512, 150, sitk.sitkInt16) - 1000
-    ct.SetSpacing((0.98, 0.98, 2.0))
-    ct.SetOrigin((-250.0, -250.0, -150.0))
-    roi_array = np.zeros((150, 512, 512), np.uint8)
-    roi_array[60:85, 240:280, 230:272] = 1
-    roi = sitk.GetImageFromArray(roi_array)
-    roi.CopyInformation(ct)
-    pet = sitk.Image(200, 200, 150, sitk.sitkFloat32) + 1.0
-    pet.SetSpacing((2.5, 2.5, 2.0))
-    pet.SetOrigin((-249.0, -249.0, -150.0))
-    paths = {}
-    for name, image in (("ct", ct), ("pet", pet), ("roi", roi)):
-        paths[name] = str(folder / f"{name}.nii.gz")
-        sitk.WriteImage(image, paths[name], True)
-    return paths
 
 
 def median_seconds(command, repeats=5):
@@ -53,7 +35,7 @@ def median_seconds(command, repeats=5):
 
 
 def test_per_patient_job_start_and_work(tmp_path):
-    paths = real_size_patient(tmp_path)
+    paths = write_real_size_petct(tmp_path, np.s_[60:85, 240:280, 230:272], suffix=".nii.gz")
     settings = json.dumps(PreprocessSettings().__dict__)
     job = [
         sys.executable, "-m", "survsig.cli", "preprocess", "--patient", "BIG", "--ct", paths["ct"],

@@ -94,17 +94,22 @@ def trained_signature(model_paths, slice_files, split: pd.DataFrame, *, threads=
         torch.set_num_threads(int(threads))
     if isinstance(model_paths, (str, bytes)) or not hasattr(model_paths, "__iter__"):
         model_paths = [model_paths]
+    members = [SignatureTrainer.load(path) for path in model_paths]
+    channels = members[0].channels
+    for path, member in zip(model_paths, members):
+        if member.channels != channels:
+            raise InputError(
+                f"ensemble member sees channels {member.channels}, the first member {channels}", file=path
+            )
+    data = load_slice_data(slice_files, channels)
     patients = split[col.PATIENT_ID].astype(str).tolist()
-    member_scores, data = [], None
-    for path in model_paths:
-        trainer = SignatureTrainer.load(path)
-        if data is None or data.channels != trainer.channels:
-            data = load_slice_data(slice_files, trainer.channels)
-            missing = [p for p in patients if p not in data.slices]
-            if missing:
-                raise InputError("patient has no preprocessed slices", patient=missing[0])
-        raw = pd.Series(trainer.predict_patients(data, patients))
-        member_scores.append(standardise_signature(raw, split[col.SPLIT]).to_numpy())
+    missing = [p for p in patients if p not in data.slices]
+    if missing:
+        raise InputError("patient has no preprocessed slices", patient=missing[0])
+    member_scores = [
+        standardise_signature(pd.Series(member.predict_patients(data, patients)), split[col.SPLIT]).to_numpy()
+        for member in members
+    ]
     return signature_table(patients, split[col.SPLIT], np.mean(member_scores, axis=0))
 
 

@@ -159,7 +159,6 @@ class SliceData:
     """All patients' slices in memory (float16), restricted to a model's channels."""
 
     def __init__(self, patient_slices, channels):
-        self.channels = list(channels)
         self.index = channel_indices(channels)
         self.slices = {p.patient_id: torch.from_numpy(np.ascontiguousarray(p.slices[:, self.index])) for p in patient_slices}
         self.roi_channel = self.index.index(CHANNELS.index("roi")) if "roi" in channels else None
@@ -450,10 +449,17 @@ class _Lookup:
         return np.asarray([self.mapping[p] for p in patients])
 
 
-def plot_training_curves(history, *, title, best_epoch=None, ax=None, legend=True):
+def kept_epoch(history):
+    """The epoch whose weights were kept (``kept`` = 1 in the history), or None."""
+    kept = [h["epoch"] for h in history if h.get("kept") == 1]
+    return kept[0] if kept else None
+
+
+def plot_training_curves(history, *, title, best_epoch=None, ax=None, legend=True, kept_label=None):
     """Training and validation loss and validation C-index per epoch (two axes).
 
-    ``best_epoch`` (the epoch whose weights were kept) is marked with a dotted line.
+    ``best_epoch`` (the epoch whose weights were kept) is marked with a dotted line,
+    labelled ``kept_label`` (default: "kept epoch (N)").
     """
     import matplotlib.pyplot as plt
 
@@ -472,7 +478,7 @@ def plot_training_curves(history, *, title, best_epoch=None, ax=None, legend=Tru
     right.set_ylabel("validation C-index")
     right.set_ylim(0.3, 1.0)
     if best_epoch is not None:
-        right.axvline(best_epoch, color="grey", ls=":", lw=1, label=f"kept epoch ({best_epoch})")
+        right.axvline(best_epoch, color="grey", ls=":", lw=1, label=kept_label or f"kept epoch ({best_epoch})")
     lines = ax.get_lines() + right.get_lines()
     if legend:
         ax.legend(
@@ -495,20 +501,19 @@ def plot_member_training_curves(histories, *, title):
     from matplotlib.figure import Figure
 
     if len(histories) == 1:
-        history = histories[0]
-        kept = [h["epoch"] for h in history if h.get("kept") == 1]
-        return plot_training_curves(history, title=title, best_epoch=kept[0] if kept else None).figure
+        return plot_training_curves(histories[0], title=title, best_epoch=kept_epoch(histories[0])).figure
     height = 3.0 * len(histories) + 1.2
     fig = Figure(figsize=(7.0, height))
     axes = fig.subplots(len(histories), 1, sharex=True)
     for member, (history, ax) in enumerate(zip(histories, axes)):
-        kept = [h["epoch"] for h in history if h.get("kept") == 1]
+        kept = kept_epoch(history)
         plot_training_curves(
             history,
-            title=f"member {member}" + (f", kept epoch {kept[0]}" if kept else ""),
-            best_epoch=kept[0] if kept else None,
+            title=f"member {member}" + (f", kept epoch {kept}" if kept else ""),
+            best_epoch=kept,
             ax=ax,
             legend=member == len(histories) - 1,
+            kept_label="kept epoch (in each title)",
         )
         ax.set_ylabel("")
         if member < len(histories) - 1:
@@ -516,9 +521,6 @@ def plot_member_training_curves(histories, *, title):
     # one label for the shared quantity: the full text does not fit beside a short panel
     fig.supylabel("negative Cox partial log-likelihood per event", fontsize=10)
     fig.suptitle(title)
-    legend = axes[-1].get_legend()
-    if legend is not None and legend.get_texts()[-1].get_text().startswith("kept epoch"):
-        legend.get_texts()[-1].set_text("kept epoch (in each title)")
     fig.subplots_adjust(bottom=1.2 / height, top=1 - 0.85 / height, left=0.12, right=0.88, hspace=0.35)
     return fig
 
