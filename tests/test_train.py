@@ -17,7 +17,9 @@ from survsig.train import (
     validation_fold,
 )
 
-TINY = dict(epochs=2, batch_patients=6, slices_per_patient=2, min_events_per_batch=1, validation_fraction=0.25, seed=3)
+TINY = dict(
+    epochs=2, batch_patients=6, slices_per_patient=2, min_events_per_batch=1, validation_fraction=0.25, seed=3, snapshots=2
+)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +107,7 @@ def test_same_seed_gives_identical_signatures(tiny_cohort):
 
 
 def test_killed_training_resumes_from_its_checkpoint(tiny_cohort, tmp_path, monkeypatch):
-    _, straight = train_tiny(tiny_cohort, epochs=3)
+    straight_trainer, straight = train_tiny(tiny_cohort, epochs=3)
     checkpoint = tmp_path / "checkpoint.pt"
     run_epoch = SignatureTrainer._epoch
 
@@ -122,6 +124,7 @@ def test_killed_training_resumes_from_its_checkpoint(tiny_cohort, tmp_path, monk
     trainer, resumed = train_tiny(tiny_cohort, checkpoint=checkpoint, epochs=3)
     assert [h["epoch"] for h in trainer.history_] == [1, 2, 3]
     np.testing.assert_array_equal(straight, resumed)
+    assert [epoch for epoch, _ in trainer.snapshots_] == [epoch for epoch, _ in straight_trainer.snapshots_]
 
 
 def test_checkpoint_of_other_settings_is_not_resumed(tiny_cohort, tmp_path):
@@ -131,13 +134,58 @@ def test_checkpoint_of_other_settings_is_not_resumed(tiny_cohort, tmp_path):
     assert [h["epoch"] for h in trainer.history_] == [1]
 
 
+def test_snapshots_are_the_best_epochs_by_smoothed_validation_cindex(tiny_cohort):
+    patients, _, _ = tiny_cohort
+    trainer, risk = train_tiny(tiny_cohort, epochs=6, snapshots=3, selection_window=2)
+    history = trainer.history_
+    # rank as documented: smoothed validation C-index, then validation loss, then the earlier epoch
+    ranked = sorted(history, key=lambda h: (-h["val_cindex_smoothed"], h["val_loss"], h["epoch"]))
+    expected = [h["epoch"] for h in ranked[:3]]
+    assert [epoch for epoch, _ in trainer.snapshots_] == expected
+    assert [h["epoch"] for h in history if h["snapshot"]] == sorted(expected)
+    assert [h["epoch"] for h in history if h["kept"]] == [expected[0]] == [trainer.best_epoch_]
+    data = SliceData(patients, ["ct", "pet", "roi"])
+    ids = [p.patient_id for p in patients]
+    scores = trainer.snapshot_scores(data, ids)
+    assert scores.shape == (3, len(patients))
+    np.testing.assert_array_equal(scores[0], risk)  # the first snapshot is the kept network
+    assert not np.allclose(scores[1], risk)
+
+
 def test_saved_model_predicts_what_it_was_trained_to(tiny_cohort, tmp_path):
     patients, _, _ = tiny_cohort
     trainer, risk = train_tiny(tiny_cohort, channels=("pet",))
     trainer.save(tmp_path / "model.pt")
     loaded = SignatureTrainer.load(tmp_path / "model.pt")
     data = SliceData(patients, ["pet"])
-    np.testing.assert_allclose(loaded.predict_patients(data, [p.patient_id for p in patients]), risk, rtol=1e-5, atol=1e-6)
+    ids = [p.patient_id for p in patients]
+    np.testing.assert_allclose(loaded.predict_patients(data, ids), risk, rtol=1e-5, atol=1e-6)
+    assert [epoch for epoch, _ in loaded.snapshots_] == [epoch for epoch, _ in trainer.snapshots_]
+    np.testing.assert_allclose(loaded.snapshot_scores(data, ids), trainer.snapshot_scores(data, ids), rtol=1e-5, atol=1e-6)
+
+
+def test_signature_averages_the_train_standardised_snapshot_scores(tiny_cohort, tmp_path):
+    import pandas as pd
+
+    from survsig.preprocess import save_patient_slices
+    from survsig.signature import trained_signature
+
+    patients, _, _ = tiny_cohort
+    trainer, _ = train_tiny(tiny_cohort, epochs=3, snapshots=3)
+    trainer.save(tmp_path / "model.pt")
+    files = []
+    for patient in patients:
+        files.append(tmp_path / f"{patient.patient_id}.npz")
+        save_patient_slices(patient, files[-1])
+    ids = [p.patient_id for p in patients]
+    split = pd.DataFrame({"patient_id": ids, "split": ["train"] * 9 + ["test"] * 5})
+    signature = trained_signature(tmp_path / "model.pt", files, split)
+    scores = trainer.snapshot_scores(SliceData(patients, ["ct", "pet", "roi"]), ids)
+    train = scores[:, :9]
+    mean = ((scores - train.mean(1, keepdims=True)) / train.std(1, ddof=1, keepdims=True)).mean(0)
+    expected = (mean - mean[:9].mean()) / mean[:9].std(ddof=1)
+    np.testing.assert_allclose(signature["signature"], expected, atol=1e-5)
+    assert signature["signature"][:9].std(ddof=1) == pytest.approx(1.0)
 
 
 def test_ensemble_members_of_other_channels_are_an_error(tiny_cohort, tmp_path):

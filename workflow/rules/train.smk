@@ -15,7 +15,7 @@ rule train:
         channels=model_channels,
         train=member_train_settings,
         checkpoint="results/models/{model}/member{member}/checkpoint.pt",
-    threads: 8
+    threads: train_threads
     # training is the long pole: it goes before short statistics jobs that are ready
     priority: 10
     log:

@@ -82,9 +82,10 @@ def trained_signature(model_paths, slice_files, split: pd.DataFrame, *, threads=
     Parameters
     ----------
     model_paths : path or sequence of path
-        One network, or the members of an ensemble: each member's raw scores are
-        standardised on the training set and averaged, so no member weighs more for
-        the scale its training happened to give its scores.
+        One trained model, or the members of an ensemble. Every snapshot network of
+        every member scores the patients; each network's raw scores are standardised on
+        the training set and averaged, so no network weighs more for the scale its
+        training happened to give its scores.
     """
     import torch
 
@@ -106,11 +107,12 @@ def trained_signature(model_paths, slice_files, split: pd.DataFrame, *, threads=
     missing = [p for p in patients if p not in data.slices]
     if missing:
         raise InputError("patient has no preprocessed slices", patient=missing[0])
-    member_scores = [
-        standardise_signature(pd.Series(member.predict_patients(data, patients)), split[col.SPLIT]).to_numpy()
+    network_scores = [
+        standardise_signature(pd.Series(scores), split[col.SPLIT]).to_numpy()
         for member in members
+        for scores in member.snapshot_scores(data, patients)
     ]
-    return signature_table(patients, split[col.SPLIT], np.mean(member_scores, axis=0))
+    return signature_table(patients, split[col.SPLIT], np.mean(network_scores, axis=0))
 
 
 def signature_vs_oracle(signatures: dict, clinical: pd.DataFrame, ground_truth: pd.DataFrame, models: dict) -> pd.DataFrame:

@@ -5,7 +5,8 @@ ROI) of the preprocessed ROI slices. A patient's risk is the aggregate (mean or 
 of its slice scores; the loss is the negative Cox partial log-likelihood over the
 patients of a batch, and every batch holds events. A validation fold drawn from the
 training set (never the test set) picks the epoch to keep (early stopping on its
-C-index). CUDA is used when present (with bfloat16 autocast), else the CPU with
+C-index) and the few best epochs whose networks the signature averages (a snapshot
+ensemble). CUDA is used when present (with bfloat16 autocast), else the CPU with
 channels-last tensors. Randomness of an epoch derives from (seed, epoch) alone, so a
 training resumed from its checkpoint ends exactly where an unbroken one would.
 """
@@ -40,8 +41,8 @@ class TrainSettings:
     epochs: int = 45
     patience: int = 15
     selection_window: int = 3
-    batch_patients: int = 16
-    slices_per_patient: int = 4
+    batch_patients: int = 32
+    slices_per_patient: int = 2
     learning_rate: float = 3e-4
     weight_decay: float = 0.05
     max_grad_norm: float = 1.0
@@ -52,6 +53,7 @@ class TrainSettings:
     aggregate: str = "mean"
     augment: bool = True
     seed: int = 2022
+    snapshots: int = 5
     device: str = "auto"
 
     @classmethod
@@ -64,6 +66,8 @@ class TrainSettings:
             raise InputError(f"imaging.train.lr_schedule must be 'cosine' or 'constant', got {settings.lr_schedule!r}")
         if settings.ties not in ("efron", "breslow"):
             raise InputError(f"imaging.train.ties must be 'efron' or 'breslow', got {settings.ties!r}")
+        if int(settings.snapshots) < 1:
+            raise InputError(f"imaging.train.snapshots must be at least 1, got {settings.snapshots!r}")
         return settings
 
 
@@ -200,10 +204,13 @@ class SignatureTrainer:
     ----------
     model_ : torch.nn.Module
         The network with the weights of the best validation epoch.
+    snapshots_ : list of (int, dict)
+        (epoch, state dict) of the ``settings.snapshots`` best validation epochs, best
+        first; the first is ``model_``'s.
     history_ : list of dict
         Per epoch: epoch, train_loss, val_loss, val_cindex, seconds, val_cindex_smoothed
-        (running mean over ``selection_window`` epochs, what picks the kept epoch) and
-        kept (1 for the kept epoch).
+        (running mean over ``selection_window`` epochs, what ranks the epochs), kept
+        (1 for the best epoch) and snapshot (1 for the epochs of ``snapshots_``).
     best_epoch_ : int
     device_ : torch.device
     """
@@ -229,6 +236,15 @@ class SignatureTrainer:
                 outputs.append(model(batch).float().reshape(-1).cpu())
         slice_scores = torch.cat(outputs).split(counts)
         return np.asarray([aggregate(s, self.settings.aggregate).item() for s in slice_scores])
+
+    def snapshot_scores(self, data: SliceData, patients):
+        """Patient-level risk under each snapshot network, shape (snapshots, patients)."""
+        network = copy.deepcopy(self.model_)
+        scores = []
+        for _, state in self.snapshots_:
+            network.load_state_dict(state)
+            scores.append(self.predict_patients(data, patients, network))
+        return np.asarray(scores)
 
     def _evaluate(self, model, data, patients, outcome):
         from lifelines.utils import concordance_index
@@ -318,12 +334,13 @@ class SignatureTrainer:
             model = model.to(memory_format=torch.channels_last)
         optimizer = torch.optim.AdamW(model.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
         fingerprint = settings_fingerprint(s, self.channels, train_patients.tolist())
-        start_epoch, history, best = 1, [], {"epoch": 0, "cindex": -np.inf, "loss": np.inf, "state": None}
+        # the best epochs so far, best first: {"epoch", "score", "state"}
+        start_epoch, history, snapshots = 1, [], []
         state = self._load_checkpoint(fingerprint)
         if state is not None:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
-            history, best = state["history"], state["best"]
+            history, snapshots = state["history"], state["snapshots"]
             start_epoch = state["epoch"] + 1
             log.info("resuming from %s after epoch %d", self.checkpoint, state["epoch"])
 
@@ -332,7 +349,7 @@ class SignatureTrainer:
             "+".join(self.channels), self.device_, len(fit_patients), len(val_patients), int(outcome[1][fit_patients].sum()),
         )
         for epoch in range(start_epoch, s.epochs + 1):
-            if epoch - best["epoch"] > s.patience and best["epoch"] > 0:
+            if snapshots and epoch - snapshots[0]["epoch"] > s.patience:
                 break
             started = time.perf_counter()
             for group in optimizer.param_groups:
@@ -345,26 +362,32 @@ class SignatureTrainer:
             history.append(
                 {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_cindex": val_cindex, "seconds": seconds}
             )
-            # keep the epoch of best validation C-index, averaged over the last few epochs
-            # (a 50-patient C-index is noisy); validation loss breaks ties
+            # rank epochs by validation C-index averaged over the last few epochs (a
+            # 50-patient C-index is noisy); validation loss breaks ties, then the earlier epoch
             recent = [h["val_cindex"] for h in history[-s.selection_window :]]
             smoothed = float(np.mean(recent)) if np.all(np.isfinite(recent)) else np.nan
             score = (smoothed if np.isfinite(smoothed) else -val_loss, -val_loss)
-            if best["state"] is None or score > (best["cindex"], -best["loss"]):
-                best = {"epoch": epoch, "cindex": score[0], "loss": val_loss, "state": copy.deepcopy(model.state_dict())}
+            if len(snapshots) < s.snapshots or score > snapshots[-1]["score"]:
+                snapshots.append({"epoch": epoch, "score": score, "state": copy.deepcopy(model.state_dict())})
+                snapshots.sort(key=lambda snapshot: snapshot["score"], reverse=True)  # stable
+                del snapshots[s.snapshots :]
             history[-1]["val_cindex_smoothed"] = smoothed
             log.info(
                 "epoch %3d/%d  loss %.4f  val loss %.4f  val C-index %.3f (mean of last %d: %.3f)  %.1f s%s",
                 epoch, s.epochs, train_loss, val_loss, val_cindex, len(recent), smoothed, seconds,
-                "  *" if best["epoch"] == epoch else "",
+                "  *" if snapshots[0]["epoch"] == epoch else "",
             )
-            self._save_checkpoint(fingerprint, epoch, model, optimizer, history, best)
-        model.load_state_dict(best["state"])
+            self._save_checkpoint(fingerprint, epoch, model, optimizer, history, snapshots)
+        model.load_state_dict(snapshots[0]["state"])
+        snapshot_epochs = {snapshot["epoch"] for snapshot in snapshots}
         for entry in history:
-            entry["kept"] = int(entry["epoch"] == best["epoch"])
+            entry["kept"] = int(entry["epoch"] == snapshots[0]["epoch"])
+            entry["snapshot"] = int(entry["epoch"] in snapshot_epochs)
+        log.info("kept epoch %d; snapshots of epochs %s", snapshots[0]["epoch"], sorted(snapshot_epochs))
         self.model_ = model
+        self.snapshots_ = [(snapshot["epoch"], snapshot["state"]) for snapshot in snapshots]
         self.history_ = history
-        self.best_epoch_ = best["epoch"]
+        self.best_epoch_ = snapshots[0]["epoch"]
         return self
 
     def learning_rate(self, epoch):
@@ -379,7 +402,7 @@ class SignatureTrainer:
         return s.learning_rate * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
     # -- checkpoints ------------------------------------------------------------------
-    def _save_checkpoint(self, fingerprint, epoch, model, optimizer, history, best):
+    def _save_checkpoint(self, fingerprint, epoch, model, optimizer, history, snapshots):
         if self.checkpoint is None:
             return
         with atomic_path(self.checkpoint) as tmp:
@@ -390,7 +413,7 @@ class SignatureTrainer:
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "history": history,
-                    "best": best,
+                    "snapshots": snapshots,
                 },
                 tmp,
             )
@@ -417,7 +440,11 @@ class SignatureTrainer:
                     "channels": self.channels,
                     "settings": asdict(self.settings),
                     "best_epoch": self.best_epoch_,
-                    "state_dict": {k: v.cpu() for k, v in self.model_.state_dict().items()},
+                    # best first: the kept network, then the other snapshots
+                    "snapshots": [
+                        {"epoch": epoch, "state_dict": {k: v.cpu() for k, v in state.items()}}
+                        for epoch, state in self.snapshots_
+                    ],
                 },
                 tmp,
             )
@@ -428,11 +455,12 @@ class SignatureTrainer:
         trainer = cls(saved["channels"], TrainSettings(**saved["settings"]))
         trainer.device_ = select_device(device if device != "auto" else trainer.settings.device)
         model = create_model(len(trainer.channels))
-        model.load_state_dict(saved["state_dict"])
+        model.load_state_dict(saved["snapshots"][0]["state_dict"])
         model = model.to(trainer.device_)
         if trainer.device_.type == "cpu":
             model = model.to(memory_format=torch.channels_last)
         trainer.model_ = model
+        trainer.snapshots_ = [(snapshot["epoch"], snapshot["state_dict"]) for snapshot in saved["snapshots"]]
         trainer.best_epoch_ = saved["best_epoch"]
         return trainer
 
@@ -459,7 +487,8 @@ def plot_training_curves(history, *, title, best_epoch=None, ax=None, legend=Tru
     """Training and validation loss and validation C-index per epoch (two axes).
 
     ``best_epoch`` (the epoch whose weights were kept) is marked with a dotted line,
-    labelled ``kept_label`` (default: "kept epoch (N)").
+    labelled ``kept_label`` (default: "kept epoch (N)"); the snapshot epochs (``snapshot``
+    = 1 in the history) are circled on the validation C-index.
     """
     import matplotlib.pyplot as plt
 
@@ -475,6 +504,12 @@ def plot_training_curves(history, *, title, best_epoch=None, ax=None, legend=Tru
     right.plot(epochs, [h["val_cindex"] for h in history], "-s", ms=3, color="tab:green", label="validation C-index")
     smoothed = [h.get("val_cindex_smoothed", np.nan) for h in history]
     right.plot(epochs, smoothed, "--", color="darkgreen", lw=1.2, label="validation C-index, running mean")
+    snapshots = [h for h in history if h.get("snapshot") == 1]
+    if len(snapshots) > 1:
+        right.plot(
+            [h["epoch"] for h in snapshots], [h["val_cindex"] for h in snapshots], "o", ms=8, mfc="none",
+            mec="black", label="snapshot epochs (averaged)",
+        )
     right.set_ylabel("validation C-index")
     right.set_ylim(0.3, 1.0)
     if best_epoch is not None:
