@@ -99,8 +99,8 @@ def profile_for_this_node(target: Path) -> Path:
     settings["default-resources"]["mem_mb"] = 1000
     settings["set-threads"] = {rule: min(threads, 2) for rule, threads in settings["set-threads"].items()}
     # the local run gives each of the tiny config's 3 networks one of its 2 cores, and
-    # float sums differ with the thread count: train alike to get the same bytes
-    settings["set-threads"]["train"] = 1
+    # float sums differ with the thread count: train and predict alike to get the same bytes
+    settings["set-threads"]["train"] = settings["set-threads"]["predict_signature"] = 1
     settings["slurm-init-seconds-before-status-checks"] = 5
     settings["slurm-keep-successful-logs"] = True
     profile = target / "profile"

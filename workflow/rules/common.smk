@@ -95,12 +95,14 @@ def member_train_settings(wildcards):
     return block
 
 
-def train_threads(wildcards):
-    """Threads of one training job: an even share of ``--cores`` among all networks.
+def network_threads(wildcards):
+    """Threads of one training or prediction job: an even share of ``--cores`` among
+    all networks.
 
     A small network on small slices scales poorly over threads: on 2 cores, two
     one-thread trainings side by side pass 1.4 times the images per second of one
-    two-thread training. ``--set-threads train=N`` overrides the share.
+    two-thread training, and a one-thread prediction runs beside the trainings still
+    going. ``--set-threads train=N predict_signature=N`` overrides the share.
     """
     networks = len(MODELS) * len(MEMBERS)
     return max(1, workflow.cores // networks)

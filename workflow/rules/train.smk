@@ -15,7 +15,7 @@ rule train:
         channels=model_channels,
         train=member_train_settings,
         checkpoint="results/models/{model}/member{member}/checkpoint.pt",
-    threads: train_threads
+    threads: network_threads
     # training is the long pole: it goes before short statistics jobs that are ready
     priority: 10
     log:
@@ -33,7 +33,9 @@ rule predict_signature:
         split="results/split.tsv",
     output:
         "results/signatures/trained/{model}.tsv",
-    threads: 2
+    threads: network_threads
+    # the signatures gate the nomograms, stratification and RNA-seq
+    priority: 10
     log:
         "logs/signature/trained_{model}.log",
     conda:

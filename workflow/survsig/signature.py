@@ -82,10 +82,10 @@ def trained_signature(model_paths, slice_files, split: pd.DataFrame, *, threads=
     Parameters
     ----------
     model_paths : path or sequence of path
-        One trained model, or the members of an ensemble. Every snapshot network of
-        every member scores the patients; each network's raw scores are standardised on
-        the training set and averaged, so no network weighs more for the scale its
-        training happened to give its scores.
+        One trained model, or the members of an ensemble. A member's signature is the
+        mean of its snapshot networks' scores, each standardised on the training set
+        first (so no network weighs more for the scale its training happened to give its
+        scores), standardised again; the ensemble's is the mean of its members'.
     """
     import torch
 
@@ -107,12 +107,15 @@ def trained_signature(model_paths, slice_files, split: pd.DataFrame, *, threads=
     missing = [p for p in patients if p not in data.slices]
     if missing:
         raise InputError("patient has no preprocessed slices", patient=missing[0])
-    network_scores = [
-        standardise_signature(pd.Series(scores), split[col.SPLIT]).to_numpy()
+
+    def standardised(scores):
+        return standardise_signature(pd.Series(scores), split[col.SPLIT]).to_numpy()
+
+    member_signatures = [
+        standardised(np.mean([standardised(scores) for scores in member.snapshot_scores(data, patients)], axis=0))
         for member in members
-        for scores in member.snapshot_scores(data, patients)
     ]
-    return signature_table(patients, split[col.SPLIT], np.mean(network_scores, axis=0))
+    return signature_table(patients, split[col.SPLIT], np.mean(member_signatures, axis=0))
 
 
 def signature_vs_oracle(signatures: dict, clinical: pd.DataFrame, ground_truth: pd.DataFrame, models: dict) -> pd.DataFrame:
