@@ -3,9 +3,13 @@
 Run with ``.venv/bin/pytest -m benchmark tests/benchmarks/test_train_speed.py -s``.
 Prints images/s of (a) forward+backward of EfficientNet-lite0 on random tensors and
 (b) one epoch of SignatureTrainer's loop (sampling, augmentation, Cox loss, optimiser)
-at the same batch size, and their ratio (b / a); the target is >= 0.9.
+at the same batch size, and their ratio (b / a); the target is >= 0.9. Also: the cost
+of the paper's crop size, and one two-thread training against two one-thread trainings
+side by side (the workflow's local share of the cores).
 """
 
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -17,8 +21,8 @@ from survsig.preprocess import PatientSlices
 from survsig.train import SignatureTrainer, SliceData, TrainSettings, create_model
 
 SIZE = 64
-PATIENTS = 16
-SLICES = 4
+PATIENTS = 32
+SLICES = 2
 BATCHES = 12
 
 
@@ -85,3 +89,40 @@ def test_cost_of_the_paper_scale_crop_size():
     print(f"\nbare network, batch {PATIENTS * SLICES}: 64x64 {default:.1f} images/s, "
           f"224x224 {paper:.1f} images/s; 224 is {default / paper:.1f} times slower per image")
     assert paper < default
+
+
+#: One process's bare forward+backward images/s at a given thread count.
+_THREADED_RUN = """
+import sys, time, torch
+from survsig.train import create_model
+torch.set_num_threads(int(sys.argv[1]))
+torch.manual_seed(0)
+model = create_model(3).to(memory_format=torch.channels_last).train()
+optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+images = torch.rand(64, 3, 64, 64).contiguous(memory_format=torch.channels_last)
+for step in range(17):
+    if step == 2:
+        start = time.perf_counter()
+    optimizer.zero_grad()
+    model(images).sum().backward()
+    optimizer.step()
+print(15 * 64 / (time.perf_counter() - start))
+"""
+
+
+def _images_per_second_side_by_side(threads, processes):
+    runs = [
+        subprocess.Popen([sys.executable, "-c", _THREADED_RUN, str(threads)], stdout=subprocess.PIPE, text=True)
+        for _ in range(processes)
+    ]
+    return sum(float(run.communicate()[0]) for run in runs)
+
+
+@pytest.mark.benchmark
+def test_one_thread_trainings_side_by_side_against_one_two_thread_training():
+    """Total images/s on 2 cores: one training of 2 threads, or two of 1 thread at once."""
+    two_threads = _images_per_second_side_by_side(threads=2, processes=1)
+    side_by_side = _images_per_second_side_by_side(threads=1, processes=2)
+    print(f"\none 2-thread training {two_threads:.0f} images/s, two 1-thread trainings side by side "
+          f"{side_by_side:.0f} images/s in all, ratio {side_by_side / two_threads:.2f}")
+    assert side_by_side > 0
