@@ -11,6 +11,7 @@ side by side (the workflow's local share of the cores).
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,28 +92,15 @@ def test_cost_of_the_paper_scale_crop_size():
     assert paper < default
 
 
-#: One process's bare forward+backward images/s at a given thread count.
-_THREADED_RUN = """
-import sys, time, torch
-from survsig.train import create_model
-torch.set_num_threads(int(sys.argv[1]))
-torch.manual_seed(0)
-model = create_model(3).to(memory_format=torch.channels_last).train()
-optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
-images = torch.rand(64, 3, 64, 64).contiguous(memory_format=torch.channels_last)
-for step in range(17):
-    if step == 2:
-        start = time.perf_counter()
-    optimizer.zero_grad()
-    model(images).sum().backward()
-    optimizer.step()
-print(15 * 64 / (time.perf_counter() - start))
-"""
-
-
 def _images_per_second_side_by_side(threads, processes):
+    """Summed bare images/s of ``processes`` processes run at once, ``threads`` each."""
+    measure = (
+        "import sys, torch; torch.set_num_threads(int(sys.argv[1])); "
+        "from test_train_speed import bare_images_per_second; print(bare_images_per_second(40))"
+    )
+    here = str(Path(__file__).parent)
     runs = [
-        subprocess.Popen([sys.executable, "-c", _THREADED_RUN, str(threads)], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen([sys.executable, "-c", measure, str(threads)], stdout=subprocess.PIPE, text=True, cwd=here)
         for _ in range(processes)
     ]
     return sum(float(run.communicate()[0]) for run in runs)

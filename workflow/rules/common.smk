@@ -100,7 +100,7 @@ def network_threads(wildcards):
     all networks.
 
     A small network on small slices scales poorly over threads: on 2 cores, two
-    one-thread trainings side by side pass 1.4 to 1.6 times the images per second of one
+    one-thread trainings side by side pass 1.1 to 1.6 times the images per second of one
     two-thread training, and a one-thread prediction runs beside the trainings still
     going. ``--set-threads train=N predict_signature=N`` overrides the share.
     """
