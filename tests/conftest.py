@@ -82,6 +82,43 @@ def write_real_size_petct(folder: Path, roi_box, *, suffix=".nii") -> dict:
     return paths
 
 
+#: Precision of the networks' scores (float32).
+FLOAT32_EPS = 2.0**-23
+#: The longest float32 sum of efficientnet_lite0's forward pass: its risk head sums 1280 pooled
+#: features (no convolution sums more: at most 1152 input channels at 1 x 1, 3 x 3 per channel
+#: for depthwise ones).
+NETWORK_SUM_TERMS = 1280
+
+
+def network_score_atol(scores) -> float:
+    """How far float32 network scores may move when computed with another thread count or CPU.
+
+    Other threads or SIMD widths sum the same products in another order; a float32 sum of n
+    terms then moves by up to about ``n eps`` of its magnitude (Higham's bound for terms of
+    one sign). This takes that bound once, with n the network's longest sum, relative to the
+    largest score.
+    """
+    import numpy as np
+
+    return NETWORK_SUM_TERMS * FLOAT32_EPS * float(np.abs(np.asarray(scores, dtype=float)).max())
+
+
+def member_signature_atol(snapshot_scores, train) -> float:
+    """:func:`network_score_atol` carried through a member's signature (``trained_signature``).
+
+    Each snapshot's scores are divided by their training SD, averaged, and the mean is
+    divided by its own training SD; a bound on the raw scores grows by those factors.
+    """
+    import numpy as np
+
+    scores = np.asarray(snapshot_scores, dtype=float)
+    train = np.asarray(train, dtype=bool)
+    sd = scores[:, train].std(axis=1, ddof=1)
+    per_snapshot = max(network_score_atol(s) / d for s, d in zip(scores, sd))
+    mean = ((scores - scores[:, train].mean(axis=1, keepdims=True)) / sd[:, None]).mean(axis=0)
+    return per_snapshot / mean[train].std(ddof=1)
+
+
 @pytest.fixture(scope="session")
 def tiny_complete(tmp_path_factory):
     """A project copy where `rule all` of the tiny config has run (shared: do not modify;

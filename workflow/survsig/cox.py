@@ -77,6 +77,37 @@ class CoxFit:
             )
 
 
+def linear_predictor(X, coef, means=None) -> np.ndarray:
+    """Centred linear predictor ``sum_j (x_j - mean_j) coef_j`` of each row of ``X``.
+
+    Summed one covariate at a time, so that each row's value is a fixed sequence of
+    correctly rounded operations on that row alone: patients with equal covariates get
+    bit-for-bit equal scores. A BLAS matrix-vector product does not promise that (it
+    may sum some rows in another order than others), and tie-sensitive statistics
+    (C-index, maxstat cut-points, time-dependent AUC, risk groups) would then treat
+    tied patients as ordered.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, p)
+        Covariates.
+    coef : array_like, shape (p,)
+    means : array_like, shape (p,), optional
+        Centring (R's ``coxph`` means); none when omitted.
+    """
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    coef = np.asarray(coef, dtype=float)
+    means = np.zeros(len(coef)) if means is None else np.asarray(means, dtype=float)
+    if X.shape[1] != len(coef) or len(means) != len(coef):
+        raise InputError(f"{X.shape[1]} covariates, {len(coef)} coefficients and {len(means)} means differ in number")
+    lp = np.zeros(X.shape[0])
+    for j in range(len(coef)):
+        lp += (X[:, j] - means[j]) * coef[j]
+    return lp
+
+
 def _check_survival(time, event, *, what="the data"):
     time = np.asarray(time, dtype=float)
     event = np.asarray(event)

@@ -11,7 +11,8 @@
   weights cases by G(T) instead of G(T-), so it differs from timeROC (by 1e-4 on R's
   ``lung`` data); this is timeROC's estimator.
 * :func:`hosmer_lemeshow`: the Hosmer-Lemeshow statistic as R's
-  ``ResourceSelection::hoslem.test``; :func:`calibration` applies it at a horizon
+  ``ResourceSelection::hoslem.test`` 0.3-6 (df = groups formed - 2; NaN when a
+  quantile group is empty); :func:`calibration` applies it at a horizon
   (patients whose status there is known) beside Kaplan-Meier observed survival per risk
   group, the censoring-aware Greenwood-Nam-D'Agostino test (:func:`gnd_test`) and the
   smooth calibration of Austin, Harrell & van Klaveren (2020): ICI, E50, E90.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import textwrap
 
 import matplotlib
 import numpy as np
@@ -34,7 +36,7 @@ from scipy.special import chdtrc, ndtr, ndtri  # light imports: scipy.stats cost
 from . import columns as col
 from .errors import InputError
 from .io import read_table
-from .cox import baseline_cumulative_hazard, fit_cox
+from .cox import baseline_cumulative_hazard, fit_cox, linear_predictor
 from .figures import save_figure
 from .nomogram import DASH, format_interval, format_p, render_table_figure
 
@@ -611,13 +613,18 @@ def save_roc_figure(curves, aucs, png_path, pdf_path, *, horizon, title, dpi=200
 
 # --------------------------------------------------------------------------- calibration
 def hosmer_lemeshow(y, p, *, groups=10) -> dict:
-    """Hosmer-Lemeshow goodness-of-fit statistic, as R's ``ResourceSelection::hoslem.test``.
+    """Hosmer-Lemeshow goodness-of-fit statistic, as R's ``ResourceSelection::hoslem.test`` 0.3-6.
 
     Groups are ``cut(p, unique(quantile(p, 0:g / g)), include.lowest = TRUE)`` (R's
     type-7 quantiles, intervals closed on the right);
-    ``chisq = sum_g (O1 - E1)^2 / E1 + (O0 - E0)^2 / E0`` over the groups formed, with
-    ``df = groups formed - 2`` (ResourceSelection 0.3-6; 0.3-5 used the requested g,
-    the same number unless tied quantiles merge groups).
+    ``chisq = sum_g (O1 - E1)^2 / E1 + (O0 - E0)^2 / E0`` and ``df = groups formed - 2``,
+    where the groups formed are the intervals between distinct quantiles (fewer than
+    ``groups`` when tied predictions merge quantiles). This is ResourceSelection
+    0.3-6; 0.3-5 took ``df = groups - 2`` whatever was formed. When an interval holds
+    no patient (tied predictions again: an interpolated quantile just above a tied one)
+    the statistic is undefined: R returns NaN and so does this function, with a note;
+    empty groups are not dropped, since that would test groups the definition does not
+    form.
 
     Parameters
     ----------
@@ -630,7 +637,8 @@ def hosmer_lemeshow(y, p, *, groups=10) -> dict:
     Returns
     -------
     dict
-        ``chisq``, ``df``, ``p_value``, ``groups`` and ``table`` (per group: ``n``,
+        ``chisq``, ``df``, ``p_value``, ``groups`` (formed), ``empty_groups``, ``note``
+        (why the test is NaN, else "") and ``table`` (per group formed: ``n``,
         ``observed``, ``expected``, ``lower``, ``upper`` bounds of p).
     """
     y = np.asarray(y, dtype=float)
@@ -638,21 +646,33 @@ def hosmer_lemeshow(y, p, *, groups=10) -> dict:
     if y.shape != p.shape or len(y) == 0:
         raise InputError("Hosmer-Lemeshow needs outcomes and probabilities of equal, non-zero length")
     breaks = np.unique(np.quantile(p, np.linspace(0, 1, groups + 1)))
-    index = np.clip(np.searchsorted(breaks, p, side="left") - 1, 0, max(len(breaks) - 2, 0))
+    formed = len(breaks) - 1
+    index = np.clip(np.searchsorted(breaks, p, side="left") - 1, 0, max(formed - 1, 0))
     rows = []
-    for g in range(max(len(breaks) - 1, 1)):
+    for g in range(formed):
         inside = index == g
-        if not inside.any():
-            continue
-        rows.append({"group": g + 1, "lower": breaks[g], "upper": breaks[min(g + 1, len(breaks) - 1)],
-                     "n": int(inside.sum()), "observed": float(y[inside].sum()), "expected": float(p[inside].sum())})
-    table = pd.DataFrame(rows)
-    o1, e1, n = table["observed"], table["expected"], table["n"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        chisq = float(np.sum((o1 - e1) ** 2 / e1 + ((n - o1) - (n - e1)) ** 2 / (n - e1)))
-    df = len(table) - 2
-    p_value = float(chdtrc(df, chisq)) if df > 0 and np.isfinite(chisq) else float("nan")
-    return {"chisq": chisq, "df": df, "p_value": p_value, "groups": len(table), "table": table}
+        rows.append({"group": g + 1, "lower": breaks[g], "upper": breaks[g + 1], "n": int(inside.sum()),
+                     "observed": float(y[inside].sum()), "expected": float(p[inside].sum())})
+    table = pd.DataFrame(rows, columns=["group", "lower", "upper", "n", "observed", "expected"])
+    empty = int((table["n"] == 0).sum())
+    df = formed - 2
+    distinct = len(np.unique(p))
+    if empty:
+        note = (f"not computed: {empty} of {formed} quantile groups are empty "
+                f"({distinct} distinct predicted values)")
+    elif df <= 0:
+        note = f"not computed: {max(formed, 1)} quantile group(s) from {distinct} distinct predicted values, 3 needed"
+    else:
+        note = ""
+    if note:
+        chisq = p_value = float("nan")
+    else:
+        o1, e1, n = table["observed"], table["expected"], table["n"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            chisq = float(np.sum((o1 - e1) ** 2 / e1 + ((n - o1) - (n - e1)) ** 2 / (n - e1)))
+        p_value = float(chdtrc(df, chisq)) if np.isfinite(chisq) else float("nan")
+    return {"chisq": chisq, "df": df, "p_value": p_value, "groups": formed, "empty_groups": empty, "note": note,
+            "table": table}
 
 
 def rcs_basis(x, knots) -> np.ndarray:
@@ -703,7 +723,7 @@ def smooth_calibration(time, event, predicted_survival, horizon, *, knots=3) -> 
     except InputError as err:
         return {"ici": np.nan, "e50": np.nan, "e90": np.nan, "predicted": np.array([]), "observed": np.array([]),
                 "note": err.reason}
-    lp = (basis - fit.means) @ fit.coef
+    lp = linear_predictor(basis, fit.coef, fit.means)
     times, cumhaz = baseline_cumulative_hazard(time, event, lp)
     h0 = np.r_[0.0, cumhaz][np.searchsorted(times, horizon, side="right")]
     observed = np.exp(-h0 * np.exp(lp))
@@ -795,8 +815,9 @@ def calibration(time, event, predicted_survival, horizon, *, groups=4, hl_groups
     Returns
     -------
     dict
-        ``groups`` (DataFrame), ``hosmer_lemeshow`` (:func:`hosmer_lemeshow` or None when
-        fewer than 3 groups can be formed), ``gnd`` (:func:`gnd_test` on the risk groups,
+        ``groups`` (DataFrame), ``hosmer_lemeshow`` (:func:`hosmer_lemeshow`, or None when
+        fewer than 3 patients of known status or no death or no survivor among them),
+        ``gnd`` (:func:`gnd_test` on the risk groups,
         censoring-aware), ``smooth`` (:func:`smooth_calibration`), ``known_status``
         (patients in the HL test).
     """
@@ -816,8 +837,6 @@ def calibration(time, event, predicted_survival, horizon, *, groups=4, hl_groups
     hl = None
     if known.sum() >= 3 and 0 < y.sum() < known.sum():
         hl = hosmer_lemeshow(y, 1 - s[known], groups=hl_groups)
-        if hl["df"] <= 0:
-            hl = None
     table = pd.DataFrame(rows)
     return {"groups": table, "hosmer_lemeshow": hl, "gnd": gnd_test(table),
             "smooth": smooth_calibration(time, event, s, horizon), "known_status": int(known.sum()),
@@ -833,7 +852,9 @@ def calibration_tables(result: dict, *, nomogram: str, split: str) -> tuple:
     summary = pd.DataFrame([{
         "row": "summary", "n": int(groups["n"].sum()), "events": int(groups["events"].sum()),
         "hl_chisq": hl.get("chisq", np.nan), "hl_df": hl.get("df", np.nan), "hl_p_value": hl.get("p_value", np.nan),
-        "hl_groups": hl.get("groups", np.nan), "known_status": result["known_status"],
+        "hl_groups": hl.get("groups", np.nan),
+        "hl_note": hl.get("note", "not computed: too few patients of known status, or no death or no survivor"),
+        "known_status": result["known_status"],
         "gnd_chisq": result["gnd"]["chisq"], "gnd_df": result["gnd"]["df"], "gnd_p_value": result["gnd"]["p_value"],
         "ici": smooth["ici"],
         "e50": smooth["e50"], "e90": smooth["e90"],
@@ -885,10 +906,12 @@ def plot_calibration(result: dict, ax=None, *, title=None):
     ax.set_ylabel(f"Observed {horizon} OS (Kaplan{DASH}Meier)")
     hl = result["hosmer_lemeshow"]
     lines = []
-    if hl is not None:
-        lines.append(f"Hosmer{DASH}Lemeshow \u03c7\u00b2 = {hl['chisq']:.2f} (df {hl['df']}), {_p_text(hl['p_value'])}")
-    else:
+    if hl is None:
         lines.append(f"Hosmer{DASH}Lemeshow: too few patients")
+    elif hl["note"]:
+        lines.extend(textwrap.wrap(f"Hosmer{DASH}Lemeshow {hl['note']}", width=60))
+    else:
+        lines.append(f"Hosmer{DASH}Lemeshow \u03c7\u00b2 = {hl['chisq']:.2f} (df {hl['df']}), {_p_text(hl['p_value'])}")
     gnd = result["gnd"]
     if np.isfinite(gnd["p_value"]):
         lines.append(f"Greenwood{DASH}Nam{DASH}D'Agostino \u03c7\u00b2 = {gnd['chisq']:.2f} (df {gnd['df']}), "

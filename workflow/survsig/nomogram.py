@@ -34,7 +34,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from . import columns as col
-from .cox import TIES, CoxFit, baseline_cumulative_hazard, fit_cox
+from .cox import TIES, CoxFit, baseline_cumulative_hazard, fit_cox, linear_predictor
 from .errors import InputError
 from .figures import save_figure
 from .io import atomic_path, read_table
@@ -769,7 +769,7 @@ class CoxNomogram:
         self.means_ = pd.Series(fit.means, index=self.term_names)
         self.loglik_, self.loglik_null_, self.aic_ = fit.loglik, fit.loglik_null, fit.aic
         self.n_, self.events_ = fit.n, fit.events
-        lp = (X.to_numpy() - fit.means) @ fit.coef
+        lp = linear_predictor(X.to_numpy(), fit.coef, fit.means)
         self.baseline_times_, self.baseline_cumhaz_ = baseline_cumulative_hazard(time, event, lp, ties=self.ties)
         self.baseline_survival_ = {t: float(np.exp(-self._cumhaz(t))) for t in self.survival_times}
         self.lp_range_ = (float(lp.min()), float(lp.max()))
@@ -790,7 +790,7 @@ class CoxNomogram:
         """Linear predictor ``(x - means) . coef`` of each patient (higher = higher risk)."""
         self._check_fitted()
         X = design_matrix(frame, self.terms, file=file)
-        return (X.to_numpy() - self.means_.to_numpy()) @ self.coef_.to_numpy()
+        return linear_predictor(X.to_numpy(), self.coef_.to_numpy(), self.means_.to_numpy())
 
     def predict_survival(self, frame: pd.DataFrame, times, *, file=None) -> np.ndarray:
         """Survival probability of each patient (rows) at ``times`` (columns, months).

@@ -125,10 +125,13 @@ def lausen92_p(statistic, minprop=0.1, maxprop=0.9) -> float:
     """Approximate p-value of a maximally selected statistic (R ``maxstat::pLausen92``).
 
     Lausen and Schumacher (1992): ``4 phi(b)/b + phi(b) (b - 1/b) log(maxprop (1 -
-    minprop) / ((1 - maxprop) minprop))``, floored at 0 (it can exceed 1 for small b,
-    as in R).
+    minprop) / ((1 - maxprop) minprop))``, floored at 0, and 1 for ``b < 1``, where the
+    approximation does not hold (as R: below 1 the formula would fall again as b falls).
+    It can exceed 1 just above ``b = 1``, as in R.
     """
     b = float(statistic)
+    if b < 1:
+        return 1.0
     db = stats.norm.pdf(b)
     p = 4 * db / b + db * (b - 1 / b) * math.log((maxprop * (1 - minprop)) / ((1 - maxprop) * minprop))
     return max(p, 0.0)
@@ -165,11 +168,11 @@ class MaxstatCutoff:
         and at most ``floor(N maxprop)`` patients at or below the cut-point.
     pmethod : {"none", "Lau92", "condMC"}, default "none"
         p-value of the maximal statistic: none (NaN); Lausen and Schumacher's 1992
-        approximation (R ``pmethod = "Lau92"``, closed form, equal to R's); or the
-        conditional Monte Carlo permutation p-value (R ``pmethod = "condMC"``: the
-        share of ``n_resamples`` random permutations of the scores whose maximal
-        statistic exceeds the observed one; numpy's generator, so it agrees with R
-        within Monte Carlo error, not digit by digit).
+        approximation (R ``pmethod = "Lau92"``, closed form, equal to R's, 1 below a
+        statistic of 1); or the conditional Monte Carlo permutation p-value (R
+        ``pmethod = "condMC"``: the share of ``n_resamples`` random permutations of
+        the scores whose maximal statistic exceeds the observed one; numpy's
+        generator, so it agrees with R within Monte Carlo error, not digit by digit).
     n_resamples : int, default 9999
         Permutations for ``condMC`` (R's ``B``).
     seed : int, optional
