@@ -78,3 +78,20 @@ def test_every_config_key_is_documented():
     readme = (REPO / "config" / "README.md").read_text()
     for key in keys_of(merged()):
         assert f"`{key}`" in readme, f"config/README.md does not document `{key}`"
+
+
+def test_oracle_signatures_need_the_synthetic_cohort(tmp_path):
+    """The oracle is the simulator's truth: with the user's sheets it would be simulated
+    anew (or silently taken for patients whose ids match), so the workflow refuses it."""
+    from conftest import copy_project, snakemake
+
+    project = copy_project(tmp_path / "project")
+    (project / "own.yaml").write_text(
+        "cohort:\n  source: sheets\n  clinical: clinical.csv\n  images: images.tsv\nimaging:\n  signatures: oracle\n"
+    )
+    result = snakemake(project, "-n", "--configfile", "own.yaml", check=False)
+    assert result.returncode != 0
+    assert "imaging.signatures 'oracle' takes the synthetic cohort's true image predictors" in (
+        result.stdout + result.stderr
+    )
+    assert not (project / "results").exists()

@@ -190,3 +190,38 @@ def test_real_sts_masks_sit_on_their_grids(sts_dir, case):
         assert im.extents_overlap(tumour, im.physical_extent(ct))
         assert im.extents_overlap(tumour, im.physical_extent(pet))
     assert im.extents_overlap(ct_tumour, pet_tumour)
+
+
+@pytest.mark.parametrize("suffix", im.IMAGE_SUFFIXES)
+@pytest.mark.parametrize("compress", [False, True])
+def test_voxel_data_is_measured_against_the_header(tmp_path, suffix, compress):
+    """A complete file of every format passes; one whose voxel data (in the file itself,
+    or in the .raw file a detached header names) is cut short is refused, naming it."""
+    path = tmp_path / f"ct{suffix}"
+    sitk.WriteImage(ct_volume(), str(path), useCompression=compress)
+    im.check_voxel_data(path)
+    assert_same_image(im.read_image(path), ct_volume())
+    data = next((p for p in tmp_path.iterdir() if p != path), path)  # a detached header's data file
+    whole = data.read_bytes()
+    data.write_bytes(whole[: len(whole) - 40])
+    with pytest.raises(InputError, match=r"image data is truncated: its header declares \d+ bytes") as info:
+        im.read_image(path)
+    assert info.value.file == str(data)
+
+
+def test_gzip_trailer_that_disagrees_is_checked_by_decompressing(tmp_path):
+    """Extra bytes after the gzip stream hide its trailer: the whole stream is then counted."""
+    path = tmp_path / "ct.nii.gz"
+    sitk.WriteImage(ct_volume(), str(path))
+    path.write_bytes(path.read_bytes() + b"\0" * 8)
+    im.check_voxel_data(path)
+
+
+def test_fifo_is_not_read(tmp_path):
+    import os
+
+    fifo = tmp_path / "ct.nii"
+    os.mkfifo(fifo)
+    for read in (im.read_image, im.read_image_header):
+        with pytest.raises(InputError, match="not a regular file or a DICOM folder"):
+            read(fifo)

@@ -269,6 +269,42 @@ def test_missing_mapped_column_names_the_users_column(cohort):
                  match=r"column 'OS_time': missing required column \(canonical 'os_months'\)")
 
 
+@pytest.mark.parametrize(
+    ("pid", "match"),
+    [
+        ("../../evil", "holds '/'"),
+        (".hidden", "starts with '.'"),
+        ("a\\b", "holds '\\\\'"),
+        ("--help", "starts with '-'"),
+        ("pat{patient}", "holds '{'"),
+        ("<script>", "holds '<'"),
+        ("x" * 201, "201 bytes long; at most 200"),
+        ("\u00e9" * 101, "202 bytes long; at most 200"),
+    ],
+)
+def test_unsafe_patient_ids_are_refused(cohort, pid, match):
+    """Ids name files and Snakemake jobs: no path parts, option look-alikes, wildcard
+    braces, path variables or names too long for a file system."""
+    cohort.set_clinical("P003", "patient_id", pid)
+    expect_error(cohort, file=cohort.clinical, row=3, column="patient_id", match=re.escape(match))
+
+
+@pytest.mark.parametrize("pid", ["HN 003", "Pat\u00efent-\u00e9\u00e8", "a;b$(touch x)`id`", "x" * 200, "3"])
+def test_ids_with_spaces_unicode_and_punctuation_are_kept(cohort, pid):
+    cohort.set_clinical("P003", "patient_id", pid)
+    cohort.set_image("P003", "patient_id", pid)
+    cohort.counts = cohort.counts.rename(columns={"P003": pid})
+    cohort.write()
+    validated = cohort.run()
+    assert pid in validated.clinical["patient_id"].tolist() and pid in validated.rnaseq.columns
+
+
+def test_repeated_header_column_is_refused(cohort):
+    text = cohort.clinical.read_text().splitlines()
+    cohort.clinical.write_text("\n".join([text[0] + ",age"] + [line + ",99" for line in text[1:]]) + "\n")
+    expect_error(cohort, file=cohort.clinical, column="age", match="column appears twice in the header")
+
+
 def test_missing_patient_id(cohort):
     cohort.set_clinical("P003", "patient_id", "  ")
     expect_error(cohort, file=cohort.clinical, row=3, column="patient_id", match="missing patient id")
@@ -290,6 +326,12 @@ def test_bad_survival_time(cohort, value, match):
     expect_error(cohort, file=cohort.clinical, patient="P002", row=2, column="os_months", match=match)
 
 
+def test_survival_beyond_a_century_is_refused(cohort):
+    cohort.set_clinical("P003", "os_months", "1e6")
+    expect_error(cohort, file=cohort.clinical, patient="P003", row=3, column="os_months",
+                 match="survival time of 1e\\+06 months is over 100 years: is the column in months")
+
+
 @pytest.mark.parametrize("value", ["2", "yes", "0.5", ""])
 def test_event_not_0_or_1(cohort, value):
     cohort.set_clinical("P004", "os_event", value)
@@ -297,7 +339,11 @@ def test_event_not_0_or_1(cohort, value):
                  match="event must be 0 .* or 1|event is missing")
 
 
-@pytest.mark.parametrize(("value", "match"), [("fifty", "age is not a number"), ("", "age is missing")])
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [("fifty", "age is not a number"), ("", "age is missing"), ("300", "age must be between 0 and 120 years, got 300"),
+     ("1e308", "age must be between 0 and 120 years"), ("-1", "age must be between 0 and 120")],
+)
 def test_bad_age(cohort, value, match):
     cohort.set_clinical("P001", "age", value)
     expect_error(cohort, file=cohort.clinical, patient="P001", row=1, column="age", match=match)
@@ -327,7 +373,7 @@ def test_bad_split_label(cohort):
                  match="unknown split label 'validation'; accepted labels: train, test")
 
 
-@pytest.mark.parametrize(("value", "match"), [("-1.2", "SUV must be >= 0"), ("high", "SUV is not a number")])
+@pytest.mark.parametrize(("value", "match"), [("-1.2", "SUV must be between 0 and 200"), ("500", "SUV must be between 0 and 200"), ("high", "SUV is not a number")])
 def test_bad_suv(cohort, value, match):
     cohort.set_clinical("P004", "tumor_suv_max", value)
     expect_error(cohort, file=cohort.clinical, patient="P004", row=4, column="tumor_suv_max", match=match)
@@ -384,6 +430,41 @@ def test_unreadable_image(cohort):
     (cohort.data / "scans" / "broken_ct.nii.gz").write_bytes(b"\x00 not a nifti")
     cohort.set_image("P003", "ct", "scans/broken_ct.nii.gz")
     expect_error(cohort, file=cohort.images, patient="P003", row=3, column="ct", match="cannot read image.*broken_ct")
+
+
+def truncate(path: Path, keep: float) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+@pytest.mark.parametrize(
+    ("patient", "column", "suffix", "keep"),
+    [("P001", "ct", ".nii", 0.6), ("P003", "ct", ".nii.gz", 0.7), ("P002", "pet", ".nrrd", 0.8),
+     ("P002", "roi", ".mha", 0.9)],
+)
+def test_truncated_image_is_refused_before_any_work(cohort, patient, column, suffix, keep):
+    """ITK pads a cut NIfTI with zeros and reads a cut gzip NRRD's header happily; the
+    voxel data is measured against the header instead."""
+    path = cohort.image_path(patient, column)
+    if not path.name.endswith(suffix):
+        image = sitk.ReadImage(str(path))
+        path = path.with_name(f"{patient}_{column}_cut{suffix}")
+        sitk.WriteImage(image, str(path), useCompression=suffix != ".nii")
+        cohort.set_image(patient, column, str(path.relative_to(cohort.data)))
+    truncate(path, keep)
+    row = int(patient[1:])
+    expect_error(cohort, file=cohort.images, patient=patient, row=row, column=column,
+                 match=rf"image data is truncated: .*{re.escape(path.name)}")
+
+
+def test_fifo_as_image_path_is_refused_without_waiting(cohort):
+    import os
+
+    fifo = cohort.data / "scans" / "pipe.nii.gz"
+    os.mkfifo(fifo)
+    cohort.set_image("P004", "pet", "scans/pipe.nii.gz")
+    expect_error(cohort, file=cohort.images, patient="P004", row=4, column="pet",
+                 match="not a regular file or a DICOM folder")
 
 
 def test_empty_roi(cohort):
@@ -605,3 +686,29 @@ def test_real_airway_counts_validate(shared_data):
     assert (counts[samples].dtypes == np.int64).all()
     with pytest.raises(InputError, match=f"column '{samples[1]}': sample '{samples[1]}' is not a patient"):
         validate_rnaseq(path, samples[:1])
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (OSError(28, "No space left on device", "results/tables/t.tsv"),
+         "cannot write results/tables/t.tsv: the disk is full (No space left on device)"),
+        (PermissionError(13, "Permission denied", "results/x.png"),
+         "cannot write results/x.png: permission denied (Permission denied)"),
+    ],
+)
+def test_full_disk_and_denied_writes_are_one_line_even_under_another_error(tmp_path, error, expected):
+    """A library that trips over the failed write may raise something else on top of it
+    (an AttributeError of a half-closed stream over ENOSPC): the log names the cause."""
+    from survsig.logs import stage_logging
+
+    log = tmp_path / "stage.log"
+    with pytest.raises(SystemExit) as info:
+        with stage_logging(log, console=False):
+            try:
+                raise error
+            except OSError:
+                raise AttributeError("'Stream' object has no attribute 'pos'") from None
+    assert info.value.code == 1
+    text = log.read_text()
+    assert expected in text and "Traceback" not in text

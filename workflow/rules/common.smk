@@ -4,10 +4,17 @@ import json
 import os
 import sys
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
+
+if config["imaging"]["signatures"] == "oracle" and config["cohort"]["source"] != "synthetic":
+    raise WorkflowError(
+        "config: imaging.signatures 'oracle' takes the synthetic cohort's true image predictors, "
+        f"which cohort.source '{config['cohort']['source']}' has not got; set imaging.signatures: trained"
+    )
 
 # Jobs import the survsig package from this checkout, whatever environment runs them
 # (the project venv, a per-stage conda env, a cluster node).

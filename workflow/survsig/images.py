@@ -8,8 +8,13 @@ origin and oblique direction cosines are honoured rather than voxel indices.
 
 from __future__ import annotations
 
+import gzip
 import itertools
+import math
 import re
+import stat
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,9 +117,187 @@ def _dicom_series_files(folder: Path) -> list[str]:
 
 def _check_path(path) -> Path:
     path = Path(path)
-    if not path.exists():
-        raise InputError("image file not found", file=path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError("image file not found", file=path) from None
+    except OSError as err:
+        raise InputError(f"cannot open image: {err.strerror}", file=path) from None
+    # a FIFO or device would block or stream forever instead of holding an image
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise InputError("not a regular file or a DICOM folder", file=path)
     return path
+
+
+# ----------------------------------------------------------------------------- voxel data
+# ITK's NIfTI reader pads a short file with zeros, and NRRD's gzip reader fails only when
+# the voxels are decoded; so each file's voxel data is measured against what its header
+# declares before anything reads it.
+
+#: Bytes per value of NRRD ``type`` names.
+_NRRD_BYTES = {
+    **dict.fromkeys(("signed char", "int8", "int8_t", "uchar", "unsigned char", "uint8", "uint8_t"), 1),
+    **dict.fromkeys(("short", "short int", "signed short", "signed short int", "int16", "int16_t", "ushort",
+                     "unsigned short", "unsigned short int", "uint16", "uint16_t"), 2),
+    **dict.fromkeys(("int", "signed int", "int32", "int32_t", "uint", "unsigned int", "uint32", "uint32_t",
+                     "float"), 4),
+    **dict.fromkeys(("longlong", "long long", "long long int", "signed long long", "signed long long int",
+                     "int64", "int64_t", "ulonglong", "unsigned long long", "unsigned long long int", "uint64",
+                     "uint64_t", "double"), 8),
+}
+#: Bytes per value of MetaImage ``ElementType`` names.
+_META_BYTES = {"MET_CHAR": 1, "MET_UCHAR": 1, "MET_SHORT": 2, "MET_USHORT": 2, "MET_INT": 4, "MET_UINT": 4,
+               "MET_FLOAT": 4, "MET_LONG_LONG": 8, "MET_ULONG_LONG": 8, "MET_DOUBLE": 8}
+
+
+def _truncated(path, declared, held) -> InputError:
+    return InputError(
+        f"image data is truncated: its header declares {declared} bytes of voxels, the file holds {held}",
+        file=path,
+    )
+
+
+def _gzip_length(path, offset=0, *, at_least=0) -> int:
+    """Uncompressed length of the gzip stream starting at ``offset`` of ``path``.
+
+    The stream's trailer records that length (modulo 2**32); only when it disagrees with
+    ``at_least`` is the whole stream decompressed to count it, so a complete file is
+    checked in two small reads and a cut one fails however it was cut.
+    """
+    with open(path, "rb") as handle:
+        handle.seek(0, 2)
+        end = handle.tell()
+        if end - offset >= 18:  # a gzip member's header and trailer
+            handle.seek(end - 4)
+            if struct.unpack("<I", handle.read(4))[0] == at_least % 2**32:
+                return at_least
+        handle.seek(offset)
+        count = 0
+        try:
+            with gzip.GzipFile(fileobj=handle) as stream:
+                while chunk := stream.read(1 << 22):
+                    count += len(chunk)
+        except (EOFError, OSError, zlib.error):
+            return count  # cut off mid-stream: what came before the cut
+        return count
+
+
+def _nifti_declared(head: bytes, path) -> int:
+    """Bytes a single-file NIfTI-1 or NIfTI-2 holds up to the end of its voxels."""
+    for endian in "<>":
+        if len(head) >= 348 and struct.unpack(endian + "i", head[:4])[0] == 348:
+            dim = struct.unpack(endian + "8h", head[40:56])
+            bitpix = struct.unpack(endian + "h", head[72:74])[0]
+            vox_offset = struct.unpack(endian + "f", head[108:112])[0]
+            break
+        if len(head) >= 540 and struct.unpack(endian + "i", head[:4])[0] == 540:
+            bitpix = struct.unpack(endian + "h", head[14:16])[0]
+            dim = struct.unpack(endian + "8q", head[16:80])
+            vox_offset = struct.unpack(endian + "q", head[168:176])[0]
+            break
+    else:
+        raise InputError("cannot read image: its header is neither NIfTI-1 nor NIfTI-2", file=path)
+    if not 1 <= dim[0] <= 7 or min(dim[1 : 1 + dim[0]]) < 1 or bitpix < 1:
+        raise InputError(f"cannot read image: NIfTI header declares dimensions {dim[1:1 + max(dim[0], 0)]} "
+                         f"of {bitpix} bits", file=path)
+    return int(vox_offset) + math.prod(dim[1 : 1 + dim[0]]) * bitpix // 8
+
+
+def _text_header(path, separator: str, last_key=None):
+    """Fields of a NRRD (``key: value`` up to a blank line) or MetaImage (``Key = Value``
+    up to ``last_key``) header, and the byte offset where the data begins."""
+    fields = {}
+    offset = 0
+    with open(path, "rb") as handle:
+        for raw in handle:
+            offset += len(raw)
+            line = raw.decode("latin-1").strip()
+            if not line and last_key is None:
+                break
+            if line.startswith("#") or separator not in line:
+                continue
+            key, value = (part.strip() for part in line.split(separator, 1))
+            fields[key.lower()] = value
+            if last_key is not None and key.lower() == last_key:
+                break
+            if offset > 1 << 20:  # no header is a megabyte long: this is not one
+                return {}, 0
+    return fields, offset
+
+
+def _data_file(path, name) -> Path | None:
+    """A detached data file named in a header; None for lists and patterns (not checked)."""
+    if not name or " " in name.strip() or name.upper().startswith("LIST") or "%" in name:
+        return None
+    data = Path(name)
+    return data if data.is_absolute() else path.parent / data
+
+
+def check_voxel_data(path) -> None:
+    """Refuse an image file that holds fewer voxel bytes than its header declares.
+
+    NIfTI (``.nii``, ``.nii.gz``), NRRD (``.nrrd``, ``.nhdr`` with raw or gzip data) and
+    MetaImage (``.mha``, ``.mhd`` with raw data or ``CompressedDataSize``) are measured;
+    other encodings and DICOM series are left to the reader.
+
+    Raises
+    ------
+    InputError
+        Naming the file: data cut short, or a header that cannot be the format's.
+    """
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith(".nii.gz"):
+        try:
+            with gzip.open(path, "rb") as handle:
+                declared = _nifti_declared(handle.read(540), path)
+        except (EOFError, OSError, zlib.error) as err:
+            raise InputError(f"cannot read image: not a gzip-compressed NIfTI file ({err})", file=path) from None
+        held = _gzip_length(path, at_least=declared)
+    elif name.endswith(".nii"):
+        with open(path, "rb") as handle:
+            declared = _nifti_declared(handle.read(540), path)
+        held = path.stat().st_size
+    elif name.endswith((".nrrd", ".nhdr")):
+        fields, offset = _text_header(path, ":")
+        size = _NRRD_BYTES.get(fields.get("type", "").lower())
+        encoding = fields.get("encoding", "").lower()
+        if size is None or "sizes" not in fields or encoding not in ("raw", "gzip", "gz") or (
+            "byte skip" in fields or "line skip" in fields
+        ):
+            return
+        declared = math.prod(int(v) for v in fields["sizes"].split()) * size
+        detached = fields.get("data file", fields.get("datafile"))
+        if detached is not None:
+            path, offset = _data_file(path, detached), 0
+            if path is None:
+                return
+            _check_path(path)
+        held = (_gzip_length(path, offset, at_least=declared) if encoding != "raw"
+                else path.stat().st_size - offset)
+    elif name.endswith((".mha", ".mhd")):
+        fields, offset = _text_header(path, "=", last_key="elementdatafile")
+        size = _META_BYTES.get(fields.get("elementtype", "").upper())
+        if size is None or "dimsize" not in fields:
+            return
+        data_file = fields.get("elementdatafile", "LOCAL")
+        if data_file.upper() != "LOCAL":
+            path, offset = _data_file(path, data_file), 0
+            if path is None:
+                return
+            _check_path(path)
+        if fields.get("compresseddata", "false").lower() == "true":
+            if "compresseddatasize" not in fields:
+                return
+            declared = int(fields["compresseddatasize"])
+        else:
+            channels = int(fields.get("elementnumberofchannels", "1"))
+            declared = math.prod(int(v) for v in fields["dimsize"].split()) * size * channels
+        held = path.stat().st_size - offset
+    else:
+        return
+    if held < declared:
+        raise _truncated(path, declared, held)
 
 
 def read_image(path) -> sitk.Image:
@@ -137,6 +320,8 @@ def read_image(path) -> sitk.Image:
         exactly one DICOM series; the message names the file.
     """
     path = _check_path(path)
+    if not path.is_dir():
+        check_voxel_data(path)
     try:
         if path.is_dir():
             reader = sitk.ImageSeriesReader()
@@ -150,7 +335,8 @@ def read_image(path) -> sitk.Image:
 def read_image_header(path) -> ImageHeader:
     """Read size, spacing, origin, direction and pixel type of an image.
 
-    Files are read header-only (``ImageFileReader.ReadImageInformation``); a DICOM
+    Files are read header-only (``ImageFileReader.ReadImageInformation``), and their
+    voxel data is measured against the header (:func:`check_voxel_data`); a DICOM
     series folder is read fully because its geometry comes from all slices.
 
     Parameters
@@ -170,6 +356,7 @@ def read_image_header(path) -> ImageHeader:
     path = _check_path(path)
     if path.is_dir():
         return ImageHeader.from_image(read_image(path))
+    check_voxel_data(path)
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:

@@ -4,6 +4,7 @@ also to the console, and bad input reported as one line instead of a traceback."
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import sys
 
@@ -11,14 +12,41 @@ from .errors import InputError
 
 FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
+#: Errors of the machine rather than of the code: reported in one line, as bad input is.
+STORAGE_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "the file system is read-only",
+}
+
+
+def storage_error(err: BaseException) -> str | None:
+    """One line for a full disk or a denied write, found anywhere in ``err``'s chain.
+
+    Libraries that fail while writing can raise something else on top of the real cause
+    (an ``AttributeError`` of a half-closed stream over ``ENOSPC``); the cause is what
+    the user can act on.
+    """
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in STORAGE_ERRORS:
+            where = f" {err.filename}" if err.filename else ""
+            return f"cannot write{where}: {STORAGE_ERRORS[err.errno]} ({err.strerror})"
+        err = err.__cause__ or err.__context__
+    return None
+
 
 @contextlib.contextmanager
 def stage_logging(log_path, *, console=True):
     """Route :mod:`logging` of the ``survsig`` package to ``log_path`` (and the console).
 
-    On :class:`~survsig.errors.InputError` the message is logged once and the process
-    exits with status 1, so Snakemake reports the failed job and removes its outputs.
-    Other exceptions keep their traceback in the log file.
+    On :class:`~survsig.errors.InputError`, a full disk or a denied write
+    (:func:`storage_error`) the message is logged once and the process exits with status
+    1, so Snakemake reports the failed job and removes its outputs. Other exceptions keep
+    their traceback in the log file.
     """
     logger = logging.getLogger("survsig")
     logger.setLevel(logging.INFO)
@@ -41,9 +69,13 @@ def stage_logging(log_path, *, console=True):
     except InputError as err:
         logger.error("%s", err)
         raise SystemExit(1) from None
-    except Exception:
-        logger.exception("stage failed")
-        raise
+    except Exception as err:
+        problem = storage_error(err)
+        if problem is None:
+            logger.exception("stage failed")
+            raise
+        logger.error("%s", problem)
+        raise SystemExit(1) from None
     finally:
         for handler in handlers:
             logger.removeHandler(handler)

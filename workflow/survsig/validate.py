@@ -15,6 +15,7 @@ import gzip
 import logging
 import math
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import NamedTuple
@@ -42,6 +43,12 @@ COUNT_NA_VALUES = ("", "NA", "N/A", "n/a", "na", "NaN", "nan", "-nan", "NULL", "
 
 #: Folder of the JSON schemas of the validated sheets (``workflow/schemas``).
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+#: Plausibility bounds of the clinical values: beyond them a value is a typo or a unit
+#: error (days for months), not a patient.
+MAX_AGE = 120
+MAX_MONTHS = 1200
+MAX_SUV = 200.0
 
 #: Canonical columns the config's ``cohort.columns`` may rename.
 MAPPABLE_COLUMNS = (*C.CLINICAL_REQUIRED, *C.SUV_COLUMNS, C.SPLIT, *C.IMAGE_MODALITIES)
@@ -120,8 +127,16 @@ def _read_strict(path, *, n_fields=None, **kwargs) -> pd.DataFrame:
 
 def _read_sheet(path) -> pd.DataFrame:
     """Read a CSV/TSV sheet as text, so ids like ``007`` and bad cells survive as written."""
+    header = _read_strict(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+    names = [str(name).strip() for name in header.iloc[0]]
+    # pandas would rename a repeated column ("age", "age.1") and read the first silently
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise InputError("column appears twice in the header", file=path, column=name)
+        seen.add(name)
     sheet = _read_strict(path, dtype=str, keep_default_na=False)
-    sheet.columns = [str(name).strip() for name in sheet.columns]
+    sheet.columns = names
     sheet = sheet.fillna("")  # short rows leave NaN even when read as text
     if sheet.empty:
         raise InputError("no data rows below the header", file=path)
@@ -195,13 +210,43 @@ def _check_labels_config(labels) -> None:
         )
 
 
+#: Longest patient id, in UTF-8 bytes: ids name files (``{id}.npz`` and its temporary
+#: ``.{id}.npz.XXXXXXXX.npz``) within the 255 bytes most file systems allow.
+MAX_ID_BYTES = 200
+
+#: Characters a patient id may not hold: path separators, Snakemake's wildcard braces and
+#: path variables (``<name>``), and control characters.
+_UNSAFE_ID = re.compile(r"[/\\{}<>\x00-\x1f\x7f]")
+
+
+def id_problem(pid: str) -> str | None:
+    """Why ``pid`` cannot be a patient id (it names files and Snakemake jobs), or None.
+
+    Ids may hold letters of any script, digits, spaces and punctuation, except ``/``,
+    ``\\``, ``{``, ``}``, ``<``, ``>`` and control characters; they may not start with
+    ``-`` or ``.`` (read as an option, or a hidden or parent folder) and are at most
+    :data:`MAX_ID_BYTES` bytes long.
+    """
+    bad = _UNSAFE_ID.search(pid)
+    if bad:
+        return f"patient id {pid!r} holds {bad.group()!r}; ids may not hold / \\ {{ }} < > or control characters"
+    if pid.startswith(("-", ".")):
+        return f"patient id {pid!r} starts with {pid[0]!r}; ids must start with a letter, digit or other character"
+    if len(pid.encode()) > MAX_ID_BYTES:
+        return f"patient id is {len(pid.encode())} bytes long; at most {MAX_ID_BYTES} are allowed (it names files)"
+    return None
+
+
 def _patient_ids(sheet, path, column) -> pd.Series:
-    """Stripped patient ids; raises on the first missing or repeated id."""
+    """Stripped patient ids; raises on the first missing, unsafe or repeated id."""
     ids = sheet[column].str.strip()
     first_row = {}
     for i, pid in enumerate(ids):
         if _is_missing(pid):
             raise InputError("missing patient id", file=path, row=i + 1, column=column)
+        problem = id_problem(pid)
+        if problem:
+            raise InputError(problem, file=path, row=i + 1, column=column)
         if pid in first_row:
             raise InputError(
                 f"duplicate patient id (first on row {first_row[pid]})",
@@ -358,13 +403,18 @@ def validate_clinical(path, *, columns=None, labels=None) -> pd.DataFrame:
     col = names[C.OS_MONTHS]
     months = _numbers(sheet, path, col, ids, "survival time (months)")
     _first_failing(months, months > 0, path, col, ids, lambda v: f"survival time (months) must be > 0, got {v:g}")
+    _first_failing(
+        months, months <= MAX_MONTHS, path, col, ids,
+        lambda v: f"survival time of {v:g} months is over {MAX_MONTHS // 12} years: is the column in months?",
+    )
     out[C.OS_MONTHS] = months
 
     out[C.OS_EVENT] = _events(sheet, path, names[C.OS_EVENT], ids, _labels(C.OS_EVENT, labels))
 
     col = names["age"]
     age = _numbers(sheet, path, col, ids, "age")
-    _first_failing(age, age >= 0, path, col, ids, lambda v: f"age must be >= 0 years, got {v:g}")
+    _first_failing(age, (age >= 0) & (age <= MAX_AGE), path, col, ids,
+                   lambda v: f"age must be between 0 and {MAX_AGE} years, got {v:g}")
     out["age"] = age
 
     for canon in C.CATEGORY_LEVELS:
@@ -376,7 +426,8 @@ def validate_clinical(path, *, columns=None, labels=None) -> pd.DataFrame:
             out[canon] = _categories(sheet, path, col, ids, _labels(canon, labels), "split")
             continue
         suv = _numbers(sheet, path, col, ids, "SUV")
-        _first_failing(suv, suv >= 0, path, col, ids, lambda v: f"SUV must be >= 0, got {v:g}")
+        _first_failing(suv, (suv >= 0) & (suv <= MAX_SUV), path, col, ids,
+                       lambda v: f"SUV must be between 0 and {MAX_SUV:g} g/mL, got {v:g}")
         out[canon] = suv
 
     frame = pd.DataFrame(out).reset_index(drop=True)
