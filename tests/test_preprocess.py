@@ -1,5 +1,7 @@
 """Preprocessing: physical-space resampling, ROI crops per slice, bad input."""
 
+import pathlib
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -91,6 +93,16 @@ def test_empty_roi_is_an_error(case, tmp_path):
     with pytest.raises(InputError, match="ROI is empty") as err:
         preprocess_patient("P7", case["ct"], case["pet"], path, PreprocessSettings())
     assert "P7" in str(err.value) and "empty.nii.gz" in str(err.value)
+
+
+def test_cut_image_names_the_patient_and_column_and_writes_nothing(case, tmp_path):
+    """An image cut after validation (or preprocessed by hand) still never becomes zeros."""
+    pet = tmp_path / "pet_cut.nii.gz"
+    data = pathlib.Path(case["pet"]).read_bytes()
+    pet.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="image data is truncated") as err:
+        preprocess_patient("P6", case["ct"], pet, case["roi"], PreprocessSettings())
+    assert err.value.patient == "P6" and err.value.column == "pet" and err.value.file == str(pet)
 
 
 def test_roi_outside_the_pet_field_of_view_is_an_error(case, tmp_path):

@@ -250,9 +250,12 @@ def check_voxel_data(path) -> None:
     if name.endswith(".nii.gz"):
         try:
             with gzip.open(path, "rb") as handle:
-                declared = _nifti_declared(handle.read(540), path)
-        except (EOFError, OSError, zlib.error) as err:
+                head = handle.read(540)
+        except EOFError:
+            raise InputError("image data is truncated: the file ends inside its header", file=path) from None
+        except (OSError, zlib.error) as err:
             raise InputError(f"cannot read image: not a gzip-compressed NIfTI file ({err})", file=path) from None
+        declared = _nifti_declared(head, path)
         held = _gzip_length(path, at_least=declared)
     elif name.endswith(".nii"):
         with open(path, "rb") as handle:

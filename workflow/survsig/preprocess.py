@@ -224,10 +224,17 @@ def preprocess_patient(patient_id, ct_path, pet_path, roi_path, settings: Prepro
     Raises
     ------
     InputError
-        When the ROI is empty, extends outside the PET field of view, or no axial slice
-        of the common grid holds ROI.
+        When an image cannot be read or is cut short, the ROI is empty, extends outside
+        the PET field of view, or no axial slice of the common grid holds ROI (naming
+        the file, the patient and the image column).
     """
-    ct, pet, roi = read_image(ct_path), read_image(pet_path), read_image(roi_path)
+    images = {}
+    for column, path in (("ct", ct_path), ("pet", pet_path), ("roi", roi_path)):
+        try:
+            images[column] = read_image(path)
+        except InputError as err:  # the job is the patient's: say whose image it is
+            raise InputError(err.reason, file=path, patient=patient_id, column=column) from None
+    ct, pet, roi = images["ct"], images["pet"], images["roi"]
     extent = label_extent(roi)
     if extent is None:
         raise InputError("ROI is empty (no nonzero voxel)", file=roi_path, patient=patient_id, column="roi")
