@@ -1,4 +1,9 @@
-"""Training: batches with events, a validation fold inside train, seeds, resume, errors."""
+"""Training: batches with events, a validation fold inside train, seeds, resume, errors,
+and the model and checkpoint files (safe loading, checks, byte-stable, cleaned up)."""
+
+import contextlib
+import dataclasses
+import zipfile
 
 import numpy as np
 import pytest
@@ -41,14 +46,36 @@ def tiny_cohort():
     return patients, time_, event
 
 
-def train_tiny(tiny_cohort, channels=("ct", "pet", "roi"), checkpoint=None, **changes):
+def train_tiny(tiny_cohort, channels=("ct", "pet", "roi"), checkpoint=None, train_patients=None, **changes):
+    """Train on ``train_patients`` (default: all of the cohort); risk of every patient."""
     patients, time_, event = tiny_cohort
     torch.set_num_threads(1)
     settings = TrainSettings(**{**TINY, **changes})
     data = SliceData(patients, list(channels))
     trainer = SignatureTrainer(list(channels), settings, checkpoint=checkpoint)
-    trainer.fit(data, [p.patient_id for p in patients], time_, event)
+    trainer.fit(data, train_patients or [p.patient_id for p in patients], time_, event)
     return trainer, trainer.predict_patients(data, [p.patient_id for p in patients])
+
+
+@contextlib.contextmanager
+def epochs_run(monkeypatch):
+    """Yield the list of the epochs the trainings inside actually run."""
+    ran = []
+    run_epoch = SignatureTrainer._epoch
+
+    def recording(self, model, optimizer, data, patients, outcome, epoch):
+        ran.append(epoch)
+        return run_epoch(self, model, optimizer, data, patients, outcome, epoch)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SignatureTrainer, "_epoch", recording)
+        yield ran
+
+
+def same_weights(first, second):
+    """Whether two trained networks have exactly the same weights."""
+    a, b = first.model_.state_dict(), second.model_.state_dict()
+    return a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
 
 
 def test_every_batch_holds_events_and_every_patient_once():
@@ -123,17 +150,89 @@ def test_killed_training_resumes_from_its_checkpoint(tiny_cohort, tmp_path, monk
         with pytest.raises(KeyboardInterrupt):
             train_tiny(tiny_cohort, checkpoint=checkpoint, epochs=3)
     assert checkpoint.is_file()
-    trainer, resumed = train_tiny(tiny_cohort, checkpoint=checkpoint, epochs=3)
+    with epochs_run(monkeypatch) as ran:
+        trainer, resumed = train_tiny(tiny_cohort, checkpoint=checkpoint, epochs=3)
+    assert ran == [3]  # resumed after epoch 2, not retrained
     assert [h["epoch"] for h in trainer.history_] == [1, 2, 3]
     np.testing.assert_array_equal(straight, resumed)
     assert [epoch for epoch, _ in trainer.snapshots_] == [epoch for epoch, _ in straight_trainer.snapshots_]
 
 
-def test_checkpoint_of_other_settings_is_not_resumed(tiny_cohort, tmp_path):
+def changed_inputs(tiny_cohort, change):
+    """The cohort, training patients and settings of ``tiny_cohort`` with one input changed.
+
+    The changed patient is one of the fit fold with an event (so the change reaches the
+    network's first epoch): its slices, its follow-up (moved from the latest to the
+    earliest of the fit fold's), its event, or its place in the training set.
+    """
+    patients, time_, event = tiny_cohort
+    ids = sorted(p.patient_id for p in patients)
+    fit, _ = validation_fold(ids, [event[p] for p in ids], TINY["validation_fraction"], TINY["seed"])
+    target = max((p for p in fit if event[p]), key=time_.get)
+    if change == "slices":
+        patients = [
+            dataclasses.replace(p, slices=p.slices.copy()) if p.patient_id == target else p for p in patients
+        ]
+        changed = next(p for p in patients if p.patient_id == target)
+        changed.slices[0, 0, :4, :4] += np.float16(0.5)  # a corner of one CT slice
+        return (patients, time_, event), None, {}
+    if change == "os_months":
+        return (patients, {**time_, target: min(time_[p] for p in fit) - 1.0}, event), None, {}
+    if change == "os_event":
+        return (patients, time_, {**event, target: 0}), None, {}
+    if change == "split":
+        return tiny_cohort, [p for p in ids if p != target], {}
+    if change == "setting":
+        return tiny_cohort, None, {"weight_decay": 0.5}
+    raise AssertionError(change)
+
+
+@pytest.mark.parametrize("change", ["slices", "os_months", "os_event", "split", "setting"])
+def test_checkpoint_of_other_inputs_is_not_resumed(tiny_cohort, tmp_path, monkeypatch, change):
+    """A checkpoint of other slices, outcomes, split or settings is never resumed: the
+    training starts at epoch 1 and ends where a training without checkpoint does."""
+    checkpoint = tmp_path / "checkpoint.pt"
+    first, _ = train_tiny(tiny_cohort, checkpoint=checkpoint, epochs=1)
+    assert checkpoint.is_file()
+    cohort, train_patients, settings = changed_inputs(tiny_cohort, change)
+    fresh, _ = train_tiny(cohort, train_patients=train_patients, epochs=1, **settings)
+    assert not same_weights(fresh, first)  # the change matters to the network
+    with epochs_run(monkeypatch) as ran:
+        second, _ = train_tiny(cohort, checkpoint=checkpoint, train_patients=train_patients, epochs=1, **settings)
+    assert ran == [1]
+    assert [h["epoch"] for h in second.history_] == [1]
+    assert same_weights(second, fresh)
+    assert second.history_[0]["train_loss"] == fresh.history_[0]["train_loss"]
+
+
+def test_checkpoint_of_unchanged_inputs_is_resumed(tiny_cohort, tmp_path, monkeypatch):
+    """Same inputs: nothing retrains; more epochs continue after the checkpoint's. Slices
+    of a channel the model does not see are no input of it."""
+    checkpoint = tmp_path / "checkpoint.pt"
+    first, _ = train_tiny(tiny_cohort, channels=("pet",), checkpoint=checkpoint, epochs=1)
+    patients, time_, event = tiny_cohort
+    other_ct = [dataclasses.replace(p, slices=p.slices.copy()) for p in patients]
+    for patient in other_ct:
+        patient.slices[:, 0] = 0  # CT, unseen by a PET model
+    with epochs_run(monkeypatch) as ran:
+        again, _ = train_tiny((other_ct, time_, event), channels=("pet",), checkpoint=checkpoint, epochs=1)
+    assert ran == []
+    assert same_weights(again, first)
+    with epochs_run(monkeypatch) as ran:
+        longer, _ = train_tiny(tiny_cohort, channels=("pet",), checkpoint=checkpoint, epochs=2, patience=20)
+    assert ran == [2]
+    assert [h["epoch"] for h in longer.history_] == [1, 2]
+
+
+def test_checkpoint_loads_as_plain_weights(tiny_cohort, tmp_path):
+    """No numpy scalars or other objects: it loads with weights_only=True, and its zip
+    root is torch's fixed "archive", not the random temporary file's name."""
     checkpoint = tmp_path / "checkpoint.pt"
     train_tiny(tiny_cohort, checkpoint=checkpoint, epochs=1)
-    trainer, _ = train_tiny(tiny_cohort, checkpoint=checkpoint, epochs=1, learning_rate=1e-4)
-    assert [h["epoch"] for h in trainer.history_] == [1]
+    state = torch.load(checkpoint, weights_only=True)
+    assert state["epoch"] == 1
+    assert all(type(value) in (int, float) for value in state["history"][0].values())
+    assert {name.split("/")[0] for name in zipfile.ZipFile(checkpoint).namelist()} == {"archive"}
 
 
 def test_snapshots_are_the_best_epochs_by_smoothed_validation_cindex(tiny_cohort):
@@ -210,3 +309,130 @@ def test_training_set_without_events_is_an_error(tiny_cohort):
     no_event = {p.patient_id: 0 for p in patients}
     with pytest.raises(InputError, match="no event"):
         train_tiny((patients, time_, no_event))
+
+
+class RunsCode:
+    """Pickles as a call of ``open(marker, "w")``: unpickling it creates ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.fixture(scope="module")
+def saved_model(tiny_cohort, tmp_path_factory):
+    """A real model file (PET, 1 epoch, 2 snapshots) and its loaded content."""
+    trainer, _ = train_tiny(tiny_cohort, channels=("pet",), epochs=2)
+    path = tmp_path_factory.mktemp("saved") / "model.pt"
+    trainer.save(path)
+    return path, torch.load(path, weights_only=True)
+
+
+def test_crafted_model_file_is_refused_without_running_its_code(saved_model, tmp_path):
+    import pandas as pd
+
+    from survsig.signature import trained_signature
+
+    _, content = saved_model
+    marker = tmp_path / "code_ran"
+    path = tmp_path / "model.pt"
+    torch.save({**content, "channels": RunsCode(marker)}, path)
+    with pytest.raises(InputError, match="refused: the model file holds Python objects") as refused:
+        SignatureTrainer.load(path)
+    assert refused.value.file == str(path)
+    split = pd.DataFrame({"patient_id": ["P00", "P01"], "split": ["train", "test"]})
+    with pytest.raises(InputError, match="refused") as refused:
+        trained_signature(path, [], split)
+    assert refused.value.file == str(path)
+    assert not marker.exists()
+    # the file is a working exploit: unrestricted unpickling runs its code
+    torch.load(path, weights_only=False)
+    assert marker.exists()
+
+
+def test_crafted_checkpoint_is_ignored_without_running_its_code(tiny_cohort, tmp_path, monkeypatch, caplog):
+    marker = tmp_path / "code_ran"
+    checkpoint = tmp_path / "checkpoint.pt"
+    torch.save({"fingerprint": RunsCode(marker), "epoch": 1}, checkpoint)
+    fresh, _ = train_tiny(tiny_cohort, epochs=1)
+    with epochs_run(monkeypatch) as ran, caplog.at_level("WARNING", logger="survsig.train"):
+        trainer, _ = train_tiny(tiny_cohort, checkpoint=checkpoint, epochs=1)
+    assert not marker.exists()
+    assert ran == [1]
+    assert same_weights(trainer, fresh)
+    assert f"ignoring checkpoint (training starts afresh): {checkpoint}: refused" in caplog.text
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == 1  # replaced by this training's
+
+
+def _drop(content, key):
+    return {k: v for k, v in content.items() if k != key}
+
+
+def _snapshot_state(content, edit):
+    state = dict(content["snapshots"][0]["state_dict"])
+    edit(state)
+    return {**content, "snapshots": [{"epoch": content["snapshots"][0]["epoch"], "state_dict": state}]}
+
+
+BROKEN_MODELS = {
+    "missing key": (lambda c: _drop(c, "snapshots"), "model file lacks key\\(s\\) snapshots"),
+    "architecture": (lambda c: {**c, "architecture": "resnet18"}, "model architecture is 'resnet18'"),
+    "channels not a list": (lambda c: {**c, "channels": "pet"}, "model channels must be a list"),
+    "unknown channel": (lambda c: {**c, "channels": ["mri"]}, "model channels must be a list .*'mri'"),
+    "bad settings": (lambda c: {**c, "settings": {**c["settings"], "aggregate": "median"}}, "aggregate must be"),
+    "no snapshots": (lambda c: {**c, "snapshots": []}, "holds no snapshot network"),
+    "missing weight": (
+        lambda c: _snapshot_state(c, lambda s: s.pop("conv_stem.weight")),
+        "snapshot 0 does not fit efficientnet_lite0 with 1 input channel\\(s\\): 1 weight\\(s\\) missing, first 'conv_stem.weight'",
+    ),
+    "wrong shape": (
+        lambda c: _snapshot_state(c, lambda s: s.update({"conv_stem.weight": torch.zeros(32, 3, 3, 3)})),
+        "'conv_stem.weight' has shape \\(32, 3, 3, 3\\), expected \\(32, 1, 3, 3\\)",
+    ),
+    "other channels": (lambda c: {**c, "channels": ["ct", "pet"]}, "with 2 input channel\\(s\\).*has shape"),
+    "not a file": (None, "cannot read model file"),
+}
+
+
+@pytest.mark.parametrize("broken", list(BROKEN_MODELS))
+def test_broken_model_file_is_one_input_error_naming_it(saved_model, tmp_path, broken):
+    _, content = saved_model
+    edit, message = BROKEN_MODELS[broken]
+    path = tmp_path / "model.pt"
+    if edit is None:
+        path.write_bytes(b"not a zip archive")
+    else:
+        torch.save(edit(content), path)
+    with pytest.raises(InputError, match=message) as error:
+        SignatureTrainer.load(path)
+    assert error.value.file == str(path)
+    assert str(error.value).startswith(f"{path}: ")
+
+
+def test_model_file_is_byte_identical_between_saves_and_runs(saved_model, tiny_cohort, tmp_path):
+    path, _ = saved_model
+    trainer, _ = train_tiny(tiny_cohort, channels=("pet",), epochs=2)  # a second run, same seed
+    trainer.save(tmp_path / "a" / "model.pt")
+    trainer.save(tmp_path / "b" / "model.pt")
+    first = (tmp_path / "a" / "model.pt").read_bytes()
+    assert (tmp_path / "b" / "model.pt").read_bytes() == first
+    assert path.read_bytes() == first
+
+
+def test_finished_training_leaves_only_its_outputs(tiny_cohort, tmp_path):
+    """Stale temporary files of killed writes go when a training starts and saves; the
+    checkpoint goes once the model is saved; other files stay."""
+    checkpoint, model = tmp_path / "checkpoint.pt", tmp_path / "model.pt"
+    for stale in (".checkpoint.pt.k1ll3d_9.pt", ".model.pt.abcdefgh.pt"):
+        (tmp_path / stale).write_bytes(b"")
+    (tmp_path / ".checkpoint.pt.notes").write_text("not a temporary file of checkpoint.pt")
+    trainer, _ = train_tiny(tiny_cohort, checkpoint=checkpoint, epochs=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".checkpoint.pt.notes", ".model.pt.abcdefgh.pt", "checkpoint.pt"]
+    trainer.save(model)
+    assert checkpoint.is_file()  # until the model is saved, a kill can still resume
+    trainer.discard_checkpoint()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".checkpoint.pt.notes", "model.pt"]
+    assert SignatureTrainer.load(model).best_epoch_ == trainer.best_epoch_
+    trainer.discard_checkpoint()  # nothing left to remove is no error

@@ -14,6 +14,9 @@ rule train:
     params:
         channels=model_channels,
         train=member_train_settings,
+        # not an output (Snakemake would delete it before a rerun): a killed training
+        # resumes from it if its inputs and settings are unchanged; deleted once
+        # model.pt and history.tsv are written
         checkpoint="results/models/{model}/member{member}/checkpoint.pt",
     threads: network_threads
     # training is the long pole: it goes before short statistics jobs that are ready

@@ -1,4 +1,4 @@
-from survsig.io import read_table, write_tsv
+from survsig.io import read_table, remove_stale_temp_files, write_tsv
 from survsig.logs import run_script
 from survsig.preprocess import read_manifest
 from survsig.train import TrainSettings, train_signature_model
@@ -18,7 +18,10 @@ def main(snakemake):
         model_name=snakemake.wildcards.model,
     )
     trainer.save(snakemake.output.model)
+    remove_stale_temp_files(snakemake.output.history)  # left by a run killed mid-write
     write_tsv(pd.DataFrame(trainer.history_), snakemake.output.history)
+    # only now: a run killed before both outputs were written resumes from the checkpoint
+    trainer.discard_checkpoint()
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -21,15 +22,23 @@ def read_table(path, **kwargs):
     return pd.read_csv(path, sep=sep, **kwargs)
 
 
+def _temp_name_parts(path: Path):
+    """Prefix and suffix of the temporary files :func:`atomic_path` makes for ``path``."""
+    return f".{path.name}.", path.suffix or ".tmp"
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; move it into place only on success.
 
-    A failing writer leaves nothing at ``path``, so no half-written output survives.
+    A failing writer leaves nothing at ``path``, so no half-written output survives
+    (a writer killed outright, as by ``kill -9``, leaves its temporary file: see
+    :func:`remove_stale_temp_files`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
+    prefix, suffix = _temp_name_parts(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
     os.close(fd)
     # mkstemp makes the file private (0600); outputs get the usual umask permissions
     umask = os.umask(0)
@@ -41,6 +50,32 @@ def atomic_path(path):
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def remove_stale_temp_files(path) -> list[Path]:
+    """Delete the temporary files of ``path`` that killed writers left beside it.
+
+    Only names :func:`atomic_path` makes for ``path`` are matched (``.{name}.`` + the
+    8 random characters of :func:`tempfile.mkstemp` + the suffix), so call it only when
+    no other process is writing ``path``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files deleted.
+    """
+    path = Path(path)
+    prefix, suffix = _temp_name_parts(path)
+    pattern = re.compile(re.escape(prefix) + r"[a-z0-9_]{8}" + re.escape(suffix))
+    if not path.parent.is_dir():
+        return []
+    removed = []
+    for candidate in sorted(path.parent.iterdir()):
+        if pattern.fullmatch(candidate.name) and candidate.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
 
 
 def write_tsv(frame, path, *, index=False, float_format="%.6g") -> None:

@@ -8,7 +8,12 @@ training set (never the test set) picks the epoch to keep (early stopping on its
 C-index) and the few best epochs whose networks the signature averages (a snapshot
 ensemble). CUDA is used when present (with bfloat16 autocast), else the CPU with
 channels-last tensors. Randomness of an epoch derives from (seed, epoch) alone, so a
-training resumed from its checkpoint ends exactly where an unbroken one would.
+training resumed from its checkpoint ends exactly where an unbroken one would; a
+checkpoint is resumed only when everything the network is a function of (slices,
+outcomes, split, channels, settings) is unchanged.
+
+Model and checkpoint files are read with ``torch.load(..., weights_only=True)``: they
+hold tensors and plain Python data only, so loading a crafted file never runs its code.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,11 +33,18 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InputError
-from .io import atomic_path
+from .io import atomic_path, remove_stale_temp_files
 from .losses import cox_partial_nll
 from .preprocess import CHANNELS
 
 log = logging.getLogger(__name__)
+
+#: The timm network every signature model is.
+ARCHITECTURE = "efficientnet_lite0"
+#: Keys of a saved model file (``model.pt``).
+MODEL_KEYS = ("architecture", "channels", "settings", "best_epoch", "snapshots")
+#: Keys of a checkpoint file (``checkpoint.pt``).
+CHECKPOINT_KEYS = ("fingerprint", "epoch", "model", "optimizer", "history", "snapshots")
 
 
 @dataclass
@@ -92,7 +105,7 @@ def create_model(in_chans: int) -> torch.nn.Module:
     """EfficientNet-lite0 from timm, trained from scratch, one output (the log hazard)."""
     import timm
 
-    model = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=1, in_chans=in_chans)
+    model = timm.create_model(ARCHITECTURE, pretrained=False, num_classes=1, in_chans=in_chans)
     # timm draws the head from U(-1/sqrt(fan_out), ...) = U(-1, 1) for one output, which
     # starts risks in the tens and the Cox loss far from its optimum; start near zero instead
     head = model.get_classifier()
@@ -181,11 +194,52 @@ def aggregate(scores: torch.Tensor, how: str) -> torch.Tensor:
     return scores.mean(dim=-1) if how == "mean" else scores.amax(dim=-1)
 
 
-def settings_fingerprint(settings: TrainSettings, channels, patients) -> str:
-    """What a checkpoint must share to be resumed (epochs and patience may grow)."""
+def training_fingerprint(settings: TrainSettings, channels, data: SliceData, patients, time_, event) -> str:
+    """SHA-256 of everything a network is a function of: what a checkpoint must share to be resumed.
+
+    Covers the settings (all but ``epochs`` and ``patience``, which may grow), the
+    channels, the training patients (the split), their outcomes and the slice arrays
+    fed to the network, in the order of ``patients``.
+
+    Parameters
+    ----------
+    settings : TrainSettings
+    channels : list of str
+    data : SliceData
+        Slices of (at least) ``patients``, restricted to ``channels``.
+    patients : sequence of str
+        Training patients, in a fixed (sorted) order.
+    time_, event : mapping patient -> float / int
+        Follow-up (months) and event of each training patient.
+    """
     fixed = {k: v for k, v in asdict(settings).items() if k not in ("epochs", "patience")}
-    payload = json.dumps({"settings": fixed, "channels": list(channels), "patients": list(patients)}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    patients = [str(patient) for patient in patients]
+    header = {
+        "architecture": ARCHITECTURE,
+        "settings": fixed,
+        "channels": list(channels),
+        "patients": patients,
+        "os_months": [float(time_[patient]) for patient in patients],
+        "os_event": [int(event[patient]) for patient in patients],
+    }
+    digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
+    for patient in patients:
+        slices = np.ascontiguousarray(data.slices[patient].numpy())
+        # id, shape and dtype first: equal bytes of another shape are other slices
+        digest.update(json.dumps([patient, list(slices.shape), str(slices.dtype)]).encode())
+        digest.update(slices)
+    return digest.hexdigest()
+
+
+def save_torch_file(payload, path) -> None:
+    """``torch.save`` ``payload`` to ``path`` atomically and byte-reproducibly.
+
+    ``torch.save`` to a path names the archive's root folder after the file, and
+    :func:`~survsig.io.atomic_path` writes a randomly named temporary file; through a file
+    object the root is always ``archive``, so equal payloads give equal bytes.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(payload, handle)
 
 
 class SignatureTrainer:
@@ -197,8 +251,10 @@ class SignatureTrainer:
         Channels the model sees, from ``ct``, ``pet``, ``roi``.
     settings : TrainSettings
     checkpoint : path, optional
-        Written after every epoch; when it exists with the same settings and patients,
-        training resumes from it.
+        Written after every epoch; when it exists and was written for the same slices,
+        outcomes, training patients, channels and settings (see
+        :func:`training_fingerprint`), training resumes from it. :meth:`discard_checkpoint`
+        deletes it once the trained model is saved.
 
     Attributes
     ----------
@@ -333,9 +389,11 @@ class SignatureTrainer:
         if self.device_.type == "cpu":
             model = model.to(memory_format=torch.channels_last)
         optimizer = torch.optim.AdamW(model.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
-        fingerprint = settings_fingerprint(s, self.channels, train_patients.tolist())
+        fingerprint = training_fingerprint(s, self.channels, data, train_patients.tolist(), *outcome)
         # the best epochs so far, best first: {"epoch", "score", "state"}
         start_epoch, history, snapshots = 1, [], []
+        if self.checkpoint is not None:
+            remove_stale_temp_files(self.checkpoint)  # left by a training killed mid-write
         state = self._load_checkpoint(fingerprint)
         if state is not None:
             model.load_state_dict(state["model"])
@@ -359,14 +417,22 @@ class SignatureTrainer:
                 self._evaluate(model, data, val_patients, outcome) if len(val_patients) else (np.nan, np.nan)
             )
             seconds = time.perf_counter() - started
+            # plain Python numbers: numpy scalars would keep the checkpoint from loading
+            # with weights_only=True
             history.append(
-                {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_cindex": val_cindex, "seconds": seconds}
+                {
+                    "epoch": int(epoch),
+                    "train_loss": float(train_loss),
+                    "val_loss": float(val_loss),
+                    "val_cindex": float(val_cindex),
+                    "seconds": float(seconds),
+                }
             )
             # rank epochs by validation C-index averaged over the last few epochs (a
             # 50-patient C-index is noisy); validation loss breaks ties, then the earlier epoch
             recent = [h["val_cindex"] for h in history[-s.selection_window :]]
             smoothed = float(np.mean(recent)) if np.all(np.isfinite(recent)) else np.nan
-            score = (smoothed if np.isfinite(smoothed) else -val_loss, -val_loss)
+            score = (float(smoothed if np.isfinite(smoothed) else -val_loss), float(-val_loss))
             if len(snapshots) < s.snapshots or score > snapshots[-1]["score"]:
                 snapshots.append({"epoch": epoch, "score": score, "state": copy.deepcopy(model.state_dict())})
                 snapshots.sort(key=lambda snapshot: snapshot["score"], reverse=True)  # stable
@@ -405,54 +471,86 @@ class SignatureTrainer:
     def _save_checkpoint(self, fingerprint, epoch, model, optimizer, history, snapshots):
         if self.checkpoint is None:
             return
-        with atomic_path(self.checkpoint) as tmp:
-            torch.save(
-                {
-                    "fingerprint": fingerprint,
-                    "epoch": epoch,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "history": history,
-                    "snapshots": snapshots,
-                },
-                tmp,
-            )
+        save_torch_file(
+            {
+                "fingerprint": fingerprint,
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "history": history,
+                "snapshots": snapshots,
+            },
+            self.checkpoint,
+        )
 
     def _load_checkpoint(self, fingerprint):
+        """The checkpoint's state if it is of this training, else None (start afresh)."""
         if self.checkpoint is None or not self.checkpoint.is_file():
             return None
         try:
-            state = torch.load(self.checkpoint, map_location=self.device_, weights_only=False)
-        except Exception as err:  # a checkpoint cut off mid-write is simply not used
-            log.warning("ignoring unreadable checkpoint %s: %s", self.checkpoint, err)
+            state = load_weights_file(self.checkpoint, map_location=self.device_, what="checkpoint")
+        except InputError as err:  # cut off mid-write, or crafted: its code never ran
+            log.warning("ignoring checkpoint (training starts afresh): %s", err)
             return None
-        if state.get("fingerprint") != fingerprint:
-            log.info("checkpoint %s is of other settings or patients: starting afresh", self.checkpoint)
+        if not isinstance(state, dict) or any(key not in state for key in CHECKPOINT_KEYS):
+            log.warning("ignoring checkpoint %s of another format (training starts afresh)", self.checkpoint)
+            return None
+        if state["fingerprint"] != fingerprint:
+            log.info(
+                "checkpoint %s is of other slices, outcomes, split, channels or settings: starting afresh",
+                self.checkpoint,
+            )
             return None
         return state
 
+    def discard_checkpoint(self):
+        """Delete the checkpoint (and temporary files a killed write left beside it).
+
+        Call it once the trained model is saved: until then a killed run can resume.
+        """
+        if self.checkpoint is None:
+            return
+        remove_stale_temp_files(self.checkpoint)
+        if self.checkpoint.is_file():
+            self.checkpoint.unlink()
+            log.info("removed checkpoint %s", self.checkpoint)
+
+    # -- model files ------------------------------------------------------------------
     def save(self, path):
-        """Save the trained weights with what is needed to use them."""
-        with atomic_path(path) as tmp:
-            torch.save(
-                {
-                    "architecture": "efficientnet_lite0",
-                    "channels": self.channels,
-                    "settings": asdict(self.settings),
-                    "best_epoch": self.best_epoch_,
-                    # best first: the kept network, then the other snapshots
-                    "snapshots": [
-                        {"epoch": epoch, "state_dict": {k: v.cpu() for k, v in state.items()}}
-                        for epoch, state in self.snapshots_
-                    ],
-                },
-                tmp,
-            )
+        """Save the trained weights with what is needed to use them.
+
+        The file holds tensors and plain Python data only (it loads with
+        ``weights_only=True``) and equal trainings give byte-identical files.
+        """
+        remove_stale_temp_files(path)  # left by a save killed mid-write
+        save_torch_file(
+            {
+                "architecture": ARCHITECTURE,
+                "channels": list(self.channels),
+                "settings": asdict(self.settings),
+                "best_epoch": int(self.best_epoch_),
+                # best first: the kept network, then the other snapshots
+                "snapshots": [
+                    {"epoch": int(epoch), "state_dict": {k: v.cpu() for k, v in state.items()}}
+                    for epoch, state in self.snapshots_
+                ],
+            },
+            path,
+        )
 
     @classmethod
     def load(cls, path, *, device="auto"):
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-        trainer = cls(saved["channels"], TrainSettings(**saved["settings"]))
+        """Read a model file written by :meth:`save`.
+
+        Raises
+        ------
+        InputError
+            When the file cannot be read, holds anything but tensors and plain data (it
+            is refused unread, so none of its code runs), or is not a model of
+            :meth:`save`: keys, architecture, channels, settings or snapshot weights.
+        """
+        saved = read_model_file(path)
+        trainer = cls(saved["channels"], saved["settings"])
         trainer.device_ = select_device(device if device != "auto" else trainer.settings.device)
         model = create_model(len(trainer.channels))
         model.load_state_dict(saved["snapshots"][0]["state_dict"])
@@ -463,6 +561,120 @@ class SignatureTrainer:
         trainer.snapshots_ = [(snapshot["epoch"], snapshot["state_dict"]) for snapshot in saved["snapshots"]]
         trainer.best_epoch_ = saved["best_epoch"]
         return trainer
+
+
+def load_weights_file(path, *, map_location, what):
+    """``torch.load`` with ``weights_only=True``: tensors and plain data, never code.
+
+    Parameters
+    ----------
+    path : path
+    map_location : str or torch.device
+    what : str
+        What the file is, for the message (``"model file"``, ``"checkpoint"``).
+
+    Raises
+    ------
+    InputError
+        Naming the file, when it is unreadable or holds other Python objects (refused
+        before any of them is built).
+    """
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises RuntimeError, OSError, EOFError, ...
+        text = str(err)
+        # torch names the first function or class the restricted unpickler would not build
+        forbidden = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if forbidden:
+            raise InputError(
+                f"refused: the {what} holds Python objects other than weights and plain data "
+                f"(here {forbidden.group(1)}; loading it could run code); it was not written by this workflow",
+                file=path,
+            ) from None
+        detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+        reason = detail.group(1) if detail else (text.splitlines()[0] if text else type(err).__name__)
+        raise InputError(f"cannot read {what} (cut short, or not a PyTorch file): {reason}", file=path) from None
+
+
+def read_model_file(path) -> dict:
+    """Load and check a model file of :meth:`SignatureTrainer.save`.
+
+    Returns
+    -------
+    dict
+        The file's content, with ``settings`` as :class:`TrainSettings`.
+
+    Raises
+    ------
+    InputError
+        One per problem, naming the file: unreadable, not plain weights (refused
+        without running its code), missing keys, another architecture, channels that
+        are not a list of known channel names, invalid settings, no snapshots, or
+        snapshot weights that do not fit the network.
+    """
+    saved = load_weights_file(path, map_location="cpu", what="model file")
+    if not isinstance(saved, dict):
+        raise InputError(f"not a model file: it holds a {type(saved).__name__}, not a dict", file=path)
+    missing = [key for key in MODEL_KEYS if key not in saved]
+    if missing:
+        raise InputError(f"model file lacks key(s) {', '.join(missing)}", file=path)
+    if saved["architecture"] != ARCHITECTURE:
+        raise InputError(f"model architecture is {saved['architecture']!r}, expected {ARCHITECTURE!r}", file=path)
+    channels = saved["channels"]
+    if (
+        not isinstance(channels, list)
+        or not channels
+        or not all(isinstance(c, str) and c in CHANNELS for c in channels)
+        or len(set(channels)) != len(channels)
+    ):
+        raise InputError(
+            f"model channels must be a list of distinct channel names from {', '.join(CHANNELS)}, got {channels!r}",
+            file=path,
+        )
+    try:
+        if not isinstance(saved["settings"], dict):
+            raise TypeError(f"a {type(saved['settings']).__name__}, not a dict")
+        settings = TrainSettings.from_config(saved["settings"])
+    except (InputError, TypeError, ValueError) as err:
+        reason = err.reason if isinstance(err, InputError) else str(err)
+        raise InputError(f"model settings are not valid: {reason}", file=path) from None
+    if not isinstance(saved["best_epoch"], int) or isinstance(saved["best_epoch"], bool):
+        raise InputError(f"model best_epoch must be an integer, got {saved['best_epoch']!r}", file=path)
+    snapshots = saved["snapshots"]
+    if not isinstance(snapshots, list) or not snapshots:
+        raise InputError("model file holds no snapshot network", file=path)
+    expected = create_model(len(channels)).state_dict()
+    for number, snapshot in enumerate(snapshots):
+        problem = _snapshot_problem(snapshot, expected)
+        if problem:
+            raise InputError(
+                f"snapshot {number} does not fit {ARCHITECTURE} with {len(channels)} input channel(s): {problem}",
+                file=path,
+            )
+    return {**saved, "settings": settings}
+
+
+def _snapshot_problem(snapshot, expected) -> str | None:
+    """What keeps ``snapshot`` (``{"epoch", "state_dict"}``) from loading into a network
+    whose state dict is ``expected``; None when it fits."""
+    if not isinstance(snapshot, dict) or not isinstance(snapshot.get("state_dict"), dict):
+        return "it has no state_dict"
+    if not isinstance(snapshot.get("epoch"), int) or isinstance(snapshot.get("epoch"), bool):
+        return f"its epoch is {snapshot.get('epoch')!r}, not an integer"
+    state = snapshot["state_dict"]
+    missing = [key for key in expected if key not in state]
+    if missing:
+        return f"{len(missing)} weight(s) missing, first {missing[0]!r}"
+    unexpected = [key for key in state if key not in expected]
+    if unexpected:
+        return f"{len(unexpected)} unexpected weight(s), first {unexpected[0]!r}"
+    for key, reference in expected.items():
+        value = state[key]
+        if not isinstance(value, torch.Tensor):
+            return f"{key!r} is a {type(value).__name__}, not a tensor"
+        if value.shape != reference.shape:
+            return f"{key!r} has shape {tuple(value.shape)}, expected {tuple(reference.shape)}"
+    return None
 
 
 class _Lookup:
