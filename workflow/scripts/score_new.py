@@ -1,16 +1,15 @@
-"""Score a sheet of new patients with a fitted nomogram (rule ``score_new``)."""
+"""Score a sheet of new patients with a fitted nomogram (rule ``score_new``).
 
-from survsig.columns import PATIENT_ID
-from survsig.io import read_table, write_tsv
+The checks and the table are :func:`survsig.nomogram.score_new_patients_file`'s, shared
+with ``survsig score``.
+"""
+
 from survsig.logs import run_script
-from survsig.nomogram import CoxNomogram, score_new_patients
+from survsig.nomogram import score_new_patients_file
 
 
 def main(snakemake):
-    nomogram = CoxNomogram.load(snakemake.input.nomogram)
-    sheet = read_table(snakemake.input.sheet, dtype={PATIENT_ID: str})
-    write_tsv(score_new_patients(nomogram, sheet, file=snakemake.input.sheet), snakemake.output[0],
-              float_format="%.10g")
+    score_new_patients_file(snakemake.input.nomogram, snakemake.input.sheet, snakemake.output[0])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

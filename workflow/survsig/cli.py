@@ -4,6 +4,9 @@
 (deaths, follow-up, Table 1 shares, oracle C-indices) beside the study's.
 ``survsig preprocess ...`` preprocesses one patient (the workflow's per-patient job: a
 light process that never imports pandas or torch, so hundreds of jobs start fast).
+``survsig score NOMOGRAM_JSON SHEET -o OUTPUT`` scores a sheet of new patients with a
+saved nomogram, as rule ``score_new`` does; bad input prints one line and exits with
+status 2.
 """
 
 from __future__ import annotations
@@ -46,6 +49,40 @@ def _preprocess(args):
         )
 
 
+def _score(args):
+    import logging
+    import sys
+
+    from .errors import InputError
+    from .logs import storage_error
+    from .nomogram import score_new_patients_file
+
+    # warnings (values outside the training range, survival after the follow-up) to stderr
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("survsig score: %(levelname)s: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    logger = logging.getLogger("survsig")
+    logger.addHandler(handler)
+    try:
+        table = score_new_patients_file(args.nomogram, args.sheet, args.output)
+    except InputError as err:
+        print(f"survsig score: {_one_line(err)}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as err:  # a full disk or a denied write, perhaps under another error
+        problem = storage_error(err)
+        if problem is None:
+            raise
+        print(f"survsig score: {problem}", file=sys.stderr)
+        raise SystemExit(1) from None
+    finally:
+        logger.removeHandler(handler)
+    print(f"scored {len(table)} patient(s): {args.output}")
+
+
+def _one_line(err) -> str:
+    return " ".join(str(err).split())
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="survsig", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +101,20 @@ def main(argv=None):
     preprocess.add_argument("--output", required=True)
     preprocess.add_argument("--log", default=None)
     preprocess.set_defaults(run=_preprocess)
+    score = commands.add_parser(
+        "score",
+        help="score a sheet of new patients with a saved nomogram (as rule score_new)",
+        description="Score a sheet of new patients with a nomogram JSON of the workflow "
+        "(results/nomograms/{nomogram}.json): points per term, total points, linear "
+        "predictor, survival at the nomogram's times, and the terms outside the training "
+        "range. The sheet (CSV or TSV) needs patient_id and the columns of the nomogram's "
+        "terms, in canonical names and labels. Bad input: one line on stderr, status 2, "
+        "no output written.",
+    )
+    score.add_argument("nomogram", metavar="NOMOGRAM_JSON", help="nomogram file written by the workflow")
+    score.add_argument("sheet", metavar="SHEET", help="CSV or TSV of new patients")
+    score.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="TSV to write")
+    score.set_defaults(run=_score)
     args = parser.parse_args(argv)
     args.run(args)
 

@@ -195,6 +195,47 @@ def survival_at(curve: pd.DataFrame, times) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["time", "n_risk", "n_event", "surv", "std_err", "lower", "upper"])
 
 
+def _first_below_half(values, times) -> float:
+    """R's ``survival:::minmin``: the first time a curve is at or below 0.5.
+
+    Where the curve sits at 0.5 (within ``sqrt(eps)``, as ``all.equal``) before
+    dropping further, the midpoint between that time and the time of the next drop.
+    NaN when the curve never reaches 0.5 ("not reached").
+    """
+    tolerance = np.sqrt(np.finfo(float).eps)
+    values = np.asarray(values, dtype=float)
+    times = np.asarray(times, dtype=float)
+    keep = ~np.isnan(values) & (values < 0.5 + tolerance)
+    if not keep.any():
+        return float("nan")
+    values, times = values[keep], times[keep]
+    lower = np.flatnonzero(values < values[0])
+    if abs(values[0] - 0.5) < tolerance and len(lower):
+        return float((times[0] + times[lower[0]]) / 2)
+    return float(times[0])
+
+
+def median_survival(curve: pd.DataFrame) -> tuple:
+    """Median survival with its confidence limits, as R's ``print(survfit(...))``.
+
+    The median is where the curve first reaches 0.5 (:func:`_first_below_half`); the
+    lower limit is where the lower confidence curve does, the upper limit where the upper
+    one does (R's ``0.95LCL`` and ``0.95UCL``, with the curve's ``conf_type``).
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        Output of :func:`kaplan_meier`.
+
+    Returns
+    -------
+    (float, float, float)
+        Median, lower and upper limit (months); NaN where not reached.
+    """
+    times = curve["time"].to_numpy(dtype=float)
+    return tuple(_first_below_half(curve[column], times) for column in ("surv", "lower", "upper"))
+
+
 def number_at_risk(os_months, times) -> np.ndarray:
     """Patients still under follow-up (time >= t) at each time t (months)."""
     follow = np.sort(np.asarray(os_months, dtype=float))
@@ -310,7 +351,9 @@ def compare_groups(
     dict
         ``n_<level>``, ``events_<level>``, ``os_<level>``, ``os_<level>_lower``,
         ``os_<level>_upper`` (survival at ``time_months``, NaN when a group's follow-up
-        ends before it), ``hr``, ``hr_lower``, ``hr_upper``, ``hr_p``,
+        ends before it), ``median_<level>`` with ``median_<level>_lower`` and
+        ``median_<level>_upper`` (median survival, months, and its confidence limits as
+        :func:`median_survival`; NaN where not reached), ``hr``, ``hr_lower``, ``hr_upper``, ``hr_p``,
         ``logrank_chisq``, ``logrank_p`` and ``note``: empty, or why a statistic is
         NaN (an empty group, no deaths at all, no deaths in one group, follow-up
         ending before ``time_months``).
@@ -330,6 +373,8 @@ def compare_groups(
         out[f"os_{level}"] = float(at["surv"])
         out[f"os_{level}_lower"] = float(at["lower"])
         out[f"os_{level}_upper"] = float(at["upper"])
+        median = median_survival(curve)
+        out[f"median_{level}"], out[f"median_{level}_lower"], out[f"median_{level}_upper"] = median
         if not mask.any():
             notes.append(f"no patient in the {level} group")
         elif math.isnan(at["surv"]):
@@ -367,6 +412,18 @@ def format_hr(hr, lower, upper, *, conf_level=0.95) -> str:
     return f"HR {hr:.2f} ({100 * conf_level:g}% CI {lower:.2f}{EN_DASH}{upper:.2f})"
 
 
+def format_median(median, lower, upper) -> str:
+    """``median OS 31.2 months (25.0–40.1)``; ``NR`` for a limit not reached."""
+
+    def months(value):
+        return f"{value:.1f}" if np.isfinite(value) else "NR"
+
+    if not np.isfinite(median):
+        return f"median OS not reached (lower limit {months(lower)} months)" if np.isfinite(lower) else \
+            "median OS not reached"
+    return f"median OS {months(median)} months ({months(lower)}{EN_DASH}{months(upper)})"
+
+
 def format_survival(surv, lower, upper) -> str:
     """``89.2% (84.1–94.5)`` in percent; ``NA`` when not estimable."""
     if not np.isfinite(surv):
@@ -394,7 +451,7 @@ class KMGroup:
     os_months: np.ndarray
     os_event: np.ndarray
     color: str
-    legend: str = ""  # text after the label in the legend (e.g. n and 3-year OS)
+    legend: str = ""  # text after the label in the legend (n, 3-year OS; "\n" starts a line under it)
     curve: pd.DataFrame = field(default=None, repr=False)
 
 
@@ -526,11 +583,19 @@ def wrap_lines(lines, width=HEADER_CHARS):
     return wrapped
 
 
-def panel_height(n_groups, lines):
-    """Height (inches) of a KM panel with ``n_groups`` curves and these header lines."""
+def legend_line_count(groups) -> int:
+    """Lines the legend of ``groups`` takes: one per group, more where its text has line breaks."""
+    return sum(1 + group.legend.count("\n") for group in groups)
+
+
+def panel_height(n_groups, lines, *, legend_lines=None):
+    """Height (inches) of a KM panel with ``n_groups`` curves and these header lines.
+
+    ``legend_lines`` (default ``n_groups``) is :func:`legend_line_count` of the groups.
+    """
     return (
         TITLE_H
-        + LINE_H * (n_groups + len(wrap_lines(lines)))
+        + LINE_H * ((n_groups if legend_lines is None else legend_lines) + len(wrap_lines(lines)))
         + 0.12
         + PLOT_H
         + XLABEL_H
@@ -586,7 +651,7 @@ def draw_km_panel(
     fw, fh = fig.get_size_inches()
     x0, y0 = origin
     n_groups, lines = len(groups), wrap_lines(lines)
-    height = panel_height(n_groups, lines)
+    height = panel_height(n_groups, lines, legend_lines=legend_line_count(groups))
     top = y0 + height
 
     if max_months is None:
@@ -630,9 +695,12 @@ def draw_km_panel(
         fig.add_artist(
             Line2D([left, left + 0.3 / fw], [mid, mid], color=group.color, linewidth=2.0, transform=fig.transFigure)
         )
-        text = group.label + (f"  {group.legend}" if group.legend else "")
-        fig.text(left + 0.38 / fw, mid, text, ha="left", va="center")
+        first, *more = group.legend.split("\n")
+        fig.text(left + 0.38 / fw, mid, group.label + (f"  {first}" if first else ""), ha="left", va="center")
         y -= LINE_H
+        for line in more:  # continuation lines of the legend, under its text
+            fig.text(left + 0.38 / fw, (y - LINE_H / 2) / fh, line, ha="left", va="center")
+            y -= LINE_H
     for line in lines:
         fig.text(left, (y - LINE_H / 2) / fh, line, ha="left", va="center")
         y -= LINE_H

@@ -37,7 +37,7 @@ from . import columns as col
 from .cox import TIES, CoxFit, baseline_cumulative_hazard, fit_cox, linear_predictor
 from .errors import InputError
 from .figures import save_figure
-from .io import atomic_path, read_table
+from .io import atomic_path, read_table, write_tsv
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,10 @@ DASH = "\u2013"
 
 
 # --------------------------------------------------------------------------- terms
+#: Kinds of model terms: a number per unit, or a label coded 0/1.
+TERM_KINDS = ("continuous", "binary")
+
+
 @dataclass(frozen=True)
 class Term:
     """One covariate of a Cox model, built from one column of the patient table.
@@ -70,6 +74,11 @@ class Term:
         Text of the 0 and 1 levels on a nomogram axis (binary terms only).
     unit : str
         What one unit of a continuous term is (Table 2's "per" text).
+
+    Raises
+    ------
+    InputError
+        An unknown ``kind``, or a binary term without its 0 and 1 labels.
     """
 
     name: str
@@ -81,6 +90,13 @@ class Term:
     level_labels: tuple = ()
     unit: str = ""
 
+    def __post_init__(self):
+        # anything else would be scored silently as a number
+        if self.kind not in TERM_KINDS:
+            raise InputError(f"term {self.name!r}: kind must be one of {', '.join(TERM_KINDS)}, got {self.kind!r}")
+        if self.kind == "binary" and not (self.positive and self.negative and len(self.level_labels) == 2):
+            raise InputError(f"binary term {self.name!r} needs its positive and negative labels and two level labels")
+
     def to_dict(self) -> dict:
         out = {"name": self.name, "source": self.source, "kind": self.kind, "label": self.label}
         if self.kind == "binary":
@@ -90,17 +106,41 @@ class Term:
         return out
 
     @classmethod
-    def from_dict(cls, data) -> "Term":
-        return cls(
-            name=data["name"],
-            source=data["source"],
-            kind=data["kind"],
-            label=data["label"],
-            positive=tuple(data.get("positive", ())),
-            negative=tuple(data.get("negative", ())),
-            level_labels=tuple(data.get("level_labels", ())),
-            unit=data.get("unit", ""),
-        )
+    def from_dict(cls, data, *, key="term", file=None) -> "Term":
+        """The term of :meth:`to_dict`'s dict, every key checked.
+
+        Parameters
+        ----------
+        data : dict
+        key : str
+            Where ``data`` sits in the nomogram file (``"terms[1]"``), for messages.
+        file : str, optional
+            The nomogram file, for messages.
+
+        Raises
+        ------
+        InputError
+            A missing or mistyped key, an unknown kind, or a binary term without its
+            labels (naming the file and the key).
+        """
+        keys = _JsonKeys(file)
+        data = keys.mapping(data, key)
+        text = {name: keys.text(keys.get(data, name, key), f"{key}.{name}") for name in ("name", "source", "label")}
+        kind = keys.text(keys.get(data, "kind", key), f"{key}.kind")
+        if kind not in TERM_KINDS:
+            raise keys.error(f"{key}.kind", f"must be one of {', '.join(TERM_KINDS)}, got {kind!r}")
+        labels = {}
+        for name, count in (("positive", None), ("negative", None), ("level_labels", 2)):
+            if kind == "binary":
+                labels[name] = keys.texts(keys.get(data, name, key), f"{key}.{name}", length=count)
+            else:
+                labels[name] = ()
+        if kind == "binary":
+            both = set(labels["positive"]) & set(labels["negative"])
+            if both:
+                raise keys.error(f"{key}.positive", f"shares the label {sorted(both)[0]!r} with {key}.negative")
+        unit = keys.text(data.get("unit", ""), f"{key}.unit")
+        return cls(name=text["name"], source=text["source"], kind=kind, label=text["label"], unit=unit, **labels)
 
     def encode(self, values: pd.Series, *, patients=None, file=None) -> np.ndarray:
         """The term's numbers for ``values`` (one per patient); bad values raise.
@@ -701,6 +741,121 @@ def points_scale(coef: dict, values: dict, *, center: float, lp_range, maxscale=
     }
 
 
+# --------------------------------------------------------------------------- nomogram files
+_MISSING = object()
+
+
+def _json_type(value) -> str:
+    """What a JSON value is, in JSON's words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _show(value, limit=60) -> str:
+    """A value as the JSON file writes it, cut to ``limit`` characters."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _JsonKeys:
+    """Typed reads of a nomogram file's keys; each problem is one :class:`InputError`
+    naming the file and the key (``coef.age``, ``baseline.times[3]``)."""
+
+    def __init__(self, file=None):
+        self.file = None if file is None else str(file)
+
+    def error(self, key, reason) -> InputError:
+        return InputError(f"nomogram key '{key}' {reason}", file=self.file)
+
+    def get(self, data, name, where=None, default=_MISSING):
+        key = name if where is None else f"{where}.{name}"
+        if name not in data:
+            if default is _MISSING:
+                raise self.error(key, "is missing")
+            return default
+        return data[name]
+
+    def mapping(self, value, key) -> dict:
+        if not isinstance(value, dict):
+            raise self.error(key, f"must be an object, got {_json_type(value)}")
+        return value
+
+    def array(self, value, key, *, length=None, min_length=1) -> list:
+        if not isinstance(value, list):
+            raise self.error(key, f"must be an array, got {_json_type(value)}")
+        if length is not None and len(value) != length:
+            raise self.error(key, f"must hold {length} values, got {len(value)}")
+        if len(value) < min_length:
+            raise self.error(key, f"must hold at least {min_length} value(s), got {len(value)}")
+        return value
+
+    def text(self, value, key) -> str:
+        if not isinstance(value, str):
+            raise self.error(key, f"must be a string, got {_json_type(value)}")
+        return value
+
+    def texts(self, value, key, *, length=None, min_length=1) -> tuple:
+        values = self.array(value, key, length=length, min_length=min_length)
+        return tuple(self.text(v, f"{key}[{i}]") for i, v in enumerate(values))
+
+    def number(self, value, key, *, low=None, high=None, above=None, below=None, integer=False) -> float:
+        """A finite number (``low <= value <= high``, ``above < value < below``)."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(key, f"must be a number, got {_json_type(value)} {_show(value)}")
+        if not math.isfinite(value):
+            raise self.error(key, f"must be a finite number, got {_show(value)}")
+        if integer and value != int(value):
+            raise self.error(key, f"must be a whole number, got {_show(value)}")
+        if low is not None and value < low:
+            raise self.error(key, f"must be at least {low:g}, got {_show(value)}")
+        if high is not None and value > high:
+            raise self.error(key, f"must be at most {high:g}, got {_show(value)}")
+        if above is not None and not value > above:
+            raise self.error(key, f"must be greater than {above:g}, got {_show(value)}")
+        if below is not None and not value < below:
+            raise self.error(key, f"must be less than {below:g}, got {_show(value)}")
+        return int(value) if integer else float(value)
+
+    def numbers(self, value, key, *, length=None, min_length=1, **bounds) -> np.ndarray:
+        values = self.array(value, key, length=length, min_length=min_length)
+        return np.array([self.number(v, f"{key}[{i}]", **bounds) for i, v in enumerate(values)], dtype=float)
+
+    def per_term(self, data, name, terms, **bounds) -> pd.Series:
+        """``data[name]``: an object with one finite number per term, and no other key."""
+        table = self.mapping(self.get(data, name), name)
+        extra = [k for k in table if k not in terms]
+        if extra:
+            raise self.error(name, f"has an entry {extra[0]!r} that is not a term of the nomogram "
+                                   f"(terms: {', '.join(terms)})")
+        values = [self.number(self.get(table, t, name), f"{name}.{t}", **bounds) for t in terms]
+        return pd.Series(values, index=list(terms), dtype=float)
+
+    def close(self, actual, expected, key, what) -> None:
+        """Refuse ``actual`` unless it equals ``expected`` (recomputed from other keys) to rounding."""
+        actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+        tolerance = 1e-9 * (1.0 + np.abs(expected))
+        far = np.abs(actual - expected) > tolerance
+        if far.any():
+            i = int(np.flatnonzero(far.ravel())[0])
+            raise self.error(key, f"disagrees with {what} ({actual.ravel()[i]!r} vs {expected.ravel()[i]!r}): "
+                                  "was the file edited?")
+
+
+
 # --------------------------------------------------------------------------- nomogram
 @dataclass
 class CoxNomogram:
@@ -725,12 +880,18 @@ class CoxNomogram:
         Training means of the terms; the linear predictor is centred at them.
     baseline_times_, baseline_cumhaz_ : numpy.ndarray
         Death times (months) and the baseline cumulative hazard (at the means).
+    max_followup_months_ : float
+        Longest follow-up of the training data: the baseline hazard is unknown after
+        it, so survival there is NaN (:meth:`cumulative_hazard`).
     baseline_survival_ : dict
-        ``survival_times`` -> baseline survival there.
+        ``survival_times`` -> baseline survival there (NaN after the follow-up).
     loglik_, loglik_null_, aic_ : float
     n_, events_ : int
     lp_range_ : tuple of float
         Range of the training set's linear predictor.
+    training_range_ : dict
+        Continuous term -> (lowest, highest) training value; new patients outside it
+        are flagged, far outside it refused (:func:`score_new_patients`).
     scale_ : dict
         :func:`points_scale` of the nomogram.
     """
@@ -771,8 +932,11 @@ class CoxNomogram:
         self.n_, self.events_ = fit.n, fit.events
         lp = linear_predictor(X.to_numpy(), fit.coef, fit.means)
         self.baseline_times_, self.baseline_cumhaz_ = baseline_cumulative_hazard(time, event, lp, ties=self.ties)
-        self.baseline_survival_ = {t: float(np.exp(-self._cumhaz(t))) for t in self.survival_times}
+        self.max_followup_months_ = float(time.max())
+        self.baseline_survival_ = {t: float(np.exp(-self.cumulative_hazard(t))) for t in self.survival_times}
         self.lp_range_ = (float(lp.min()), float(lp.max()))
+        self.training_range_ = {t.name: (float(X[t.name].min()), float(X[t.name].max()))
+                                for t in self.terms if t.kind == "continuous"}
         values = {t.name: axis_values(X[t.name], kind=t.kind) for t in self.terms}
         self.scale_ = points_scale(self.coef_.to_dict(), values, center=float(fit.means @ fit.coef),
                                    lp_range=self.lp_range_)
@@ -783,8 +947,23 @@ class CoxNomogram:
             raise RuntimeError("the nomogram is not fitted; call fit() or load() first")
 
     def _cumhaz(self, t):
+        """The baseline step function as estimated: 0 before the first death, its last
+        value after the last one (at any time; :meth:`cumulative_hazard` stops at the
+        follow-up)."""
         i = np.searchsorted(self.baseline_times_, np.asarray(t, dtype=float), side="right")
         return np.r_[0.0, self.baseline_cumhaz_][i]
+
+    def cumulative_hazard(self, times) -> np.ndarray:
+        """Baseline cumulative hazard at ``times`` (months); NaN after the training follow-up.
+
+        The estimate is a step function that is known up to the longest follow-up of
+        the training data (``max_followup_months_``): later deaths were never observed,
+        so the hazard there is unknown, not constant, and those times get NaN (as R's
+        ``summary(survfit(...), times, extend = FALSE)`` leaves them out).
+        """
+        self._check_fitted()
+        times = np.asarray(times, dtype=float)
+        return np.where(times > self.max_followup_months_, np.nan, self._cumhaz(times))
 
     def predict_lp(self, frame: pd.DataFrame, *, file=None) -> np.ndarray:
         """Linear predictor ``(x - means) . coef`` of each patient (higher = higher risk)."""
@@ -796,13 +975,19 @@ class CoxNomogram:
         """Survival probability of each patient (rows) at ``times`` (columns, months).
 
         ``S(t | x) = exp(-H0(t) exp(lp))`` with the baseline of
-        :func:`baseline_cumulative_hazard` (R's ``survfit.coxph``).
+        :func:`baseline_cumulative_hazard` (R's ``survfit.coxph``); NaN at times after
+        the training follow-up (:meth:`cumulative_hazard`).
         """
         lp = self.predict_lp(frame, file=file)
-        return survival_from_lp(lp, self._cumhaz(np.atleast_1d(times)))
+        return survival_from_lp(lp, self.cumulative_hazard(np.atleast_1d(times)))
 
     def survival_at(self, lp, t) -> np.ndarray:
-        """Survival at time ``t`` (months) for linear predictor values ``lp``."""
+        """Survival at time ``t`` (months) for linear predictor values ``lp``.
+
+        Reads the baseline step function as estimated, also after the training
+        follow-up, where it keeps its last value (the calibration's horizon reads it so);
+        :meth:`predict_survival` and :func:`score_new_patients` give NaN there.
+        """
         self._check_fitted()
         return np.exp(-float(self._cumhaz(t)) * np.exp(np.asarray(lp, dtype=float)))
 
@@ -832,6 +1017,7 @@ class CoxNomogram:
 
     # ---------------------------------------------------------------- JSON
     def to_dict(self) -> dict:
+        """The nomogram as JSON-ready data (keys in fixed order; NaN survival as null)."""
         self._check_fitted()
         return {
             "format": JSON_FORMAT,
@@ -850,47 +1036,222 @@ class CoxNomogram:
             "loglik_null": self.loglik_null_,
             "aic": self.aic_,
             "lp_range": list(self.lp_range_),
+            "training_range": {name: list(bounds) for name, bounds in self.training_range_.items()},
+            "max_followup_months": self.max_followup_months_,
             "survival_times": list(self.survival_times),
-            "baseline_survival": {f"{t:g}": s for t, s in self.baseline_survival_.items()},
+            # unknown after the follow-up: null, as JSON has no NaN
+            "baseline_survival": {f"{t:g}": s if math.isfinite(s) else None
+                                  for t, s in self.baseline_survival_.items()},
             "baseline": {"times": self.baseline_times_.tolist(), "cumhaz": self.baseline_cumhaz_.tolist()},
             "points_scale": self.scale_,
             "notes": list(self.notes),
         }
 
     @classmethod
-    def from_dict(cls, data) -> "CoxNomogram":
+    def from_dict(cls, data, *, file=None) -> "CoxNomogram":
+        """The nomogram of :meth:`to_dict`'s data, every key checked before it is used.
+
+        Files written before ``training_range`` and ``max_followup_months`` were saved
+        get each continuous term's axis range and the last baseline death time instead.
+
+        Parameters
+        ----------
+        data : dict
+        file : str, optional
+            The file the data came from, named in error messages.
+
+        Raises
+        ------
+        InputError
+            Naming the file and the key (``coef.age``, ``baseline.times[3]``): a missing
+            key or one of the wrong type; an unknown term kind or a binary term without
+            its labels; coefficients, means or standard errors missing, extra or not
+            finite; a baseline whose times are negative or not strictly increasing, or
+            whose cumulative hazard is negative, decreasing or not finite; a baseline
+            survival outside [0, 1] or not the baseline's; a points scale missing, not
+            finite or not the coefficients'.
+        """
+        keys = _JsonKeys(file)
+        if not isinstance(data, dict):
+            raise InputError(f"not a survsig nomogram file: the JSON holds {_json_type(data)}, not an object",
+                             file=file)
         if data.get("format") != JSON_FORMAT:
-            raise InputError(f"not a survsig nomogram file (format {data.get('format')!r}, expected {JSON_FORMAT})")
-        model = cls([Term.from_dict(t) for t in data["terms"]], ties=data["ties"],
-                    survival_times=tuple(data["survival_times"]), name=data.get("name", ""),
-                    confidence=data.get("confidence", 0.95), notes=list(data.get("notes", [])))
-        names = model.term_names
-        model.coef_ = pd.Series([data["coef"][n] for n in names], index=names, dtype=float)
-        model.se_ = pd.Series([data["se"][n] for n in names], index=names, dtype=float)
-        model.cov_ = pd.DataFrame(np.asarray(data["cov"], dtype=float), index=names, columns=names)
-        model.means_ = pd.Series([data["means"][n] for n in names], index=names, dtype=float)
-        model.n_, model.events_ = int(data["n"]), int(data["events"])
-        model.loglik_, model.loglik_null_, model.aic_ = data["loglik"], data["loglik_null"], data["aic"]
-        model.lp_range_ = tuple(data["lp_range"])
-        model.baseline_times_ = np.asarray(data["baseline"]["times"], dtype=float)
-        model.baseline_cumhaz_ = np.asarray(data["baseline"]["cumhaz"], dtype=float)
-        model.baseline_survival_ = {float(t): s for t, s in data["baseline_survival"].items()}
-        model.scale_ = data["points_scale"]
+            raise InputError(f"not a survsig nomogram file (format {data.get('format')!r}, expected {JSON_FORMAT})",
+                             file=file)
+        terms = [Term.from_dict(t, key=f"terms[{i}]", file=file)
+                 for i, t in enumerate(keys.array(keys.get(data, "terms"), "terms"))]
+        names = [t.name for t in terms]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise keys.error(f"terms[{i}].name", f"repeats the term {name!r}")
+        ties = keys.text(keys.get(data, "ties"), "ties")
+        if ties not in TIES:
+            raise keys.error("ties", f"must be one of {', '.join(TIES)}, got {ties!r}")
+        if data.get("time_unit", "months") != "months":
+            raise keys.error("time_unit", f"must be \"months\", got {_show(data['time_unit'])}")
+        survival_times = keys.numbers(keys.get(data, "survival_times"), "survival_times", above=0)
+        if len(set(survival_times)) < len(survival_times):
+            raise keys.error("survival_times", f"repeats a time: {_show(survival_times.tolist())}")
+        model = cls(terms, ties=ties, survival_times=tuple(survival_times),
+                    name=keys.text(data.get("name", ""), "name"),
+                    confidence=keys.number(data.get("confidence", 0.95), "confidence", above=0, below=1),
+                    notes=list(keys.texts(data.get("notes", []), "notes", min_length=0)))
+
+        model.coef_ = keys.per_term(data, "coef", names)
+        model.se_ = keys.per_term(data, "se", names, low=0)
+        model.means_ = keys.per_term(data, "means", names)
+        rows = keys.array(keys.get(data, "cov"), "cov", length=len(names))
+        model.cov_ = pd.DataFrame([keys.numbers(r, f"cov[{i}]", length=len(names)) for i, r in enumerate(rows)],
+                                  index=names, columns=names)
+        model.n_ = keys.number(keys.get(data, "n"), "n", low=1, integer=True)
+        model.events_ = keys.number(keys.get(data, "events"), "events", low=1, high=model.n_, integer=True)
+        model.loglik_, model.loglik_null_, model.aic_ = (keys.number(keys.get(data, k), k)
+                                                         for k in ("loglik", "loglik_null", "aic"))
+        lp_range = keys.numbers(keys.get(data, "lp_range"), "lp_range", length=2)
+        if lp_range[0] > lp_range[1]:
+            raise keys.error("lp_range", f"must be [lowest, highest], got {_show(lp_range.tolist())}")
+        model.lp_range_ = (float(lp_range[0]), float(lp_range[1]))
+
+        baseline = keys.mapping(keys.get(data, "baseline"), "baseline")
+        times = keys.numbers(keys.get(baseline, "times", "baseline"), "baseline.times", low=0)
+        cumhaz = keys.numbers(keys.get(baseline, "cumhaz", "baseline"), "baseline.cumhaz", low=0,
+                              length=len(times))
+        step = np.flatnonzero(np.diff(times) <= 0)
+        if len(step):
+            i = int(step[0]) + 1
+            raise keys.error(f"baseline.times[{i}]", f"({times[i]:g}) is not after baseline.times[{i - 1}] "
+                                                     f"({times[i - 1]:g}): death times must increase strictly")
+        step = np.flatnonzero(np.diff(cumhaz) < 0)
+        if len(step):
+            i = int(step[0]) + 1
+            raise keys.error(f"baseline.cumhaz[{i}]", f"({cumhaz[i]:g}) is below baseline.cumhaz[{i - 1}] "
+                                                      f"({cumhaz[i - 1]:g}): a cumulative hazard never decreases")
+        model.baseline_times_, model.baseline_cumhaz_ = times, cumhaz
+        model.max_followup_months_ = keys.number(data.get("max_followup_months", float(times[-1])),
+                                                 "max_followup_months")
+        if model.max_followup_months_ < times[-1]:
+            raise keys.error("max_followup_months", f"({model.max_followup_months_:g}) is before the last "
+                                                    f"baseline death time ({times[-1]:g})")
+
+        model.scale_ = _points_scale_from_dict(keys, data, model)
+        model.training_range_ = _training_range_from_dict(keys, data, model)
+        model.baseline_survival_ = _baseline_survival_from_dict(keys, data, model)
         return model
 
     def save(self, path) -> None:
         """Write the nomogram as JSON (atomic; floats at full precision, keys in fixed order)."""
+        try:
+            # NaN is not JSON, and load() would refuse it
+            text = json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n"
+        except ValueError as err:
+            raise InputError(f"nomogram {self.name!r} holds a number that is not finite; not saved ({err})",
+                             file=path) from None
         with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+            tmp.write_text(text)
 
     @classmethod
     def load(cls, path) -> "CoxNomogram":
-        """Read a nomogram written by :meth:`save`."""
+        """Read a nomogram written by :meth:`save`, checking every key (:meth:`from_dict`).
+
+        Raises
+        ------
+        InputError
+            The file cannot be read, is not JSON, or holds no valid nomogram (naming
+            the file and the key).
+        """
         try:
-            data = json.loads(open(path).read())
-        except (OSError, ValueError) as err:
-            raise InputError(f"cannot read the nomogram file ({err})", file=path) from None
-        return cls.from_dict(data)
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as err:
+            raise InputError(f"cannot read the nomogram file ({err.strerror or err})", file=path) from None
+        except ValueError as err:  # not UTF-8
+            raise InputError(f"the nomogram file is not text ({err})", file=path) from None
+        try:
+            data = json.loads(text)
+        except ValueError as err:
+            raise InputError(f"the nomogram file is not valid JSON ({err})", file=path) from None
+        return cls.from_dict(data, file=path)
+
+
+def _points_scale_from_dict(keys: _JsonKeys, data: dict, model: CoxNomogram) -> dict:
+    """The checked ``points_scale`` of a nomogram file: finite, and the one its
+    coefficients and means give (:func:`points_scale`), so points and lp agree."""
+    scale = keys.mapping(keys.get(data, "points_scale"), "points_scale")
+    where = "points_scale"
+    sc = keys.number(keys.get(scale, "sc", where), f"{where}.sc", above=0)
+    intercept = keys.number(keys.get(scale, "intercept", where), f"{where}.intercept")
+    maxscale = keys.number(keys.get(scale, "maxscale", where), f"{where}.maxscale", above=0)
+    axes = keys.mapping(keys.get(scale, "axes", where), f"{where}.axes")
+    extra = [k for k in axes if k not in model.term_names]
+    if extra:
+        raise keys.error(f"{where}.axes", f"has an axis {extra[0]!r} that is not a term of the nomogram")
+    checked = {}
+    for term in model.terms:
+        at = f"{where}.axes.{term.name}"
+        axis = keys.mapping(keys.get(axes, term.name, f"{where}.axes"), at)
+        values = keys.numbers(keys.get(axis, "values", at), f"{at}.values")
+        if term.kind == "binary" and values.tolist() != [0.0, 1.0]:
+            raise keys.error(f"{at}.values", f"of a binary term must be [0, 1], got {_show(values.tolist())}")
+        xbeta = keys.numbers(keys.get(axis, "xbeta", at), f"{at}.xbeta", length=len(values))
+        points = keys.numbers(keys.get(axis, "points", at), f"{at}.points", length=len(values))
+        keys.close(xbeta, model.coef_[term.name] * values, f"{at}.xbeta", f"coef.{term.name} times {at}.values")
+        keys.close(points, (xbeta - xbeta.min()) * sc, f"{at}.points", f"{at}.xbeta above its lowest, times {where}.sc")
+        checked[term.name] = {"values": values.tolist(), "xbeta": xbeta.tolist(), "points": points.tolist()}
+    widest = max(max(a["xbeta"]) - min(a["xbeta"]) for a in checked.values())
+    keys.close(sc, maxscale / widest if widest > 0 else np.inf, f"{where}.sc",
+               f"{where}.maxscale over the widest axis' xbeta range")
+    center = float(np.sum(model.coef_.to_numpy() * model.means_.to_numpy()))
+    keys.close(intercept, -center + sum(min(a["xbeta"]) for a in checked.values()), f"{where}.intercept",
+               "minus the sum of coef times means, plus each axis' lowest xbeta")
+    return {
+        "sc": sc,
+        "intercept": intercept,
+        "maxscale": maxscale,
+        "axes": checked,
+        "lp_at": keys.numbers(keys.get(scale, "lp_at", where), f"{where}.lp_at").tolist(),
+        "total_points": keys.numbers(keys.get(scale, "total_points", where), f"{where}.total_points").tolist(),
+    }
+
+
+def _training_range_from_dict(keys: _JsonKeys, data: dict, model: CoxNomogram) -> dict:
+    """Continuous term -> (lowest, highest) training value; the axis range in older files."""
+    continuous = [t.name for t in model.terms if t.kind == "continuous"]
+    if "training_range" not in data:
+        return {name: (min(model.scale_["axes"][name]["values"]), max(model.scale_["axes"][name]["values"]))
+                for name in continuous}
+    ranges = keys.mapping(data["training_range"], "training_range")
+    extra = [k for k in ranges if k not in continuous]
+    if extra:
+        raise keys.error("training_range", f"has an entry {extra[0]!r} that is not a continuous term")
+    out = {}
+    for name in continuous:
+        low, high = keys.numbers(keys.get(ranges, name, "training_range"), f"training_range.{name}", length=2)
+        if low > high:
+            raise keys.error(f"training_range.{name}", f"must be [lowest, highest], got {_show([low, high])}")
+        out[name] = (float(low), float(high))
+    return out
+
+
+def _baseline_survival_from_dict(keys: _JsonKeys, data: dict, model: CoxNomogram) -> dict:
+    """Survival time -> baseline survival, in [0, 1] and equal to the baseline's; NaN
+    after the follow-up (null in new files, the step function's last value in older ones)."""
+    stored = keys.mapping(keys.get(data, "baseline_survival"), "baseline_survival")
+    labels = {f"{t:g}": t for t in model.survival_times}
+    extra = [k for k in stored if k not in labels]
+    if extra:
+        raise keys.error("baseline_survival", f"has an entry {extra[0]!r} that is not one of survival_times")
+    out = {}
+    for label, t in labels.items():
+        key = f"baseline_survival.{label}"
+        value = keys.get(stored, label, "baseline_survival")
+        if t > model.max_followup_months_:
+            if value is not None:
+                keys.number(value, key, low=0, high=1)
+            out[t] = float("nan")
+            continue
+        out[t] = keys.number(value, key, low=0, high=1)
+        keys.close(out[t], np.exp(-model._cumhaz(t)), key, f"exp(-baseline cumulative hazard at {label} months)")
+    return out
 
 
 def survival_from_lp(lp, cumhaz) -> np.ndarray:
@@ -911,20 +1272,192 @@ def score_table(nomogram: CoxNomogram, frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+#: How far beyond its training range a continuous value may lie, in widths of that
+#: range, before it is refused rather than flagged: a value one width beyond either end
+#: already scores up to twice the term's span of points.
+EXTRAPOLATION_WIDTHS = 1.0
+
+#: Column that lists, per new patient, the terms whose values lie outside the
+#: training range (``;``-separated; empty when none).
+OUTSIDE_TRAINING_RANGE = "outside_training_range"
+
+
+def plausible_bounds() -> dict:
+    """Column -> (lowest, highest) value that can be a patient's: the bounds the
+    clinical sheet is validated with (age 0-120 years, SUV 0-200 g/mL)."""
+    from .validate import MAX_AGE, MAX_SUV  # imported here: validate pulls in SimpleITK
+
+    return {"age": (0.0, float(MAX_AGE)), **{c: (0.0, float(MAX_SUV)) for c in col.SUV_COLUMNS}}
+
+
+def accepted_range(nomogram: CoxNomogram, term: Term) -> tuple:
+    """Values of continuous ``term`` that :func:`score_new_patients` scores: ``(low, high)``.
+
+    The training range widened by :data:`EXTRAPOLATION_WIDTHS` of its width on each
+    side, cut to the plausible bounds of the column (:func:`plausible_bounds`; the
+    training range itself is always accepted).
+    """
+    low, high = nomogram.training_range_[term.name]
+    width = high - low
+    lo, hi = low - EXTRAPOLATION_WIDTHS * width, high + EXTRAPOLATION_WIDTHS * width
+    bounds = plausible_bounds().get(term.source)
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return min(lo, low), max(hi, high)
+
+
 def score_new_patients(nomogram: CoxNomogram, sheet: pd.DataFrame, *, file=None) -> pd.DataFrame:
     """Score a sheet of new patients: points per term, total points, lp and survival.
 
     The sheet needs ``patient_id`` and the columns of the nomogram's terms, in the
     canonical names and labels (``rT_stage`` as T0-T4, ``signature_{model}`` already
     standardised with the training statistics, as the signature files are).
+
+    Checks come first; the first failure raises and nothing is scored:
+
+    * every row has a patient id and no id repeats;
+    * every term's column is there, with finite numbers or the term's labels;
+    * continuous values lie in :func:`accepted_range`: the training range widened by
+      its width on each side, within the column's plausible bounds (age 0-120 years,
+      SUV 0-200 g/mL). Beyond it a value is a typo or a unit error, or so far from the
+      training data that the nomogram's extrapolation means nothing (age 300 would
+      score 185 points on a 0-100 axis): it is refused, naming patient, row and column.
+
+    Values inside the accepted range but outside the training range are scored (their
+    points extrapolate the axis linearly, so they may fall below 0 or beyond the axis)
+    and flagged: column ``outside_training_range`` names those terms, ``;``-separated.
+
+    Survival at a time after the longest follow-up of the training data
+    (``max_followup_months_``) is NaN, with a warning: the baseline hazard is unknown
+    there (:meth:`CoxNomogram.cumulative_hazard`).
+
+    Parameters
+    ----------
+    nomogram : CoxNomogram
+    sheet : pandas.DataFrame
+    file : str, optional
+        The sheet's file; errors then name it and its 1-based data row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``patient_id``, ``points_{term}`` per term, ``total_points``, ``lp``,
+        ``survival_{t}m`` per survival time and ``outside_training_range``, one row
+        per patient in the sheet's order.
+
+    Raises
+    ------
+    InputError
+        On the first bad row, naming the file, patient, row and column.
     """
+    nomogram._check_fitted()
+
+    def row(i):  # a file's data row; without a file the patient says it
+        return i + 1 if file is not None else None
+
     if col.PATIENT_ID not in sheet.columns:
         raise InputError("the sheet lacks the patient id column", file=file, column=col.PATIENT_ID)
-    out = nomogram.points(sheet, file=file)
-    survival = nomogram.predict_survival(sheet, nomogram.survival_times, file=file)
+    if sheet.empty:
+        raise InputError("the sheet has no patients", file=file)
+    raw_ids = sheet[col.PATIENT_ID].reset_index(drop=True)
+    ids = raw_ids.astype(str)
+    missing = raw_ids.isna().to_numpy() | ids.str.strip().eq("").to_numpy()
+    if missing.any():
+        i = int(np.flatnonzero(missing)[0])
+        raise InputError("patient id is missing", file=file, row=i + 1, column=col.PATIENT_ID)
+    repeated = ids.duplicated().to_numpy()
+    if repeated.any():
+        i = int(np.flatnonzero(repeated)[0])
+        first = int(np.flatnonzero(ids.eq(ids.iloc[i]).to_numpy())[0])
+        raise InputError(f"duplicate patient id (first in data row {first + 1})", file=file, patient=ids.iloc[i],
+                         row=row(i), column=col.PATIENT_ID)
+    frame = sheet.reset_index(drop=True).assign(**{col.PATIENT_ID: ids})
+
+    X = design_matrix(frame, nomogram.terms, file=file)
+    outside = [[] for _ in range(len(frame))]
+    for term in nomogram.terms:
+        if term.kind != "continuous":
+            continue
+        values = X[term.name].to_numpy()
+        low, high = accepted_range(nomogram, term)
+        bad = (values < low) | (values > high)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            train_low, train_high = nomogram.training_range_[term.name]
+            bounds = plausible_bounds().get(term.source)
+            cut = "" if bounds is None else f", cut to the plausible {bounds[0]:g} to {bounds[1]:g}"
+            raise InputError(
+                f"{values[i]:g} is refused: the nomogram scores {term.source} from {low:g} to {high:g} (the training "
+                f"range {train_low:g} to {train_high:g} widened by its width on each side{cut}); a typo or another "
+                "unit?",
+                file=file, patient=ids.iloc[i], row=row(i), column=term.source,
+            )
+        train_low, train_high = nomogram.training_range_[term.name]
+        for i in np.flatnonzero((values < train_low) | (values > train_high)):
+            outside[i].append(term.name)
+
+    out = nomogram.points(frame, file=file).reset_index(drop=True)
+    survival = nomogram.predict_survival(frame, nomogram.survival_times, file=file)
     for j, t in enumerate(nomogram.survival_times):
         out[f"survival_{t:g}m"] = survival[:, j]
-    return out.reset_index(drop=True)
+    beyond = [t for t in nomogram.survival_times if t > nomogram.max_followup_months_]
+    if beyond:
+        log.warning("survival at %s months is left empty (NaN): the training data's follow-up ends at %g months, "
+                    "after which the baseline hazard is unknown", ", ".join(f"{t:g}" for t in beyond),
+                    nomogram.max_followup_months_)
+    out[OUTSIDE_TRAINING_RANGE] = [";".join(names) for names in outside]
+    flagged = [i for i, names in enumerate(outside) if names]
+    if flagged:
+        log.warning("%d patient(s) have values outside the training range, scored by extrapolation and flagged in "
+                    "column %s (first: patient %s, %s)", len(flagged), OUTSIDE_TRAINING_RANGE,
+                    ids.iloc[flagged[0]], ", ".join(outside[flagged[0]]))
+    return out
+
+
+def read_new_patients(path) -> pd.DataFrame:
+    """The sheet of new patients (CSV or TSV; patient ids read as text).
+
+    Raises
+    ------
+    InputError
+        The sheet cannot be read or parsed, or a column name repeats in its header
+        (pandas would read the first and rename the second).
+    """
+    try:
+        header = read_table(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
+        sheet = read_table(path, dtype={col.PATIENT_ID: str})
+    except OSError as err:
+        raise InputError(f"cannot read the sheet of new patients ({err.strerror or err})", file=path) from None
+    except ValueError as err:  # pandas' parser errors, an empty file, bytes that are not text
+        reason = " ".join(str(err).split())
+        raise InputError(f"cannot read the sheet of new patients ({reason})", file=path) from None
+    names = [str(name) for name in header]
+    for j, name in enumerate(names):
+        if name in names[:j]:
+            raise InputError("column name repeats in the header", file=path, column=name)
+    return sheet
+
+
+def score_new_patients_file(nomogram_path, sheet_path, output_path) -> pd.DataFrame:
+    """Score the sheet of new patients ``sheet_path`` with the nomogram file
+    ``nomogram_path`` and write the table to ``output_path`` (TSV).
+
+    One implementation for ``survsig score`` and rule ``score_new``: every check of
+    :meth:`CoxNomogram.load`, :func:`read_new_patients` and :func:`score_new_patients`
+    runs before anything is written, and the table is written atomically, so on an
+    error no output exists.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table written (:func:`score_new_patients`).
+    """
+    nomogram = CoxNomogram.load(nomogram_path)
+    table = score_new_patients(nomogram, read_new_patients(sheet_path), file=str(sheet_path))
+    write_tsv(table, output_path, float_format="%.10g")
+    log.info("scored %d new patient(s) with nomogram %s: %s", len(table), nomogram.name or nomogram_path,
+             output_path)
+    return table
 
 
 # --------------------------------------------------------------------------- figure

@@ -39,9 +39,11 @@ from .km import (
     fit_cox,
     format_hr,
     format_p,
+    format_median,
     format_survival,
     kaplan_meier,
     km_style,
+    legend_line_count,
     logrank,
     new_figure,
     panel_height,
@@ -587,6 +589,8 @@ def _legend(result, level, time_months):
     return (
         f"n = {result[f'n_{level}']}, deaths {result[f'events_{level}']}; {survival_label(time_months)} "
         + format_survival(result[f"os_{level}"], result[f"os_{level}_lower"], result[f"os_{level}_upper"])
+        + "\n"
+        + format_median(result[f"median_{level}"], result[f"median_{level}_lower"], result[f"median_{level}_upper"])
     )
 
 
@@ -613,7 +617,8 @@ def km_risk_figure(groups, cutoff_row, split, *, nomogram, time_months=36.0, con
                    step_months=12.0, cutoff_text=None):
     """Kaplan-Meier curves of the two risk groups in one split (Fig. 3 A-F).
 
-    Header: legend with n, deaths and survival at ``time_months`` (CI) per group; the
+    Header: legend with n, deaths, survival at ``time_months`` (CI) and median survival
+    (CI) per group; the
     hazard ratio (high vs low, Cox) and log-rank p; the cut-off (``cutoff_text`` replaces
     its line). Under the plot: the
     numbers at risk at each time tick. Returns the figure (save with
@@ -632,10 +637,11 @@ def km_risk_figure(groups, cutoff_row, split, *, nomogram, time_months=36.0, con
         lines.append(f"Note: {result['note']}")
     title = f"{NOMOGRAM_TITLES.get(nomogram, nomogram)}, {SPLIT_TITLES[split]}"
     max_months = float(groups[OS_MONTHS].max())
+    km_groups = _risk_groups_km(part, result, time_months)
     with km_style():
-        fig = new_figure(PANEL_WIDTH, panel_height(2, lines))
+        fig = new_figure(PANEL_WIDTH, panel_height(2, lines, legend_lines=legend_line_count(km_groups)))
         draw_km_panel(
-            fig, (0, 0), _risk_groups_km(part, result, time_months), title=title, lines=lines,
+            fig, (0, 0), km_groups, title=title, lines=lines,
             step_months=step_months, max_months=max_months, conf_level=conf_level, conf_type=conf_type,
         )
     return fig
@@ -705,7 +711,8 @@ def _panel_figure(panels, header, frame, step_months, conf_level, conf_type, foo
     panels = [(title, groups, wrap_lines(lines)) for title, groups, lines in panels]
     n_lines = max(len(lines) for _, _, lines in panels)
     n_groups = max(len(groups) for _, groups, _ in panels)
-    height = panel_height(n_groups, [""] * n_lines)
+    legend_lines = max(legend_line_count(groups) for _, groups, _ in panels)
+    height = panel_height(n_groups, [""] * n_lines, legend_lines=legend_lines)
     header_h, footer_h = 0.4, (0.3 if footer else 0.0)
     max_months = float(frame[OS_MONTHS].max()) if len(frame) else 12.0
     with km_style():
