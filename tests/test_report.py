@@ -203,3 +203,22 @@ def test_report_renders_in_a_browser_with_figures_and_captions(report, tmp_path)
     keep = os.environ.get("SURVSIG_REPORT_SCREENSHOT")  # a path to keep the screenshot at, to look at
     if keep:
         shutil.copy2(screenshot, keep)
+
+
+def test_pdf_figures_embed_truetype_fonts_only(tiny_complete):
+    """Every PDF of a run carries its text as TrueType (Type 42) fonts, never Type 3."""
+    pdfs = sorted((tiny_complete / "results").rglob("*.pdf"))
+    assert len(pdfs) >= 20
+    for pdf in pdfs:
+        data = pdf.read_bytes()
+        assert b"/Type3" not in data, pdf
+        assert b"/CIDFontType2" in data or b"/TrueType" in data, pdf
+
+
+def test_risk_groups_have_one_palette_in_every_figure():
+    from survsig.figures import RISK_GROUP_COLOURS
+    from survsig.rnaseq import DIRECTION_COLOURS, GROUP_COLOURS
+    from survsig.stratify import RISK_COLORS
+
+    assert RISK_COLORS == GROUP_COLOURS == RISK_GROUP_COLOURS
+    assert (DIRECTION_COLOURS["up"], DIRECTION_COLOURS["down"]) == (RISK_GROUP_COLOURS["high"], RISK_GROUP_COLOURS["low"])

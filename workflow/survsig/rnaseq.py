@@ -68,8 +68,8 @@ ENSEMBL_ID = re.compile(r"^(ENS[A-Z]*G\d{6,})(?:\.\d+)?(?:_PAR_Y)?$")
 ENTREZ_ID = re.compile(r"^\d+$")
 
 #: Colours of the risk groups and of up/down-regulated genes, in every figure.
-GROUP_COLOURS = {HIGH: "#c0392b", LOW: "#2e86c1"}
-DIRECTION_COLOURS = {"up": "#c0392b", "down": "#2e86c1", "ns": "#b3b3b3"}
+GROUP_COLOURS = {HIGH: figures.RISK_GROUP_COLOURS["high"], LOW: figures.RISK_GROUP_COLOURS["low"]}
+DIRECTION_COLOURS = {"up": GROUP_COLOURS[HIGH], "down": GROUP_COLOURS[LOW], "ns": "#b3b3b3"}
 GROUP_LABELS = {HIGH: "High risk", LOW: "Low risk"}
 
 FIGURE_STYLE = {

@@ -32,6 +32,7 @@ from scipy import stats
 
 from .columns import OS_EVENT, OS_MONTHS, PATIENT_ID, SPLIT, SPLIT_LEVELS
 from .errors import InputError
+from .figures import RISK_GROUP_COLOURS
 from .km import (
     KMGroup,
     compare_groups,
@@ -67,7 +68,7 @@ RISK_GROUP_COLUMNS = (PATIENT_ID, SPLIT, LP, RISK_GROUP)
 SUBSETS = ("all", TRAIN, TEST)
 PMETHODS = ("none", "Lau92", "condMC")
 
-RISK_COLORS = {LOW: "#2c7bb6", HIGH: "#d7191c"}
+RISK_COLORS = {LOW: RISK_GROUP_COLOURS["low"], HIGH: RISK_GROUP_COLOURS["high"]}
 RISK_LABELS = {LOW: "Low risk", HIGH: "High risk"}
 TREATMENT_COLORS = {"surgery": "#1b9e77", "reirradiation": "#7570b3", "chemotherapy": "#d95f02"}
 TREATMENT_LABELS = {"surgery": "Surgery", "reirradiation": "Re-irradiation", "chemotherapy": "Chemotherapy"}
