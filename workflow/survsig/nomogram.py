@@ -38,6 +38,7 @@ from .cox import TIES, CoxFit, baseline_cumulative_hazard, fit_cox, linear_predi
 from .errors import InputError
 from .figures import save_figure
 from .io import atomic_path, read_table, write_tsv
+from .jsonkeys import JsonKeys, json_type, show
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class Term:
             A missing or mistyped key, an unknown kind, or a binary term without its
             labels (naming the file and the key).
         """
-        keys = _JsonKeys(file)
+        keys = JsonKeys(file, kind="nomogram")
         data = keys.mapping(data, key)
         text = {name: keys.text(keys.get(data, name, key), f"{key}.{name}") for name in ("name", "source", "label")}
         kind = keys.text(keys.get(data, "kind", key), f"{key}.kind")
@@ -741,121 +742,6 @@ def points_scale(coef: dict, values: dict, *, center: float, lp_range, maxscale=
     }
 
 
-# --------------------------------------------------------------------------- nomogram files
-_MISSING = object()
-
-
-def _json_type(value) -> str:
-    """What a JSON value is, in JSON's words."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def _show(value, limit=60) -> str:
-    """A value as the JSON file writes it, cut to ``limit`` characters."""
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-class _JsonKeys:
-    """Typed reads of a nomogram file's keys; each problem is one :class:`InputError`
-    naming the file and the key (``coef.age``, ``baseline.times[3]``)."""
-
-    def __init__(self, file=None):
-        self.file = None if file is None else str(file)
-
-    def error(self, key, reason) -> InputError:
-        return InputError(f"nomogram key '{key}' {reason}", file=self.file)
-
-    def get(self, data, name, where=None, default=_MISSING):
-        key = name if where is None else f"{where}.{name}"
-        if name not in data:
-            if default is _MISSING:
-                raise self.error(key, "is missing")
-            return default
-        return data[name]
-
-    def mapping(self, value, key) -> dict:
-        if not isinstance(value, dict):
-            raise self.error(key, f"must be an object, got {_json_type(value)}")
-        return value
-
-    def array(self, value, key, *, length=None, min_length=1) -> list:
-        if not isinstance(value, list):
-            raise self.error(key, f"must be an array, got {_json_type(value)}")
-        if length is not None and len(value) != length:
-            raise self.error(key, f"must hold {length} values, got {len(value)}")
-        if len(value) < min_length:
-            raise self.error(key, f"must hold at least {min_length} value(s), got {len(value)}")
-        return value
-
-    def text(self, value, key) -> str:
-        if not isinstance(value, str):
-            raise self.error(key, f"must be a string, got {_json_type(value)}")
-        return value
-
-    def texts(self, value, key, *, length=None, min_length=1) -> tuple:
-        values = self.array(value, key, length=length, min_length=min_length)
-        return tuple(self.text(v, f"{key}[{i}]") for i, v in enumerate(values))
-
-    def number(self, value, key, *, low=None, high=None, above=None, below=None, integer=False) -> float:
-        """A finite number (``low <= value <= high``, ``above < value < below``)."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.error(key, f"must be a number, got {_json_type(value)} {_show(value)}")
-        if not math.isfinite(value):
-            raise self.error(key, f"must be a finite number, got {_show(value)}")
-        if integer and value != int(value):
-            raise self.error(key, f"must be a whole number, got {_show(value)}")
-        if low is not None and value < low:
-            raise self.error(key, f"must be at least {low:g}, got {_show(value)}")
-        if high is not None and value > high:
-            raise self.error(key, f"must be at most {high:g}, got {_show(value)}")
-        if above is not None and not value > above:
-            raise self.error(key, f"must be greater than {above:g}, got {_show(value)}")
-        if below is not None and not value < below:
-            raise self.error(key, f"must be less than {below:g}, got {_show(value)}")
-        return int(value) if integer else float(value)
-
-    def numbers(self, value, key, *, length=None, min_length=1, **bounds) -> np.ndarray:
-        values = self.array(value, key, length=length, min_length=min_length)
-        return np.array([self.number(v, f"{key}[{i}]", **bounds) for i, v in enumerate(values)], dtype=float)
-
-    def per_term(self, data, name, terms, **bounds) -> pd.Series:
-        """``data[name]``: an object with one finite number per term, and no other key."""
-        table = self.mapping(self.get(data, name), name)
-        extra = [k for k in table if k not in terms]
-        if extra:
-            raise self.error(name, f"has an entry {extra[0]!r} that is not a term of the nomogram "
-                                   f"(terms: {', '.join(terms)})")
-        values = [self.number(self.get(table, t, name), f"{name}.{t}", **bounds) for t in terms]
-        return pd.Series(values, index=list(terms), dtype=float)
-
-    def close(self, actual, expected, key, what) -> None:
-        """Refuse ``actual`` unless it equals ``expected`` (recomputed from other keys) to rounding."""
-        actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
-        tolerance = 1e-9 * (1.0 + np.abs(expected))
-        far = np.abs(actual - expected) > tolerance
-        if far.any():
-            i = int(np.flatnonzero(far.ravel())[0])
-            raise self.error(key, f"disagrees with {what} ({actual.ravel()[i]!r} vs {expected.ravel()[i]!r}): "
-                                  "was the file edited?")
-
-
-
 # --------------------------------------------------------------------------- nomogram
 @dataclass
 class CoxNomogram:
@@ -1071,9 +957,9 @@ class CoxNomogram:
             survival outside [0, 1] or not the baseline's; a points scale missing, not
             finite or not the coefficients'.
         """
-        keys = _JsonKeys(file)
+        keys = JsonKeys(file, kind="nomogram")
         if not isinstance(data, dict):
-            raise InputError(f"not a survsig nomogram file: the JSON holds {_json_type(data)}, not an object",
+            raise InputError(f"not a survsig nomogram file: the JSON holds {json_type(data)}, not an object",
                              file=file)
         if data.get("format") != JSON_FORMAT:
             raise InputError(f"not a survsig nomogram file (format {data.get('format')!r}, expected {JSON_FORMAT})",
@@ -1088,10 +974,10 @@ class CoxNomogram:
         if ties not in TIES:
             raise keys.error("ties", f"must be one of {', '.join(TIES)}, got {ties!r}")
         if data.get("time_unit", "months") != "months":
-            raise keys.error("time_unit", f"must be \"months\", got {_show(data['time_unit'])}")
+            raise keys.error("time_unit", f"must be \"months\", got {show(data['time_unit'])}")
         survival_times = keys.numbers(keys.get(data, "survival_times"), "survival_times", above=0)
         if len(set(survival_times)) < len(survival_times):
-            raise keys.error("survival_times", f"repeats a time: {_show(survival_times.tolist())}")
+            raise keys.error("survival_times", f"repeats a time: {show(survival_times.tolist())}")
         model = cls(terms, ties=ties, survival_times=tuple(survival_times),
                     name=keys.text(data.get("name", ""), "name"),
                     confidence=keys.number(data.get("confidence", 0.95), "confidence", above=0, below=1),
@@ -1109,7 +995,7 @@ class CoxNomogram:
                                                          for k in ("loglik", "loglik_null", "aic"))
         lp_range = keys.numbers(keys.get(data, "lp_range"), "lp_range", length=2)
         if lp_range[0] > lp_range[1]:
-            raise keys.error("lp_range", f"must be [lowest, highest], got {_show(lp_range.tolist())}")
+            raise keys.error("lp_range", f"must be [lowest, highest], got {show(lp_range.tolist())}")
         model.lp_range_ = (float(lp_range[0]), float(lp_range[1]))
 
         baseline = keys.mapping(keys.get(data, "baseline"), "baseline")
@@ -1173,7 +1059,7 @@ class CoxNomogram:
         return cls.from_dict(data, file=path)
 
 
-def _points_scale_from_dict(keys: _JsonKeys, data: dict, model: CoxNomogram) -> dict:
+def _points_scale_from_dict(keys: JsonKeys, data: dict, model: CoxNomogram) -> dict:
     """The checked ``points_scale`` of a nomogram file: finite, and the one its
     coefficients and means give (:func:`points_scale`), so points and lp agree."""
     scale = keys.mapping(keys.get(data, "points_scale"), "points_scale")
@@ -1191,7 +1077,7 @@ def _points_scale_from_dict(keys: _JsonKeys, data: dict, model: CoxNomogram) -> 
         axis = keys.mapping(keys.get(axes, term.name, f"{where}.axes"), at)
         values = keys.numbers(keys.get(axis, "values", at), f"{at}.values")
         if term.kind == "binary" and values.tolist() != [0.0, 1.0]:
-            raise keys.error(f"{at}.values", f"of a binary term must be [0, 1], got {_show(values.tolist())}")
+            raise keys.error(f"{at}.values", f"of a binary term must be [0, 1], got {show(values.tolist())}")
         xbeta = keys.numbers(keys.get(axis, "xbeta", at), f"{at}.xbeta", length=len(values))
         points = keys.numbers(keys.get(axis, "points", at), f"{at}.points", length=len(values))
         keys.close(xbeta, model.coef_[term.name] * values, f"{at}.xbeta", f"coef.{term.name} times {at}.values")
@@ -1213,7 +1099,7 @@ def _points_scale_from_dict(keys: _JsonKeys, data: dict, model: CoxNomogram) -> 
     }
 
 
-def _training_range_from_dict(keys: _JsonKeys, data: dict, model: CoxNomogram) -> dict:
+def _training_range_from_dict(keys: JsonKeys, data: dict, model: CoxNomogram) -> dict:
     """Continuous term -> (lowest, highest) training value; the axis range in older files."""
     continuous = [t.name for t in model.terms if t.kind == "continuous"]
     if "training_range" not in data:
@@ -1227,12 +1113,12 @@ def _training_range_from_dict(keys: _JsonKeys, data: dict, model: CoxNomogram) -
     for name in continuous:
         low, high = keys.numbers(keys.get(ranges, name, "training_range"), f"training_range.{name}", length=2)
         if low > high:
-            raise keys.error(f"training_range.{name}", f"must be [lowest, highest], got {_show([low, high])}")
+            raise keys.error(f"training_range.{name}", f"must be [lowest, highest], got {show([low, high])}")
         out[name] = (float(low), float(high))
     return out
 
 
-def _baseline_survival_from_dict(keys: _JsonKeys, data: dict, model: CoxNomogram) -> dict:
+def _baseline_survival_from_dict(keys: JsonKeys, data: dict, model: CoxNomogram) -> dict:
     """Survival time -> baseline survival, in [0, 1] and equal to the baseline's; NaN
     after the follow-up (null in new files, the step function's last value in older ones)."""
     stored = keys.mapping(keys.get(data, "baseline_survival"), "baseline_survival")
