@@ -44,6 +44,12 @@ CATEGORY_LEVELS = {
 
 SPLIT_LEVELS = ("train", "test")
 
+#: Plausibility bounds of the clinical values, for the sheets and for new patients alike:
+#: beyond them a value is a typo or a unit error (days for months), not a patient.
+MAX_AGE = 120
+MAX_MONTHS = 1200
+MAX_SUV = 200.0
+
 #: Columns of the image sheet; ``ct``, ``pet`` and ``roi`` are paths relative to the sheet.
 IMAGE_COLUMNS = (PATIENT_ID, "ct", "pet", "roi")
 IMAGE_MODALITIES = ("ct", "pet", "roi")

@@ -22,6 +22,16 @@ def read_table(path, **kwargs):
     return pd.read_csv(path, sep=sep, **kwargs)
 
 
+def first_repeat(names):
+    """The first of ``names`` that appeared before it (a repeated column name), or None."""
+    seen = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
 def _temp_name_parts(path: Path):
     """Prefix and suffix of the temporary files :func:`atomic_path` makes for ``path``."""
     return f".{path.name}.", path.suffix or ".tmp"

@@ -37,7 +37,7 @@ from . import columns as col
 from .cox import TIES, CoxFit, baseline_cumulative_hazard, fit_cox, linear_predictor
 from .errors import InputError
 from .figures import save_figure
-from .io import atomic_path, read_table, write_tsv
+from .io import atomic_path, first_repeat, read_table, write_tsv
 from .jsonkeys import JsonKeys, json_type, show
 
 log = logging.getLogger(__name__)
@@ -1171,9 +1171,7 @@ OUTSIDE_TRAINING_RANGE = "outside_training_range"
 def plausible_bounds() -> dict:
     """Column -> (lowest, highest) value that can be a patient's: the bounds the
     clinical sheet is validated with (age 0-120 years, SUV 0-200 g/mL)."""
-    from .validate import MAX_AGE, MAX_SUV  # imported here: validate pulls in SimpleITK
-
-    return {"age": (0.0, float(MAX_AGE)), **{c: (0.0, float(MAX_SUV)) for c in col.SUV_COLUMNS}}
+    return {"age": (0.0, float(col.MAX_AGE)), **{c: (0.0, float(col.MAX_SUV)) for c in col.SUV_COLUMNS}}
 
 
 def accepted_range(nomogram: CoxNomogram, term: Term) -> tuple:
@@ -1317,10 +1315,9 @@ def read_new_patients(path) -> pd.DataFrame:
     except ValueError as err:  # pandas' parser errors, an empty file, bytes that are not text
         reason = " ".join(str(err).split())
         raise InputError(f"cannot read the sheet of new patients ({reason})", file=path) from None
-    names = [str(name) for name in header]
-    for j, name in enumerate(names):
-        if name in names[:j]:
-            raise InputError("column name repeats in the header", file=path, column=name)
+    repeated = first_repeat(str(name) for name in header)
+    if repeated is not None:
+        raise InputError("column name repeats in the header", file=path, column=repeated)
     return sheet
 
 

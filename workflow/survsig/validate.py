@@ -28,7 +28,7 @@ import yaml
 from . import columns as C
 from . import images as im
 from .errors import InputError
-from .io import atomic_path, read_table, write_tsv
+from .io import atomic_path, first_repeat, read_table, write_tsv
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +43,6 @@ COUNT_NA_VALUES = ("", "NA", "N/A", "n/a", "na", "NaN", "nan", "-nan", "NULL", "
 
 #: Folder of the JSON schemas of the validated sheets (``workflow/schemas``).
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
-
-#: Plausibility bounds of the clinical values: beyond them a value is a typo or a unit
-#: error (days for months), not a patient.
-MAX_AGE = 120
-MAX_MONTHS = 1200
-MAX_SUV = 200.0
 
 #: Canonical columns the config's ``cohort.columns`` may rename.
 MAPPABLE_COLUMNS = (*C.CLINICAL_REQUIRED, *C.SUV_COLUMNS, C.SPLIT, *C.IMAGE_MODALITIES)
@@ -130,11 +124,9 @@ def _read_sheet(path) -> pd.DataFrame:
     header = _read_strict(path, header=None, nrows=1, dtype=str, keep_default_na=False)
     names = [str(name).strip() for name in header.iloc[0]]
     # pandas would rename a repeated column ("age", "age.1") and read the first silently
-    seen = set()
-    for name in names:
-        if name in seen:
-            raise InputError("column appears twice in the header", file=path, column=name)
-        seen.add(name)
+    repeated = first_repeat(names)
+    if repeated is not None:
+        raise InputError("column appears twice in the header", file=path, column=repeated)
     sheet = _read_strict(path, dtype=str, keep_default_na=False)
     sheet.columns = names
     sheet = sheet.fillna("")  # short rows leave NaN even when read as text
@@ -404,8 +396,8 @@ def validate_clinical(path, *, columns=None, labels=None) -> pd.DataFrame:
     months = _numbers(sheet, path, col, ids, "survival time (months)")
     _first_failing(months, months > 0, path, col, ids, lambda v: f"survival time (months) must be > 0, got {v:g}")
     _first_failing(
-        months, months <= MAX_MONTHS, path, col, ids,
-        lambda v: f"survival time of {v:g} months is over {MAX_MONTHS // 12} years: is the column in months?",
+        months, months <= C.MAX_MONTHS, path, col, ids,
+        lambda v: f"survival time of {v:g} months is over {C.MAX_MONTHS // 12} years: is the column in months?",
     )
     out[C.OS_MONTHS] = months
 
@@ -413,8 +405,8 @@ def validate_clinical(path, *, columns=None, labels=None) -> pd.DataFrame:
 
     col = names["age"]
     age = _numbers(sheet, path, col, ids, "age")
-    _first_failing(age, (age >= 0) & (age <= MAX_AGE), path, col, ids,
-                   lambda v: f"age must be between 0 and {MAX_AGE} years, got {v:g}")
+    _first_failing(age, (age >= 0) & (age <= C.MAX_AGE), path, col, ids,
+                   lambda v: f"age must be between 0 and {C.MAX_AGE} years, got {v:g}")
     out["age"] = age
 
     for canon in C.CATEGORY_LEVELS:
@@ -426,8 +418,8 @@ def validate_clinical(path, *, columns=None, labels=None) -> pd.DataFrame:
             out[canon] = _categories(sheet, path, col, ids, _labels(canon, labels), "split")
             continue
         suv = _numbers(sheet, path, col, ids, "SUV")
-        _first_failing(suv, (suv >= 0) & (suv <= MAX_SUV), path, col, ids,
-                       lambda v: f"SUV must be between 0 and {MAX_SUV:g} g/mL, got {v:g}")
+        _first_failing(suv, (suv >= 0) & (suv <= C.MAX_SUV), path, col, ids,
+                       lambda v: f"SUV must be between 0 and {C.MAX_SUV:g} g/mL, got {v:g}")
         out[canon] = suv
 
     frame = pd.DataFrame(out).reset_index(drop=True)
