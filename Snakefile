@@ -17,6 +17,7 @@ include: "workflow/rules/signature.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/nomogram.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/internal_validation.smk"
 include: "workflow/rules/stratify.smk"
 include: "workflow/rules/rnaseq.smk"
 

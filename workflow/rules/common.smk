@@ -172,6 +172,7 @@ def all_targets():
     # defined in the stage rule files, included after this one
     targets += nomogram_targets()
     targets += evaluate_targets()
+    targets += internal_validation_targets()
     targets += stratify_targets()
     targets += rnaseq_targets()
     return targets

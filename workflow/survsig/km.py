@@ -195,6 +195,31 @@ def survival_at(curve: pd.DataFrame, times) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["time", "n_risk", "n_event", "surv", "std_err", "lower", "upper"])
 
 
+def kaplan_meier_at(os_months, os_event, t, *, tolerance=0.0) -> tuple:
+    """Kaplan-Meier survival at one time and the Greenwood standard error of its log.
+
+    The product-limit estimate over the deaths at or before ``t + tolerance``, the same
+    numbers as :func:`kaplan_meier` read at ``t`` (tested), computed without building
+    the whole curve: bootstrap calibration reads thousands of small groups.
+
+    Returns
+    -------
+    (float, float, float)
+        ``S(t)``, the standard error of ``log S(t)`` (R's ``survfit`` ``std.err``; inf
+        once S is 0) and the last observed time (censoring or death). All NaN without
+        patients.
+    """
+    time, event = _survival_data(os_months, os_event)
+    if len(time) == 0:
+        return float("nan"), float("nan"), float("nan")
+    death_times, deaths = np.unique(time[(event == 1) & (time <= t + tolerance)], return_counts=True)
+    at_risk = len(time) - np.searchsorted(np.sort(time), death_times, side="left")
+    surv = float(np.prod(1 - deaths / at_risk))
+    with np.errstate(divide="ignore"):
+        variance = float(np.sum(deaths / (at_risk * (at_risk - deaths).astype(float))))
+    return surv, float(np.sqrt(variance)), float(time.max())
+
+
 def _first_below_half(values, times) -> float:
     """R's ``survival:::minmin``: the first time a curve is at or below 0.5.
 

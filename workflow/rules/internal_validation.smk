@@ -1,0 +1,68 @@
+# Internal validation of the nomograms on the training set, as R's rms validate() and
+# calibrate(cmethod = "KM"): bootstrap resamples repeat the selection and the Cox fit of
+# each nomogram; optimism-corrected indices (C, slope, R2, ...) and calibration at the
+# horizon, beside Fig. 2B. Logic: survsig/internal_validation.py.
+
+INTERNAL_VALIDATION = config["internal_validation"]
+
+
+def internal_validation_targets():
+    """Every table and figure of the internal validation."""
+    targets = ["results/tables/internal_validation.tsv"]
+    targets += expand("results/tables/internal_validation_{nomogram}.tsv", nomogram=NOMOGRAMS)
+    targets += expand("results/tables/bootstrap_calibration_{nomogram}.tsv", nomogram=NOMOGRAMS)
+    targets += expand("results/figures/bootstrap_calibration_{nomogram}.{ext}", nomogram=NOMOGRAMS,
+                      ext=["png", "pdf"])
+    return targets
+
+
+rule internal_validation:
+    input:
+        clinical=f"{VALIDATED_DIR}/clinical.tsv",
+        split="results/split.tsv",
+        signatures=expand("results/signatures/{model}.tsv", model=MODELS),
+    output:
+        summary=report(
+            "results/tables/internal_validation.tsv",
+            caption="../report/internal_validation.rst",
+            category=REPORT_STAGES["evaluation"],
+            subcategory="Internal validation (bootstrap)",
+        ),
+        indices=expand("results/tables/internal_validation_{nomogram}.tsv", nomogram=NOMOGRAMS),
+        calibration=expand("results/tables/bootstrap_calibration_{nomogram}.tsv", nomogram=NOMOGRAMS),
+    params:
+        internal_validation=INTERNAL_VALIDATION,
+        nomogram=NOMOGRAM,
+        nomograms=NOMOGRAMS,
+        models=MODELS,
+        horizon_months=EVALUATE["horizon_months"],
+    log:
+        "logs/evaluate/internal_validation.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/internal_validation.py"
+
+
+rule bootstrap_calibration_figure:
+    input:
+        "results/tables/bootstrap_calibration_{nomogram}.tsv",
+    output:
+        png=report(
+            "results/figures/bootstrap_calibration_{nomogram}.png",
+            caption="../report/bootstrap_calibration.rst",
+            category=REPORT_STAGES["evaluation"],
+            subcategory="Internal validation (bootstrap)",
+        ),
+        pdf="results/figures/bootstrap_calibration_{nomogram}.pdf",
+    wildcard_constraints:
+        **NOMOGRAM_CONSTRAINTS,
+    params:
+        figures=config["figures"],
+        horizon_months=EVALUATE["horizon_months"],
+    log:
+        "logs/evaluate/bootstrap_calibration_{nomogram}.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/bootstrap_calibration_figure.py"
