@@ -31,7 +31,9 @@ from survsig.evaluate import (
     save_roc_figure,
     smooth_calibration,
     time_dependent_auc,
+    with_optimism_correction,
 )
+from survsig.errors import InputError
 from survsig.io import write_tsv
 
 
@@ -147,6 +149,25 @@ def test_concordance_table_is_reproducible_and_consistent(tmp_path):
     assert not other["diff_lower"].equals(table["diff_lower"])
     render_table3(table, tmp_path / "t3.png", tmp_path / "t3.pdf")
     assert (tmp_path / "t3.png").stat().st_size > 10_000
+
+
+def test_table3_gains_the_corrected_training_c(tmp_path):
+    table = concordance_table(scores_frame(), resamples=20, seed=3)
+    summary = pd.DataFrame({"nomogram": ["integrated", "clinical", "dl_petct"], "c_optimism": [0.01, 0.03, 0.02],
+                            "c_corrected": [0.71, 0.52, 0.63]})
+    out = with_optimism_correction(table, summary)
+    assert list(out.columns[out.columns.get_loc("p_value") + 1:][:2]) == ["c_optimism", "c_corrected"]
+    train = out[out["split"] == "train"].set_index("nomogram")
+    assert train.loc["clinical", "c_corrected"] == 0.52 and train.loc["integrated", "c_optimism"] == 0.01
+    assert out.loc[out["split"] == "test", "c_corrected"].isna().all()
+    pd.testing.assert_frame_equal(out.drop(columns=["c_optimism", "c_corrected"]), table)
+    render_table3(out, tmp_path / "t3.png", tmp_path / "t3.pdf")
+    assert (tmp_path / "t3.png").stat().st_size > 10_000
+    with pytest.raises(InputError, match="dl_petct") as err:
+        with_optimism_correction(table, summary.iloc[:2], file="internal_validation.tsv")
+    assert "internal_validation.tsv" in str(err.value)
+    with pytest.raises(InputError, match="c_corrected"):
+        with_optimism_correction(table, summary.drop(columns="c_corrected"), file="internal_validation.tsv")
 
 
 def test_concordance_table_with_a_split_without_events():

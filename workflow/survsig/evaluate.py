@@ -349,14 +349,42 @@ def concordance_table(scores: dict, *, reference="integrated", resamples=1000, s
     return pd.DataFrame(rows, columns=list(TABLE3_COLUMNS))
 
 
+#: Columns :func:`with_optimism_correction` adds to Table 3.
+CORRECTED_COLUMNS = ("c_optimism", "c_corrected")
+
+
+def with_optimism_correction(table: pd.DataFrame, summary: pd.DataFrame, *, file=None) -> pd.DataFrame:
+    """Table 3 with the bootstrap optimism and corrected C of each nomogram on the training set.
+
+    ``summary`` is the internal validation's summary (``nomogram``, ``c_optimism``,
+    ``c_corrected``); test-set rows get NaN, as the correction concerns the set the
+    nomogram was fit on.
+    """
+    for column in ("nomogram", *CORRECTED_COLUMNS):
+        if column not in summary.columns:
+            raise InputError("internal validation summary lacks its column", file=file, column=column)
+    missing = sorted(set(table["nomogram"]) - set(summary["nomogram"]))
+    if missing:
+        raise InputError(f"nomogram {missing[0]!r} has no row in the internal validation summary", file=file)
+    values = summary.set_index("nomogram").loc[table["nomogram"], list(CORRECTED_COLUMNS)].to_numpy()
+    out = table.copy()
+    train = (out["split"] == TRAIN).to_numpy()
+    for j, column in enumerate(CORRECTED_COLUMNS):
+        out.insert(out.columns.get_loc("p_value") + 1 + j, column, np.where(train, values[:, j], np.nan))
+    return out
+
+
 def render_table3(table: pd.DataFrame, png_path, pdf_path, *, confidence=0.95, dpi=200) -> None:
-    """Table 3 as a figure: C-index (CI) and p per nomogram, training and test set."""
+    """Table 3 as a figure: C-index (CI) and p per nomogram, training and test set (and the
+    bootstrap-corrected training C when the table has it)."""
     n = {s: int(table.loc[table["split"] == s, "n"].iloc[0]) for s in col.SPLIT_LEVELS}
     reference_label = nomogram_label(str(table["reference"].iloc[0])).lower()
+    corrected = "c_corrected" in table.columns
     headers = [
-        ["", f"Training set (n = {n[TRAIN]})", "", f"Test set (n = {n[TEST]})", "", "", ""],
-        ["Nomograms", f"C-index ({confidence:.0%} CI)", "p value", f"C-index ({confidence:.0%} CI)", "p value",
-         f"\u0394C vs. {reference_label}, test", "p value"],
+        ["", (f"Training set (n = {n[TRAIN]})", 3 if corrected else 2), "", *([""] if corrected else []),
+         f"Test set (n = {n[TEST]})", "", "", ""],
+        ["Nomograms", f"C-index ({confidence:.0%} CI)", "p value", *(["Corrected C"] if corrected else []),
+         f"C-index ({confidence:.0%} CI)", "p value", f"\u0394C vs. {reference_label}, test", "p value"],
     ]
     lines = []
     for name in dict.fromkeys(table["nomogram"]):
@@ -365,6 +393,8 @@ def render_table3(table: pd.DataFrame, png_path, pdf_path, *, confidence=0.95, d
         for split in col.SPLIT_LEVELS:
             r = rows.loc[split]
             cells += [format_interval(r["c_index"], r["lower"], r["upper"]), format_p(r["p_value"])]
+            if corrected and split == TRAIN:
+                cells.append(f"{r['c_corrected']:.3f}" if np.isfinite(r["c_corrected"]) else "NA")
         r = rows.loc[TEST]
         if name == r["reference"]:
             cells += ["reference", ""]
@@ -378,8 +408,13 @@ def render_table3(table: pd.DataFrame, png_path, pdf_path, *, confidence=0.95, d
                 "standard error of R's survival::concordance().\n"
                 f"\u0394C = C({reference_label}) \u2212 C(nomogram) on the test set; percentile CI and p from a "
                 "paired bootstrap (patients resampled, the same resamples for all nomograms).\n* p < 0.05")
+    widths = [2.6, 1.75, 0.8, 1.75, 0.8, 1.95, 0.8]
+    if corrected:
+        footnote += ("\nCorrected C: training C minus its bootstrap optimism, the selection and Cox fit repeated "
+                     "in each resample (rms validate()).")
+        widths.insert(3, 1.05)
     render_table_figure("Table 3. C-indices of the nomograms on the training and test sets", headers, lines, footnote,
-                        png_path, pdf_path, widths=[2.6, 1.75, 0.8, 1.75, 0.8, 1.95, 0.8], dpi=dpi)
+                        png_path, pdf_path, widths=widths, dpi=dpi)
 
 
 # --------------------------------------------------------------------------- oracle

@@ -1513,7 +1513,8 @@ def render_table_figure(title, headers, lines, footnote, png_path, pdf_path, *, 
     ----------
     title : str
     headers : list of (str, str)
-        Two header rows: ``headers[0]`` spans column groups (may hold empty strings),
+        Two header rows: ``headers[0]`` spans column groups (may hold empty strings; a
+        group spans 2 columns, or ``span`` given as a ``(text, span)`` cell),
         ``headers[1]`` names every column.
     lines : list of (list of str, bool, bool)
         Cells of a row, whether the first cell is indented, whether the row is bold.
@@ -1544,13 +1545,15 @@ def render_table_figure(title, headers, lines, footnote, png_path, pdf_path, *, 
         for r, cells in enumerate(headers):
             at = head + row_h * (r + 0.5)
             for j, text in enumerate(cells):
+                text, span = text if isinstance(text, tuple) else (text, 2)
                 if not text:
                     continue
                 if r == 0 and j > 0:
-                    # group header spans this column and the next one
-                    x = (x_edges[j] + x_edges[min(j + 2, len(x_edges) - 1)]) / 2
+                    # group header spans this column and the next span - 1
+                    end = x_edges[min(j + span, len(x_edges) - 1)]
+                    x = (x_edges[j] + end) / 2
                     fig.text(x / width, y(at), text, ha="center", va="center", fontweight="bold")
-                    hline(head + row_h * 0.95, 0.6, x_edges[j] + 0.1, x_edges[min(j + 2, len(x_edges) - 1)] - 0.1)
+                    hline(head + row_h * 0.95, 0.6, x_edges[j] + 0.1, end - 0.1)
                 else:
                     x = x_edges[j] if j == 0 else (x_edges[j] + x_edges[j + 1]) / 2
                     fig.text(x / width, y(at), text, ha="left" if j == 0 else "center", va="center",
