@@ -55,7 +55,7 @@ PAPER_TARGETS = [
 COMPUTING_RULES = {
     "simulate", "validate", "split", "preprocess", "slice_manifest", "train", "predict_signature",
     "oracle_signature", "signature", "signature_vs_oracle", "nomogram_selection", "fit_nomogram",
-    "nomogram_vs_oracle", "stratify_cutoff", "stratify_summary", "stratify_risk_groups",
+    "nomogram_vs_oracle", "internal_validation", "stratify_cutoff", "stratify_summary", "stratify_risk_groups",
     "stratify_subgroup_table", "rnaseq_deseq2", "rnaseq_enrichment", "cohort_summary",
 }
 
@@ -63,7 +63,7 @@ COMPUTING_RULES = {
 # the stage's PNG figures and TSV tables: every run checks the same files, and rebuilding
 # all of them would take minutes.
 SAMPLE_SEED = 2022
-SAMPLED_STAGES = ["report", "train", "signature", "nomogram", "evaluate", "stratify", "rnaseq"]
+SAMPLED_STAGES = ["report", "train", "signature", "nomogram", "evaluate", "internal_validation", "stratify", "rnaseq"]
 
 
 def parse_jobs(listing: str) -> list:

@@ -1,7 +1,7 @@
 # Evaluation of the nomograms: Harrell C-index with the paired comparison against the
 # integrated nomogram (Table 3), C-index of the true predictors of the synthetic cohort,
-# time-dependent ROC/AUC (Fig. S2) and calibration (Fig. 2B) at the horizon.
-# Logic: survsig/evaluate.py. Inputs: the nomogram stage's JSON and scores files.
+# time-dependent ROC/AUC (Fig. S2), calibration (Fig. 2B) and decision curves at the horizon.
+# Logic: survsig/evaluate.py, survsig/decision.py. Inputs: the nomogram stage's JSON and scores files.
 
 EVALUATE = config["evaluate"]
 EVALUATE_CONSTRAINTS = {"nomogram": "|".join(NOMOGRAMS), "split": "train|test"}
@@ -18,12 +18,15 @@ def evaluate_targets():
                       split=["train", "test"])
     targets += expand("results/figures/calibration_{nomogram}_{split}.{ext}", nomogram=NOMOGRAMS,
                       split=["train", "test"], ext=["png", "pdf"])
+    targets += expand("results/tables/decision_curve_{split}.tsv", split=["train", "test"])
+    targets += expand("results/figures/decision_curve_{split}.{ext}", split=["train", "test"], ext=["png", "pdf"])
     return targets
 
 
 rule table3:
     input:
         scores=expand("results/nomograms/{nomogram}_scores.tsv", nomogram=NOMOGRAMS),
+        validation="results/tables/internal_validation.tsv",
     output:
         tsv=report(
             "results/tables/table3_cindex.tsv",
@@ -132,3 +135,35 @@ rule calibration:
         "../../envs/stats.yaml"
     script:
         "../scripts/calibration.py"
+
+
+rule decision_curve:
+    input:
+        nomograms=expand("results/nomograms/{nomogram}.json", nomogram=NOMOGRAMS),
+        scores=expand("results/nomograms/{nomogram}_scores.tsv", nomogram=NOMOGRAMS),
+    output:
+        tsv=report(
+            "results/tables/decision_curve_{split}.tsv",
+            caption="../report/decision_curve.rst",
+            category=REPORT_STAGES["evaluation"],
+            subcategory="Decision curves",
+        ),
+        png=report(
+            "results/figures/decision_curve_{split}.png",
+            caption="../report/decision_curve.rst",
+            category=REPORT_STAGES["evaluation"],
+            subcategory="Decision curves",
+        ),
+        pdf="results/figures/decision_curve_{split}.pdf",
+    wildcard_constraints:
+        **EVALUATE_CONSTRAINTS,
+    params:
+        figures=config["figures"],
+        evaluate=EVALUATE,
+        nomograms=NOMOGRAMS,
+    log:
+        "logs/evaluate/decision_curve_{split}.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/decision_curve.py"
