@@ -28,8 +28,24 @@ rule internal_validation:
             category=REPORT_STAGES["evaluation"],
             subcategory="Internal validation (bootstrap)",
         ),
-        indices=expand("results/tables/internal_validation_{nomogram}.tsv", nomogram=NOMOGRAMS),
-        calibration=expand("results/tables/bootstrap_calibration_{nomogram}.tsv", nomogram=NOMOGRAMS),
+        indices=[
+            report(
+                path,
+                caption="../report/internal_validation_indices.rst",
+                category=REPORT_STAGES["evaluation"],
+                subcategory="Internal validation (bootstrap)",
+            )
+            for path in expand("results/tables/internal_validation_{nomogram}.tsv", nomogram=NOMOGRAMS)
+        ],
+        calibration=[
+            report(
+                path,
+                caption="../report/bootstrap_calibration_table.rst",
+                category=REPORT_STAGES["evaluation"],
+                subcategory="Internal validation (bootstrap)",
+            )
+            for path in expand("results/tables/bootstrap_calibration_{nomogram}.tsv", nomogram=NOMOGRAMS)
+        ],
     params:
         internal_validation=INTERNAL_VALIDATION,
         nomogram=NOMOGRAM,
