@@ -139,7 +139,7 @@ def sampled_targets(default_jobs):
         sample[stage] = rng.choice(candidates)
     # what the sample is for: a table, and a figure at the end of the DAG
     assert any(path.endswith(".tsv") for path in sample.values()), sample
-    assert any(re.search(r"/(km|calibration)_", path) for path in sample.values()), sample
+    assert any(re.search(r"/(km|(bootstrap_)?calibration)_", path) for path in sample.values()), sample
     return sample
 
 
