@@ -626,11 +626,12 @@ def plot_roc(curves: dict, aucs: dict, ax=None, *, horizon=36.0, title=None):
     ax.set_xlabel("1 \u2212 specificity (false positive rate)")
     ax.set_ylabel("Sensitivity (true positive rate)")
     ax.legend(loc="lower right", fontsize=8, frameon=False)
-    ax.set_title(title or f"{_horizon_text(horizon)} OS: time-dependent ROC", fontsize=11)
+    ax.set_title(title or f"{horizon_text(horizon)} OS: time-dependent ROC", fontsize=11)
     return ax
 
 
-def _horizon_text(months) -> str:
+def horizon_text(months) -> str:
+    """36 -> ``3-year``; 18 -> ``18-month`` (figure labels)."""
     years = months / 12
     return f"{years:g}-year" if float(years).is_integer() else f"{months:g}-month"
 
@@ -920,7 +921,7 @@ def plot_calibration(result: dict, ax=None, *, title=None):
         fig = Figure(figsize=(5.5, 5.5))
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
-    horizon = _horizon_text(result["horizon"])
+    horizon = horizon_text(result["horizon"])
     groups = result["groups"]
     smooth = result["smooth"]
     ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=0.8, label="Ideal")

@@ -22,6 +22,7 @@ one row per resample, 1-based).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from dataclasses import dataclass
@@ -387,24 +388,19 @@ SUMMARY_COLUMNS = ("nomogram", "terms", "c_apparent", "c_optimism", "c_corrected
                    "r2_apparent", "r2_corrected", "resamples", "resamples_failed")
 
 
-class _quiet_selection:
+@contextlib.contextmanager
+def _quiet_selection():
     """Keep the selection's per-resample warnings (a line per resample, and numpy's
     warnings of degenerate resamples, which then fail with a logged reason) out of the log."""
-
-    def __enter__(self):
-        self.logger = logging.getLogger("survsig.nomogram")
-        self.level = self.logger.level
-        self.logger.setLevel(logging.ERROR)
-        self.warnings = warnings.catch_warnings()
-        self.warnings.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-        self.errstate = np.errstate(all="ignore")
-        self.errstate.__enter__()
-
-    def __exit__(self, *exc):
-        self.errstate.__exit__(*exc)
-        self.warnings.__exit__(*exc)
-        self.logger.setLevel(self.level)
+    logger = logging.getLogger("survsig.nomogram")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def validate_nomograms(frame: pd.DataFrame, nomograms, *, clinical_factors, p_threshold, use_suv, integrated_model,
