@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
 
-from survsig.decision import COLUMNS, decision_curve, save_decision_curve_figure, threshold_grid
+from survsig.decision import COLUMNS, decision_curve, decision_curve_figure, threshold_grid
 from survsig.errors import InputError
+from survsig.figures import save_figure
 from survsig.nomogram import CoxNomogram
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,8 +75,9 @@ def test_perfect_predictor_dominates_treat_all():
     event = np.array([1, 1, 1, 1, 1, 1, 0, 1, 0, 0, 1, 0])
     dead = ((time <= HORIZON) & (event == 1)).astype(float)
     thresholds = threshold_grid({"from": 0.01, "to": 0.99, "by": 0.01})
-    table = decision_curve(time, event, {"perfect": dead, "useless": np.full(12, 0.5)}, horizon=HORIZON,
-                           thresholds=thresholds)
+    table = decision_curve(
+        time, event, {"perfect": dead, "useless": np.full(12, 0.5)}, horizon=HORIZON, thresholds=thresholds
+    )
     perfect, treat_all = curve(table, "perfect"), curve(table, "all")
     # the test positives all die before the horizon: dcurves leaves these NaN, we fill S = 0
     np.testing.assert_allclose(perfect, dead.mean(), rtol=0, atol=1e-12)
@@ -109,8 +111,13 @@ def test_threshold_grid():
 
 
 def bad(**changes):
-    args = {"time": TIME.copy(), "event": EVENT.copy(), "risks": {k: v.copy() for k, v in RISKS.items()},
-            "horizon": HORIZON, "thresholds": THRESHOLDS}
+    args = {
+        "time": TIME.copy(),
+        "event": EVENT.copy(),
+        "risks": {k: v.copy() for k, v in RISKS.items()},
+        "horizon": HORIZON,
+        "thresholds": THRESHOLDS,
+    }
     args.update(changes)
     return args
 
@@ -126,11 +133,15 @@ def with_risk(model, index, value, *, ids=False):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (bad(risks=with_risk("integrated", 4, 1.2, ids=True)),
-         r"^patient P04, column 'integrated': predicted risk of death by 36 months is 1\.2, not a probability"),
-        (bad(risks=with_risk("clinical", 2, -0.1)),
-         r"^column 'clinical': predicted risk of death by 36 months is -0\.1, not a probability in \[0, 1\] "
-         r"\(patient 3 of 14\)"),
+        (
+            bad(risks=with_risk("integrated", 4, 1.2, ids=True)),
+            r"^patient P04, column 'integrated': predicted risk of death by 36 months is 1\.2, not a probability",
+        ),
+        (
+            bad(risks=with_risk("clinical", 2, -0.1)),
+            r"^column 'clinical': predicted risk of death by 36 months is -0\.1, not a probability in \[0, 1\] "
+            r"\(patient 3 of 14\)",
+        ),
         (bad(risks=with_risk("clinical", 5, np.nan, ids=True)), r"patient P05, column 'clinical': .* nan, not a"),
         (bad(risks={"clinical": RISKS["clinical"][:5]}), r"column 'clinical': 5 predicted risks for 14 patients"),
         (bad(risks={"all": RISKS["clinical"]}), r"column 'all': a model may not be named 'all'"),
@@ -140,11 +151,15 @@ def with_risk(model, index, value, *, ids=False):
         (bad(thresholds=[0.2, 1.5]), r"decision threshold 1\.5 is not"),
         (bad(thresholds=[0.5, 0.2]), "strictly increasing"),
         (bad(thresholds=[]), "non-empty"),
-        (bad(event=np.where(TIME <= HORIZON, 0, EVENT)),
-         r"column 'os_event': no death by the horizon \(36 months\) among 14 patients"),
+        (
+            bad(event=np.where(TIME <= HORIZON, 0, EVENT)),
+            r"column 'os_event': no death by the horizon \(36 months\) among 14 patients",
+        ),
         (bad(time=np.minimum(TIME, 30.0)), r"column 'os_months': follow-up ends at 30 months, before the horizon"),
-        (bad(time=pd.Series(np.r_[-1.0, TIME[1:]], index=[f"P{i:02d}" for i in range(14)])),
-         r"patient P00, column 'os_months': negative survival time -1"),
+        (
+            bad(time=pd.Series(np.r_[-1.0, TIME[1:]], index=[f"P{i:02d}" for i in range(14)])),
+            r"patient P00, column 'os_months': negative survival time -1",
+        ),
         (bad(event=np.r_[2, EVENT[1:]]), "events must be 0 or 1"),
         (bad(horizon=0), "the horizon must be a positive number"),
     ],
@@ -155,27 +170,30 @@ def test_bad_input_raises_one_input_error(args, message):
 
 
 def test_figure_is_written(tmp_path):
-    table = decision_curve(TIME, EVENT, RISKS, horizon=HORIZON, thresholds=threshold_grid(
-        {"from": 0.01, "to": 0.99, "by": 0.01}))
+    table = decision_curve(
+        TIME, EVENT, RISKS, horizon=HORIZON, thresholds=threshold_grid({"from": 0.01, "to": 0.99, "by": 0.01})
+    )
     png, pdf = tmp_path / "dca.png", tmp_path / "dca.pdf"
-    save_decision_curve_figure(table, png, pdf, title="Decision curves, test set", dpi=80)
+    save_figure(decision_curve_figure(table, title="Decision curves, test set"), png, pdf, dpi=80)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert pdf.read_bytes()[:5] == b"%PDF-"
     again = tmp_path / "again.png"
-    save_decision_curve_figure(table, again, None, title="Decision curves, test set", dpi=80)
+    save_figure(decision_curve_figure(table, title="Decision curves, test set"), again, None, dpi=80)
     assert again.read_bytes() == png.read_bytes()
 
 
 # --------------------------------------------------------------------------- the rule's script
 def cohort(n=120, seed=3):
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "patient_id": [f"P{i:03d}" for i in range(n)],
-        "split": np.where(np.arange(n) % 5 < 3, "train", "test"),
-        "age": rng.normal(55, 10, n).round().clip(25, 80),
-        "rT_stage": rng.choice(["T1", "T2", "T3", "T4"], n),
-        "signature_petct": rng.normal(size=n),
-    })
+    frame = pd.DataFrame(
+        {
+            "patient_id": [f"P{i:03d}" for i in range(n)],
+            "split": np.where(np.arange(n) % 5 < 3, "train", "test"),
+            "age": rng.normal(55, 10, n).round().clip(25, 80),
+            "rT_stage": rng.choice(["T1", "T2", "T3", "T4"], n),
+            "signature_petct": rng.normal(size=n),
+        }
+    )
     lp = 0.04 * (frame["age"] - 55) + 0.9 * frame["rT_stage"].isin(["T3", "T4"]) + 0.8 * frame["signature_petct"]
     event_time = rng.exponential(40 * np.exp(-lp))
     censor_time = rng.uniform(20, 90, n)
@@ -201,13 +219,19 @@ def rule_inputs(tmp_path_factory):
 def run_rule_script(paths, out: Path, split="test", scores=None):
     names = list(paths)
     snakemake = SimpleNamespace(
-        input=SimpleNamespace(nomograms=[str(paths[n][0]) for n in names],
-                              scores=[str(scores or paths[n][1]) for n in names]),
-        output=SimpleNamespace(tsv=str(out / "decision_curve.tsv"), png=str(out / "decision_curve.png"),
-                               pdf=str(out / "decision_curve.pdf")),
-        params=SimpleNamespace(evaluate={"horizon_months": 36, "decision_thresholds": {"from": 0.01, "to": 0.99,
-                                                                                         "by": 0.01}},
-                               nomograms=names, figures={"dpi": 80}),
+        input=SimpleNamespace(
+            nomograms=[str(paths[n][0]) for n in names], scores=[str(scores or paths[n][1]) for n in names]
+        ),
+        output=SimpleNamespace(
+            tsv=str(out / "decision_curve.tsv"),
+            png=str(out / "decision_curve.png"),
+            pdf=str(out / "decision_curve.pdf"),
+        ),
+        params=SimpleNamespace(
+            evaluate={"horizon_months": 36, "decision_thresholds": {"from": 0.01, "to": 0.99, "by": 0.01}},
+            nomograms=names,
+            figures={"dpi": 80},
+        ),
         wildcards=SimpleNamespace(split=split),
         log=[str(out / "decision_curve.log")],
     )
@@ -228,8 +252,10 @@ def test_rule_script_writes_the_table_and_the_figure(rule_inputs, tmp_path):
     test = frame[frame["split"] == "test"]
     nomogram = paths["integrated"][2]
     risk = 1 - nomogram.survival_at(nomogram.points(test)["lp"], 36)
-    expected = [net_benefit_by_hand(test["os_months"].to_numpy(), test["os_event"].to_numpy(), risk, pt)[0]
-                for pt in (0.1, 0.3, 0.5)]
+    expected = [
+        net_benefit_by_hand(test["os_months"].to_numpy(), test["os_event"].to_numpy(), risk, pt)[0]
+        for pt in (0.1, 0.3, 0.5)
+    ]
     part = table[table["model"] == "integrated"].set_index("threshold")
     np.testing.assert_allclose(part.loc[[0.1, 0.3, 0.5], "net_benefit"], expected, rtol=1e-5, atol=1e-6)
 

@@ -7,8 +7,8 @@ from scipy import stats
 
 from survsig import enrichment as en
 from survsig.errors import InputError
+from survsig.figures import save_figure
 from survsig.genesets import write_gmt
-from survsig.rnaseq import save_figure
 
 BACKGROUND = [f"G{i:03d}" for i in range(200)]
 LIBRARY = {

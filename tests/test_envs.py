@@ -1,4 +1,4 @@
-"""The per-stage conda env files pin exactly what envs/requirements.txt pins."""
+"""The conda env files pin exactly what envs/requirements.txt pins; every rule names one."""
 
 import re
 
@@ -7,6 +7,8 @@ import yaml
 from conftest import REPO
 
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)$")
+# one env per dependency family: images and torch, survival statistics, RNA-seq
+CONDA_ENVS = {"imaging.yaml", "stats.yaml", "rnaseq.yaml"}
 
 
 def pins_of(lines):
@@ -20,6 +22,12 @@ def pins_of(lines):
     return pins
 
 
+def rule_blocks(text):
+    """Rule (or checkpoint) name -> the text of its definition."""
+    parts = re.split(r"^\s*(?:rule|checkpoint) (\w+):", text, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
 def test_requirements_pin_torch_and_torchvision():
     pins = pins_of((REPO / "envs" / "requirements.txt").read_text().splitlines())
     assert pins["torch"] == "2.14.1"
@@ -30,7 +38,7 @@ def test_conda_envs_agree_with_requirements():
     required = pins_of((REPO / "envs" / "requirements.txt").read_text().splitlines())
     constraints = pins_of((REPO / "envs" / "constraints.txt").read_text().splitlines())
     env_files = sorted((REPO / "envs").glob("*.yaml"))
-    assert env_files
+    assert {env_file.name for env_file in env_files} == CONDA_ENVS
     for env_file in env_files:
         env = yaml.safe_load(env_file.read_text())
         pip_lines = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
@@ -41,7 +49,22 @@ def test_conda_envs_agree_with_requirements():
         assert constraints.get(name) == version, f"constraints.txt: {name}"
 
 
+def test_dev_tools_are_pinned_in_constraints():
+    dev = pins_of((REPO / "envs" / "requirements-dev.txt").read_text().splitlines())
+    constraints = pins_of((REPO / "envs" / "constraints.txt").read_text().splitlines())
+    assert {"snakefmt", "black", "ruff"} <= set(dev)
+    for name, version in dev.items():
+        assert constraints.get(name) == version, f"constraints.txt: {name}"
+
+
 def test_every_rule_names_an_existing_env_file():
     for rule_file in (REPO / "workflow" / "rules").glob("*.smk"):
         for env in re.findall(r'"\.\./\.\./envs/([^"]+)"', rule_file.read_text()):
             assert (REPO / "envs" / env).is_file(), f"{rule_file.name}: {env}"
+
+
+def test_every_rule_that_runs_code_has_a_conda_env():
+    for rule_file in (REPO / "workflow" / "rules").glob("*.smk"):
+        for name, block in rule_blocks(rule_file.read_text()).items():
+            if re.search(r"^\s*(?:script|shell|run|notebook|wrapper):", block, flags=re.M):
+                assert re.search(r"^\s*conda:", block, flags=re.M), f"{rule_file.name}: rule {name}"

@@ -10,30 +10,31 @@ import pytest
 from sksurv.metrics import concordance_index_censored, cumulative_dynamic_auc
 from sksurv.util import Surv
 
+from survsig.concordance import concordance_index, harrell_c
+from survsig.errors import InputError
 from survsig.evaluate import (
     TABLE3_COLUMNS,
     auc_table,
     bootstrap_c,
     bootstrap_counts,
     calibration,
+    calibration_figure,
     calibration_tables,
     censoring_survival,
     compare_c,
     concordance_table,
     gnd_test,
-    harrell_c,
     hosmer_lemeshow,
     km_at,
     oracle_predictors,
     oracle_table,
-    render_table3,
-    save_calibration_figure,
-    save_roc_figure,
+    roc_figure,
     smooth_calibration,
+    table3_figure,
     time_dependent_auc,
     with_optimism_correction,
 )
-from survsig.errors import InputError
+from survsig.figures import save_figure
 from survsig.io import write_tsv
 
 
@@ -57,7 +58,10 @@ def test_harrell_c_and_se_match_r_concordance(lung_lp, r_out):
     assert res["se"] == pytest.approx(ref["se"], abs=1e-12)
     counts = ref["counts"]
     assert (res["concordant"], res["discordant"], res["tied_x"]) == (
-        counts["concordant"], counts["discordant"], counts["tied.x"])
+        counts["concordant"],
+        counts["discordant"],
+        counts["tied.x"],
+    )
     assert res["se"] ** 2 == pytest.approx(np.sum(res["dfbeta"] ** 2))
     # the same C as scikit-survival's concordance_index_censored
     sk = concordance_index_censored(lung_lp["status"].astype(bool), lung_lp["time"], lung_lp["lp"])
@@ -75,6 +79,21 @@ def test_harrell_c_by_hand():
     # a censoring tied with a death counts as the longer time
     assert harrell_c([1, 1], [1, 0], [1.0, 0.0])["pairs"] == 1
     assert np.isnan(harrell_c([1, 2], [0, 0], [1.0, 0.0])["c"])
+
+
+def test_one_c_index_whether_with_its_standard_error_or_alone(lung_lp):
+    """concordance_index (O(n log n)) and harrell_c (pairs, with the SE) count the same pairs."""
+    rng = np.random.default_rng(7)
+    time = rng.integers(1, 30, size=300).astype(float)  # many tied times
+    event = (rng.uniform(size=300) < 0.6).astype(int)
+    score = rng.integers(0, 8, size=300).astype(float)  # many tied scores
+    for t, e, x in ((time, event, score), (lung_lp["time"], lung_lp["status"], lung_lp["lp"])):
+        # C is a ratio of pair counts below 2**53: two exact counts give equal values to rounding
+        assert concordance_index(t, e, x) == pytest.approx(harrell_c(t, e, x)["c"], rel=4 * np.finfo(float).eps)
+    assert np.isnan(concordance_index([1, 2], [0, 0], [1.0, 0.0]))
+    assert np.isnan(concordance_index([2, 2], [1, 1], [1.0, 0.0]))  # deaths, no comparable pair
+    with pytest.raises(InputError, match="not finite"):
+        concordance_index([1, 2], [1, 0], [np.nan, 0.0])
 
 
 def test_compare_c_is_the_joint_jackknife():
@@ -120,8 +139,9 @@ def scores_frame(seed=0, n=200, no_test_events=False):
     split = np.where(np.arange(n) < 120, "train", "test")
     if no_test_events:
         event[split == "test"] = 0
-    base = pd.DataFrame({"patient_id": [f"P{i:03d}" for i in range(n)], "split": split, "os_months": time,
-                         "os_event": event})
+    base = pd.DataFrame(
+        {"patient_id": [f"P{i:03d}" for i in range(n)], "split": split, "os_months": time, "os_event": event}
+    )
     return {
         "clinical": base.assign(lp=x + rng.normal(scale=2, size=n)),
         "dl_petct": base.assign(lp=x + rng.normal(scale=1, size=n)),
@@ -147,21 +167,26 @@ def test_concordance_table_is_reproducible_and_consistent(tmp_path):
     assert (tmp_path / "a.tsv").read_bytes() == (tmp_path / "b.tsv").read_bytes()
     other = concordance_table(scores, resamples=200, seed=4)
     assert not other["diff_lower"].equals(table["diff_lower"])
-    render_table3(table, tmp_path / "t3.png", tmp_path / "t3.pdf")
+    save_figure(table3_figure(table), tmp_path / "t3.png", tmp_path / "t3.pdf")
     assert (tmp_path / "t3.png").stat().st_size > 10_000
 
 
 def test_table3_gains_the_corrected_training_c(tmp_path):
     table = concordance_table(scores_frame(), resamples=20, seed=3)
-    summary = pd.DataFrame({"nomogram": ["integrated", "clinical", "dl_petct"], "c_optimism": [0.01, 0.03, 0.02],
-                            "c_corrected": [0.71, 0.52, 0.63]})
+    summary = pd.DataFrame(
+        {
+            "nomogram": ["integrated", "clinical", "dl_petct"],
+            "c_optimism": [0.01, 0.03, 0.02],
+            "c_corrected": [0.71, 0.52, 0.63],
+        }
+    )
     out = with_optimism_correction(table, summary)
-    assert list(out.columns[out.columns.get_loc("p_value") + 1:][:2]) == ["c_optimism", "c_corrected"]
+    assert list(out.columns[out.columns.get_loc("p_value") + 1 :][:2]) == ["c_optimism", "c_corrected"]
     train = out[out["split"] == "train"].set_index("nomogram")
     assert train.loc["clinical", "c_corrected"] == 0.52 and train.loc["integrated", "c_optimism"] == 0.01
     assert out.loc[out["split"] == "test", "c_corrected"].isna().all()
     pd.testing.assert_frame_equal(out.drop(columns=["c_optimism", "c_corrected"]), table)
-    render_table3(out, tmp_path / "t3.png", tmp_path / "t3.pdf")
+    save_figure(table3_figure(out), tmp_path / "t3.png", tmp_path / "t3.pdf")
     assert (tmp_path / "t3.png").stat().st_size > 10_000
     with pytest.raises(InputError, match="dl_petct") as err:
         with_optimism_correction(table, summary.iloc[:2], file="internal_validation.tsv")
@@ -180,10 +205,16 @@ def test_concordance_table_with_a_split_without_events():
 def test_oracle_table_and_mapping():
     scores = scores_frame()
     truth = scores["integrated"][["patient_id"]].assign(lp_full=scores["integrated"]["lp"], lp_clinical=0.0)
-    mapping = oracle_predictors(["clinical", "clinical_suv", "dl_ct", "dl_petct", "integrated"],
-                                {"ct": ["ct"], "petct": ["ct", "pet", "roi"]})
-    assert mapping == {"clinical": "lp_clinical", "clinical_suv": None, "dl_ct": "lp_image_ct",
-                       "dl_petct": "lp_image", "integrated": "lp_full"}
+    mapping = oracle_predictors(
+        ["clinical", "clinical_suv", "dl_ct", "dl_petct", "integrated"], {"ct": ["ct"], "petct": ["ct", "pet", "roi"]}
+    )
+    assert mapping == {
+        "clinical": "lp_clinical",
+        "clinical_suv": None,
+        "dl_ct": "lp_image_ct",
+        "dl_petct": "lp_image",
+        "integrated": "lp_full",
+    }
     table = oracle_table({"integrated": scores["integrated"]}, truth, {"integrated": "lp_full"})
     assert (table["gap"] == 0).all()  # the nomogram's score is the oracle here
 
@@ -295,10 +326,18 @@ def test_evaluate_figures_are_byte_identical(tmp_path):
     table, curves = auc_table(scores, "test", horizon=20)
     digests = []
     for run in ("a", "b"):
-        save_calibration_figure(result, tmp_path / f"c{run}.png", tmp_path / f"c{run}.pdf", title="Test")
-        save_roc_figure(curves, dict(zip(table["nomogram"], table["auc"])), tmp_path / f"r{run}.png",
-                        tmp_path / f"r{run}.pdf", horizon=20, title="Test")
-        digests.append([hashlib.sha256((tmp_path / f"{k}{run}.{e}").read_bytes()).hexdigest()
-                        for k in "cr" for e in ("png", "pdf")])
+        save_figure(calibration_figure(result, title="Test"), tmp_path / f"c{run}.png", tmp_path / f"c{run}.pdf")
+        save_figure(
+            roc_figure(curves, dict(zip(table["nomogram"], table["auc"])), horizon=20, title="Test"),
+            tmp_path / f"r{run}.png",
+            tmp_path / f"r{run}.pdf",
+        )
+        digests.append(
+            [
+                hashlib.sha256((tmp_path / f"{k}{run}.{e}").read_bytes()).hexdigest()
+                for k in "cr"
+                for e in ("png", "pdf")
+            ]
+        )
     assert digests[0] == digests[1]
     assert table["auc"].between(0.5, 1).all()

@@ -9,28 +9,29 @@ import numpy as np
 import pandas as pd
 import pytest
 from sksurv.linear_model.coxph import CoxPHOptimizer
-from test_nomogram import synthetic_cohort
 
+from survsig.concordance import harrell_c
 from survsig.cox import fit_cox, linear_predictor, newton_cox, partial_likelihood
 from survsig.errors import InputError
-from survsig.evaluate import harrell_c
+from survsig.figures import save_figure
 from survsig.internal_validation import (
     CALIBRATION_COLUMNS,
     INDICES,
     CoxBootstrapValidation,
+    bootstrap_calibration_figure,
     bootstrap_resamples,
     calibration_cuts,
     cut_groups,
     gini_mean_difference,
     read_calibration,
     read_resamples,
-    save_bootstrap_calibration_figure,
     somers_dxy,
     summary_table,
     validate_nomograms,
 )
 from survsig.km import kaplan_meier, kaplan_meier_at, survival_at
 from survsig.nomogram import CoxNomogram, nomogram_term_names, select_terms
+from test_nomogram import synthetic_cohort
 
 R_RMS = Path(__file__).parent / "data" / "r_rms"
 TERMS = ["age", "sex", "ph.ecog"]
@@ -119,8 +120,13 @@ def test_validate_equals_rms_given_its_resamples(lung, r_resamples, ties):
     ref = pd.read_csv(R_RMS / f"validate_{ties}_B200.csv").set_index("index")
     ours = result.indices_.set_index("index")
     assert list(ours.index) == list(INDICES)
-    for ours_col, r_col in [("apparent", "index.orig"), ("training", "training"), ("test", "test"),
-                            ("optimism", "optimism"), ("corrected", "index.corrected")]:
+    for ours_col, r_col in [
+        ("apparent", "index.orig"),
+        ("training", "training"),
+        ("test", "test"),
+        ("optimism", "optimism"),
+        ("corrected", "index.corrected"),
+    ]:
         np.testing.assert_allclose(ours.loc[ref.index, ours_col], ref[r_col], rtol=0, atol=R_ATOL, err_msg=ours_col)
     assert (ours.loc[ref.index, "n"] == ref["n"]).all()
     c = ours.loc["C"]
@@ -140,9 +146,17 @@ def test_calibrate_km_equals_rms_given_its_resamples(lung, r_resamples, u, m):
     ref = pd.read_csv(R_RMS / f"calibrate_KM_u{u}_m{m}_B200.csv")
     ours = result.calibration_
     assert list(ours.columns) == list(CALIBRATION_COLUMNS)
-    pairs = [("apparent", "index.orig"), ("training", "training"), ("test", "test"), ("optimism", "mean.optimism"),
-             ("corrected", "mean.corrected"), ("mean_predicted", "mean.predicted"), ("observed", "KM"),
-             ("observed_corrected", "KM.corrected"), ("std_err", "std.err")]
+    pairs = [
+        ("apparent", "index.orig"),
+        ("training", "training"),
+        ("test", "test"),
+        ("optimism", "mean.optimism"),
+        ("corrected", "mean.corrected"),
+        ("mean_predicted", "mean.predicted"),
+        ("observed", "KM"),
+        ("observed_corrected", "KM.corrected"),
+        ("std_err", "std.err"),
+    ]
     for ours_col, r_col in pairs:
         np.testing.assert_allclose(ours[ours_col], ref[r_col], rtol=0, atol=R_ATOL, err_msg=ours_col)
     assert (ours["n"].to_numpy() == ref["n"].to_numpy()).all()
@@ -227,10 +241,15 @@ def nomogram_validation():
     frame = synthetic_cohort(n=300, seed=4)
     n_train = int((frame["split"] == "train").sum())
     resamples = bootstrap_resamples(n_train, 30, seed=1)
-    settings = dict(clinical_factors=["sex", "age", "rT_stage", "N_stage", "ebv_dna"], p_threshold=0.05,
-                    use_suv=True, integrated_model="petct")
-    results = validate_nomograms(frame, ["clinical", "dl_petct", "integrated"], **settings, resamples=resamples,
-                                 horizon=36, m=40)
+    settings = dict(
+        clinical_factors=["sex", "age", "rT_stage", "N_stage", "ebv_dna"],
+        p_threshold=0.05,
+        use_suv=True,
+        integrated_model="petct",
+    )
+    results = validate_nomograms(
+        frame, ["clinical", "dl_petct", "integrated"], **settings, resamples=resamples, horizon=36, m=40
+    )
     return frame, settings, resamples, results
 
 
@@ -256,8 +275,9 @@ def test_nomogram_validation_is_reproducible_and_summarised(nomogram_validation)
     frame, settings, resamples, results = nomogram_validation
     again = validate_nomograms(frame, ["integrated"], **settings, resamples=resamples, horizon=36, m=40)
     pd.testing.assert_frame_equal(again["integrated"].indices_, results["integrated"].indices_, check_exact=True)
-    pd.testing.assert_frame_equal(again["integrated"].calibration_, results["integrated"].calibration_,
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(
+        again["integrated"].calibration_, results["integrated"].calibration_, check_exact=True
+    )
     summary = summary_table(results).set_index("nomogram")
     for name, result in results.items():
         c = result.indices_.set_index("index").loc["C"]
@@ -270,7 +290,7 @@ def test_bootstrap_calibration_figure(tmp_path, nomogram_validation):
     path = tmp_path / "table.tsv"
     table.to_csv(path, sep="\t", index=False)
     png, pdf = tmp_path / "cal.png", tmp_path / "cal.pdf"
-    save_bootstrap_calibration_figure(read_calibration(path), png, pdf, horizon_text="3-year", title="Integrated")
+    save_figure(bootstrap_calibration_figure(read_calibration(path), horizon_months=36, title="Integrated"), png, pdf)
     first = png.read_bytes()
-    save_bootstrap_calibration_figure(read_calibration(path), png, pdf, horizon_text="3-year", title="Integrated")
+    save_figure(bootstrap_calibration_figure(read_calibration(path), horizon_months=36, title="Integrated"), png, pdf)
     assert png.read_bytes() == first and pdf.stat().st_size > 1000

@@ -41,11 +41,11 @@ def test_partial_loglik_equals_r_coxph(lung, ties):
 def test_gradient_vanishes_at_the_fitted_coefficients(lung):
     """At R's Efron estimate the score is zero: autograd through the loss agrees."""
     data, reference = lung
-    beta = torch.tensor(
-        [reference["efron"]["coef"][c] for c in COVARIATES], dtype=torch.float64, requires_grad=True
-    )
+    beta = torch.tensor([reference["efron"]["coef"][c] for c in COVARIATES], dtype=torch.float64, requires_grad=True)
     x = torch.tensor(data[COVARIATES].to_numpy(float))
-    loss = cox_partial_nll(x @ beta, torch.tensor(data["status"].to_numpy()), torch.tensor(data["time"].to_numpy(float)), reduction="sum")
+    loss = cox_partial_nll(
+        x @ beta, torch.tensor(data["status"].to_numpy()), torch.tensor(data["time"].to_numpy(float)), reduction="sum"
+    )
     loss.backward()
     assert np.abs(beta.grad.numpy()).max() < 1e-6
 
@@ -53,10 +53,14 @@ def test_gradient_vanishes_at_the_fitted_coefficients(lung):
 def test_efron_equals_lifelines_with_many_ties():
     rng = np.random.default_rng(0)
     n = 60
-    frame = pd.DataFrame({"x": rng.normal(size=n), "time": rng.integers(1, 8, size=n), "event": rng.integers(0, 2, size=n)})
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=n), "time": rng.integers(1, 8, size=n), "event": rng.integers(0, 2, size=n)}
+    )
     fitter = CoxPHFitter().fit(frame, "time", "event")  # lifelines uses Efron ties
     lp = torch.tensor(frame[["x"]].to_numpy(float) @ fitter.params_.to_numpy())
-    loss = cox_partial_nll(lp, torch.tensor(frame.event.to_numpy()), torch.tensor(frame.time.to_numpy(float)), reduction="sum")
+    loss = cox_partial_nll(
+        lp, torch.tensor(frame.event.to_numpy()), torch.tensor(frame.time.to_numpy(float)), reduction="sum"
+    )
     # lifelines reports its log-likelihood at its last Newton step, within ~1e-7 of the optimum
     assert loss.item() == pytest.approx(-fitter.log_likelihood_, abs=1e-6)
 

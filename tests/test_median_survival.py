@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from survsig.km import compare_groups, format_median, kaplan_meier, median_survival
+from survsig.formats import format_median
+from survsig.km import compare_groups, kaplan_meier, median_survival
 
 DATA = Path(__file__).parent / "data" / "r_survfit"
 REFERENCE = pd.read_csv(DATA / "median_survival.csv")
@@ -43,7 +44,10 @@ def test_groups_report_their_medians_and_legends_say_not_reached():
     result = compare_groups(data["time"], data["status"], data["group"], levels=("Obs", "Lev+5FU"), time_months=1095)
     ref = REFERENCE[(REFERENCE["case"] == "colon_rx") & (REFERENCE["conf_type"] == "log")].set_index("group")
     assert result["median_Obs"] == ref.loc["Obs", "median"]
-    assert (result["median_Obs_lower"], result["median_Obs_upper"]) == (ref.loc["Obs", "lower"], ref.loc["Obs", "upper"])
+    assert (result["median_Obs_lower"], result["median_Obs_upper"]) == (
+        ref.loc["Obs", "lower"],
+        ref.loc["Obs", "upper"],
+    )
     assert np.isnan(result["median_Lev+5FU"]) and result["median_Lev+5FU_lower"] == ref.loc["Lev+5FU", "lower"]
     assert format_median(result["median_Obs"], result["median_Obs_lower"], result["median_Obs_upper"]) == (
         "median OS 2083.0 months (1656.0\u20132789.0)"

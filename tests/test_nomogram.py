@@ -10,24 +10,24 @@ import pytest
 
 from survsig.cox import baseline_cumulative_hazard, fit_cox
 from survsig.errors import InputError
+from survsig.figures import save_figure
 from survsig.nomogram import (
     CoxNomogram,
     Term,
     axis_values,
     backward_aic,
-    nomogram_names,
+    nomogram_figure,
     nomogram_term_names,
     patient_table,
     points_scale,
     r_pretty,
-    render_table2,
-    save_nomogram_figure,
     score_new_patients,
     score_table,
     select_terms,
     selection_table,
     signature_term,
     survival_axis,
+    table2_figure,
     table2_terms,
     univariable_table,
 )
@@ -82,8 +82,13 @@ def test_wald_summary_matches_r(lung, r_out, ties):
     """R: summary(coxph(...))$coefficients and exp(confint(fit))."""
     ref = pd.read_csv(r_out / f"lung_cox_coef_{ties}.csv")
     summary = fit_cox(lung["time"], lung["status"], lung[LUNG_TERMS], ties=ties).summary()
-    for column, r_column in (("z", "z"), ("p_value", "p"), ("hr", "HR"), ("hr_lower", "HR_lower95"),
-                             ("hr_upper", "HR_upper95")):
+    for column, r_column in (
+        ("z", "z"),
+        ("p_value", "p"),
+        ("hr", "HR"),
+        ("hr_lower", "HR_lower95"),
+        ("hr_upper", "HR_upper95"),
+    ):
         np.testing.assert_allclose(summary[column], ref[r_column], rtol=1e-7, atol=1e-12, err_msg=column)
 
 
@@ -189,8 +194,7 @@ def test_axes_match_rms_nomogram(lung, r_out):
     rms, scale = rms_scale(lung, r_out)
     lp = axes[axes["axis"] == "lp"]
     np.testing.assert_allclose(scale["lp_at"], lp["value"], atol=1e-12)
-    np.testing.assert_allclose((np.asarray(scale["lp_at"]) - scale["intercept"]) * scale["sc"], lp["points"],
-                               atol=1e-9)
+    np.testing.assert_allclose((np.asarray(scale["lp_at"]) - scale["intercept"]) * scale["sc"], lp["points"], atol=1e-9)
     nomogram = lung_nomogram(lung)
     nomogram.scale_ = scale
     for day, s0 in ((365, rms["baseline_surv_at_lp0"]["t365"]), (730, rms["baseline_surv_at_lp0"]["t730"])):
@@ -230,8 +234,7 @@ def test_own_fit_points_close_to_rms(lung, r_out):
     ref = pd.read_csv(r_out / "lung_nomogram_points.csv")
     nomogram = lung_nomogram(lung)
     for term in LUNG_TERMS:
-        diff = np.abs(np.asarray(nomogram.scale_["axes"][term]["points"]) - ref.loc[ref["variable"] == term,
-                                                                                      "points"])
+        diff = np.abs(np.asarray(nomogram.scale_["axes"][term]["points"]) - ref.loc[ref["variable"] == term, "points"])
         assert diff.max() < 0.02, term
 
 
@@ -240,16 +243,18 @@ def synthetic_cohort(n=600, seed=11):
     """Exponential survival with known log hazard ratios: age 0.04/year, rT3-4 0.9,
     signature 0.8/SD; sex, N-stage and EBV DNA without effect; uniform censoring."""
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "patient_id": [f"P{i:04d}" for i in range(n)],
-        "age": rng.normal(50, 10, n).round(),
-        "sex": rng.choice(["M", "F"], n),
-        "rT_stage": rng.choice(["T0", "T1", "T2", "T3", "T4"], n),
-        "N_stage": rng.choice(["N0", "N1", "N2", "N3"], n),
-        "ebv_dna": rng.choice(["undetectable", "detectable"], n),
-        "tumor_suv_max": rng.gamma(4, 2, n),
-        "signature_petct": rng.normal(size=n),
-    })
+    frame = pd.DataFrame(
+        {
+            "patient_id": [f"P{i:04d}" for i in range(n)],
+            "age": rng.normal(50, 10, n).round(),
+            "sex": rng.choice(["M", "F"], n),
+            "rT_stage": rng.choice(["T0", "T1", "T2", "T3", "T4"], n),
+            "N_stage": rng.choice(["N0", "N1", "N2", "N3"], n),
+            "ebv_dna": rng.choice(["undetectable", "detectable"], n),
+            "tumor_suv_max": rng.gamma(4, 2, n),
+            "signature_petct": rng.normal(size=n),
+        }
+    )
     lp = 0.04 * (frame["age"] - 50) + 0.9 * frame["rT_stage"].isin(["T3", "T4"]) + 0.8 * frame["signature_petct"]
     event_time = rng.exponential(40 * np.exp(-lp))
     censor = rng.uniform(10, 80, n)
@@ -275,10 +280,11 @@ def test_selection_finds_the_true_clinical_factors():
     table = selection_table(selection)
     assert set(table["stage"]) >= {"univariable", "backward_clinical", "selected"}
     assert nomogram_term_names("integrated", selection, integrated_model="petct") == [
-        "age", "rT_stage", "signature_petct"]
+        "age",
+        "rT_stage",
+        "signature_petct",
+    ]
     assert nomogram_term_names("dl_ct", selection, integrated_model="petct") == ["signature_ct"]
-    assert nomogram_names(["ct", "pet"]) == ["clinical", "clinical_suv", "dl_ct", "dl_pet", "integrated",
-                                             "integrated_suv"]
 
 
 def test_selection_falls_back_to_the_smallest_p_factor():
@@ -335,8 +341,9 @@ def test_nomogram_json_round_trip_and_scoring(tmp_path):
 def test_score_new_patients_sheet():
     frame = synthetic_cohort()
     nomogram = CoxNomogram(["age", "rT_stage", "signature_petct"]).fit(frame[frame["split"] == "train"])
-    sheet = pd.DataFrame({"patient_id": ["A", "B"], "age": [40, 70], "rT_stage": ["T1", "T4"],
-                          "signature_petct": [-1.0, 1.5]})
+    sheet = pd.DataFrame(
+        {"patient_id": ["A", "B"], "age": [40, 70], "rT_stage": ["T1", "T4"], "signature_petct": [-1.0, 1.5]}
+    )
     scored = score_new_patients(nomogram, sheet)
     assert scored["lp"].iloc[1] > scored["lp"].iloc[0]
     assert scored["survival_36m"].iloc[1] < scored["survival_36m"].iloc[0]
@@ -352,15 +359,17 @@ def test_score_new_patients_sheet():
 def test_figures_are_byte_identical(tmp_path):
     frame = synthetic_cohort()
     nomogram = CoxNomogram(["age", "rT_stage", "signature_petct"], name="integrated").fit(
-        frame[frame["split"] == "train"])
+        frame[frame["split"] == "train"]
+    )
     digests = []
     for run in ("a", "b"):
         png, pdf = tmp_path / f"{run}.png", tmp_path / f"{run}.pdf"
-        save_nomogram_figure(nomogram, png, pdf, survival_ticks=[0.9, 0.7, 0.5, 0.3, 0.1], title="Integrated")
+        figure = nomogram_figure(nomogram, survival_ticks=[0.9, 0.7, 0.5, 0.3, 0.1], title="Integrated")
+        save_figure(figure, png, pdf)
         digests.append((hashlib.sha256(png.read_bytes()).hexdigest(), hashlib.sha256(pdf.read_bytes()).hexdigest()))
     assert digests[0] == digests[1]
     table = univariable_table(frame, table2_terms(frame, ["age", "rT_stage"], ["petct"]))
-    render_table2(table, tmp_path / "t2.png", tmp_path / "t2.pdf")
+    save_figure(table2_figure(table), tmp_path / "t2.png", tmp_path / "t2.pdf")
     assert (tmp_path / "t2.png").stat().st_size > 10_000
 
 
@@ -377,8 +386,9 @@ def test_signature_file_missing_patients_is_one_clear_error():
     table = patient_table(clinical, split, {"petct": signature})
     np.testing.assert_allclose(table["signature_petct"], frame["signature_petct"])
     with pytest.raises(InputError, match="no signature of model 'petct'") as err:
-        patient_table(clinical, split, {"petct": signature.drop(index=[3, 7])},
-                      files={"petct": "results/signatures/petct.tsv"})
+        patient_table(
+            clinical, split, {"petct": signature.drop(index=[3, 7])}, files={"petct": "results/signatures/petct.tsv"}
+        )
     assert err.value.patient == "P0003" and err.value.file == "results/signatures/petct.tsv"
     assert "2 patient(s) missing" in str(err.value)
     with pytest.raises(InputError, match="disagrees"):

@@ -8,15 +8,9 @@ import SimpleITK as sitk
 
 from conftest import write_real_size_petct
 from survsig.errors import InputError
-from survsig.preprocess import (
-    PreprocessSettings,
-    load_patient_slices,
-    preprocess_patient,
-    resample_onto,
-    resize_square,
-    roi_grid,
-    save_patient_slices,
-)
+from survsig.preprocess import preprocess_patient, resample_onto, resize_square, roi_grid
+from survsig.settings import PreprocessSettings
+from survsig.slices import load_patient_slices, save_patient_slices
 
 
 def image(array, spacing, origin, pixel=None):
@@ -48,7 +42,9 @@ def case(tmp_path):
 
 
 def test_crop_returns_the_roi_box_on_its_slice(case):
-    settings = PreprocessSettings(spacing=(1.0, 1.0, 3.0), box="roi", margin_mm=0.0, crop_size=10, ct_window=(0.0, 100.0))
+    settings = PreprocessSettings(
+        spacing=(1.0, 1.0, 3.0), box="roi", margin_mm=0.0, crop_size=10, ct_window=(0.0, 100.0)
+    )
     patient = preprocess_patient("P1", case["ct"], case["pet"], case["roi"], settings)
     assert patient.slices.shape == (1, 3, 10, 10)
     # the box is exactly the ROI: ROI channel all ones, CT window maps tumour (100 HU) to 1
@@ -144,7 +140,7 @@ def test_saved_slices_round_trip_byte_identically(case, tmp_path):
 
 
 def test_manifest_lists_every_patient_file(tmp_path):
-    from survsig.preprocess import read_manifest, write_manifest
+    from survsig.slices import read_manifest, write_manifest
 
     files = [tmp_path / "SYN0002.npz", tmp_path / "SYN0001.npz"]
     write_manifest(files, tmp_path / "manifest.tsv")

@@ -22,6 +22,7 @@ from conftest import REPO, SHARED
 from survsig import enrichment as en
 from survsig import rnaseq as rs
 from survsig.errors import InputError
+from survsig.figures import save_figure
 from survsig.io import read_table, write_tsv
 from survsig.simulate import SyntheticSettings, simulate_patients, simulate_rnaseq
 
@@ -60,7 +61,14 @@ def small_study():
     counts = counts_frame(negative_binomial_counts(300, groups, seed=11, lfc=lfc), genes, samples)
     clinical = clinical_of(samples)
     labels = pd.DataFrame({"patient_id": samples, "risk_group": groups})
-    options = {"min_total_count": 0, "deg": {"p_value": "pvalue", "cutoff": 0.05, "min_abs_log2fc": 1.0}}
+    options = {
+        "gene_ids": "auto",
+        "covariates": [],
+        "min_total_count": 0,
+        "alpha": 0.1,
+        "size_factors": "ratio",
+        "deg": {"p_value": "pvalue", "cutoff": 0.05, "min_abs_log2fc": 1.0},
+    }
     tables = rs.differential_expression_tables(counts.reset_index(), clinical, labels, options)
     return counts, tables, set(genes[:60])
 
@@ -146,7 +154,9 @@ def test_join_refuses_what_deseq2_cannot_fit(samples, labels, covariates, messag
 
 def test_risk_group_file_errors_name_file_row_and_column(tmp_path):
     path = tmp_path / "risk_groups.tsv"
-    write_tsv(pd.DataFrame({"patient_id": ["P1", "P2"], "split": ["train", "test"], "risk_group": ["high", "medium"]}), path)
+    write_tsv(
+        pd.DataFrame({"patient_id": ["P1", "P2"], "split": ["train", "test"], "risk_group": ["high", "medium"]}), path
+    )
     with pytest.raises(InputError) as err:
         rs.read_risk_groups(path)
     assert (err.value.patient, err.value.row, err.value.column) == ("P2", 2, "risk_group")
@@ -284,7 +294,9 @@ def test_synthetic_degs_recover_the_planted_genes(synthetic_branch):
     planted = set(truth.index[truth["direction"] != 0])
     hits = set(degs.index) & planted
     precision, recall = len(hits) / len(degs), len(hits) / len(planted)
-    print(f"\nsynthetic DEGs: {len(degs)}, planted genes {len(planted)}, precision {precision:.3f}, recall {recall:.3f}")
+    print(
+        f"\nsynthetic DEGs: {len(degs)}, planted genes {len(planted)}, precision {precision:.3f}, recall {recall:.3f}"
+    )
     assert precision >= 0.95 and recall >= 0.9  # measured 0.989 and 0.978 (88 DEGs, 89 planted)
     sign = np.where(degs.loc[sorted(hits), "direction"] == "up", 1, -1)
     assert (sign == truth.loc[sorted(hits), "direction"]).all()
@@ -317,7 +329,9 @@ def airway():
     real = shared / "data/real"
     counts = read_table(real / "rnaseq/airway_counts.csv", dtype={"gene_id": str}).set_index("gene_id")
     coldata = read_table(real / "rnaseq/airway_coldata.csv", dtype=str, index_col=0)
-    symbols, summary = rs.map_gene_ids(counts, id_type="ensembl", id_map=rs.read_id_map(real / "idmaps/ensembl_gene_index.csv.gz"))
+    symbols, summary = rs.map_gene_ids(
+        counts, id_type="ensembl", id_map=rs.read_id_map(real / "idmaps/ensembl_gene_index.csv.gz")
+    )
     # dex treated vs untreated as high vs low, paired by cell line; the 2000 most expressed
     # genes keep the test fast (the full run is in the report)
     design = pd.DataFrame(
@@ -417,7 +431,7 @@ def test_figures_render_and_are_byte_identical(small_study, tmp_path):
     assert [t.get_text() for t in heat.get_xticklabels()] == ["P00", "P01", "P02", "P03", "P04", "P05", "P06", "P07"]
     for name, axes in (("volcano", ax), ("heatmap", heat)):
         for run in (1, 2):
-            rs.save_figure(axes.figure, tmp_path / f"{name}{run}.png", tmp_path / f"{name}{run}.pdf")
+            save_figure(axes.figure, tmp_path / f"{name}{run}.png", tmp_path / f"{name}{run}.pdf")
         for ext in ("png", "pdf"):
             assert (tmp_path / f"{name}1.{ext}").read_bytes() == (tmp_path / f"{name}2.{ext}").read_bytes()
 
@@ -472,12 +486,15 @@ def test_dry_run_wires_the_branch_to_the_risk_groups(tmp_path):
     ]
     done = subprocess.run(
         [str(Path(sys.executable).with_name("snakemake")), "-n", "--cores", "2", "--nolock", *targets],
-        cwd=tmp_path, capture_output=True, text=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     jobs = dict(
-        line.split()[:2] for line in done.stdout.splitlines() if line.strip() and line.split()[-1].isdigit()
-        and len(line.split()) == 2
+        line.split()[:2]
+        for line in done.stdout.splitlines()
+        if line.strip() and line.split()[-1].isdigit() and len(line.split()) == 2
     )
     assert jobs["rnaseq_deseq2"] == "1" and jobs["rnaseq_enrichment"] == "3" and jobs["rnaseq_top_terms"] == "3"
     assert jobs["stratify_risk_groups"] == "1"  # results/risk_groups.tsv from the stratify stage

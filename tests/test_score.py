@@ -30,24 +30,36 @@ from survsig.nomogram import (
 REPO = Path(__file__).resolve().parents[1]
 SURVSIG = str(Path(sys.executable).with_name("survsig"))
 TERMS = ["age", "rT_stage", "signature_petct"]
-COLUMNS = ["patient_id", "points_age", "points_rT_stage", "points_signature_petct", "total_points", "lp",
-           "survival_12m", "survival_36m", "survival_60m", OUTSIDE_TRAINING_RANGE]
+COLUMNS = [
+    "patient_id",
+    "points_age",
+    "points_rT_stage",
+    "points_signature_petct",
+    "total_points",
+    "lp",
+    "survival_12m",
+    "survival_36m",
+    "survival_60m",
+    OUTSIDE_TRAINING_RANGE,
+]
 
 
 def cohort(n=200, seed=1, censor=(10.0, 80.0)):
     """Exponential survival with log hazard ratios 0.04/year of age, 0.9 for rT3-4 and
     0.8/SD of the signature; ages 25 to 80; uniform censoring in ``censor`` (months)."""
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "patient_id": [f"P{i:03d}" for i in range(n)],
-        "split": "train",
-        "sex": rng.choice(["M", "F"], n),
-        "age": rng.normal(55, 10, n).round().clip(25, 80),
-        "rT_stage": rng.choice(["T1", "T2", "T3", "T4"], n),
-        "N_stage": rng.choice(["N0", "N1"], n),
-        "ebv_dna": rng.choice(["undetectable", "detectable"], n),
-        "signature_petct": rng.normal(size=n),
-    })
+    frame = pd.DataFrame(
+        {
+            "patient_id": [f"P{i:03d}" for i in range(n)],
+            "split": "train",
+            "sex": rng.choice(["M", "F"], n),
+            "age": rng.normal(55, 10, n).round().clip(25, 80),
+            "rT_stage": rng.choice(["T1", "T2", "T3", "T4"], n),
+            "N_stage": rng.choice(["N0", "N1"], n),
+            "ebv_dna": rng.choice(["undetectable", "detectable"], n),
+            "signature_petct": rng.normal(size=n),
+        }
+    )
     frame.loc[[0, 1], "age"] = [25.0, 80.0]  # training range of age: exactly 25-80
     lp = 0.04 * (frame["age"] - 55) + 0.9 * frame["rT_stage"].isin(["T3", "T4"]) + 0.8 * frame["signature_petct"]
     event_time = rng.exponential(40 * np.exp(-lp))
@@ -70,8 +82,14 @@ def nomogram_file(nomogram, tmp_path):
 
 
 def new_sheet(**changes):
-    sheet = pd.DataFrame({"patient_id": ["A", "B", "C"], "age": [40.0, 62.0, 71.0], "rT_stage": ["T1", "T4", "T3"],
-                          "signature_petct": [-1.0, 0.5, 1.5]})
+    sheet = pd.DataFrame(
+        {
+            "patient_id": ["A", "B", "C"],
+            "age": [40.0, 62.0, 71.0],
+            "rT_stage": ["T1", "T4", "T3"],
+            "signature_petct": [-1.0, 0.5, 1.5],
+        }
+    )
     return sheet.assign(**changes)
 
 
@@ -81,8 +99,9 @@ def write_sheet(path, sheet):
 
 
 def run_rule_script(nomogram_path, sheet_path, output, log):
-    snakemake = SimpleNamespace(input=SimpleNamespace(nomogram=str(nomogram_path), sheet=str(sheet_path)),
-                                output=[str(output)], log=[str(log)])
+    snakemake = SimpleNamespace(
+        input=SimpleNamespace(nomogram=str(nomogram_path), sheet=str(sheet_path)), output=[str(output)], log=[str(log)]
+    )
     runpy.run_path(str(REPO / "workflow" / "scripts" / "score_new.py"), init_globals={"snakemake": snakemake})
 
 
@@ -118,8 +137,9 @@ def test_cli_writes_the_rules_table(nomogram, nomogram_file, tmp_path, capsys):
 def test_cli_subprocess_error_is_one_line_and_status_2(nomogram_file, tmp_path):
     sheet = write_sheet(tmp_path / "new.tsv", new_sheet(age=[40.0, 300.0, 71.0]))
     out = tmp_path / "scores.tsv"
-    result = subprocess.run([SURVSIG, "score", str(nomogram_file), str(sheet), "-o", str(out)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [SURVSIG, "score", str(nomogram_file), str(sheet), "-o", str(out)], capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and result.stdout == ""
     assert result.stderr.startswith(f"survsig score: {sheet}, patient B, row 2, column 'age': 300 is refused: ")
@@ -127,8 +147,9 @@ def test_cli_subprocess_error_is_one_line_and_status_2(nomogram_file, tmp_path):
     assert not out.exists() and sorted(tmp_path.iterdir()) == sorted([nomogram_file, sheet])  # no temporary left
 
     good = write_sheet(tmp_path / "good.tsv", new_sheet())
-    result = subprocess.run([SURVSIG, "score", str(nomogram_file), str(good), "-o", str(out)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [SURVSIG, "score", str(nomogram_file), str(good), "-o", str(out)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     expected = tmp_path / "expected.tsv"
     score_new_patients_file(nomogram_file, good, expected)
@@ -149,13 +170,16 @@ def test_cli_refuses_a_tampered_nomogram_without_writing(nomogram_file, tmp_path
     assert not out.exists()
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    (None, "cannot read the sheet of new patients (No such file or directory)"),
-    ("", "cannot read the sheet of new patients (No columns to parse from file)"),
-    ("patient_id\tage\tage\trT_stage\tsignature_petct\nA\t40\t41\tT1\t0\n", "column 'age': column name repeats"),
-    ("patient_id\tage\trT_stage\nA\t40\tT1\n", "column 'signature_petct': column needed by term"),
-    ("patient_id\tage\trT_stage\tsignature_petct\nA\t40\tT9\t0\n", "column 'rT_stage': 'T9' is not one of"),
-])
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "cannot read the sheet of new patients (No such file or directory)"),
+        ("", "cannot read the sheet of new patients (No columns to parse from file)"),
+        ("patient_id\tage\tage\trT_stage\tsignature_petct\nA\t40\t41\tT1\t0\n", "column 'age': column name repeats"),
+        ("patient_id\tage\trT_stage\nA\t40\tT1\n", "column 'signature_petct': column needed by term"),
+        ("patient_id\tage\trT_stage\tsignature_petct\nA\t40\tT9\t0\n", "column 'rT_stage': 'T9' is not one of"),
+    ],
+)
 def test_cli_refuses_unreadable_sheets(nomogram_file, tmp_path, capsys, content, expected):
     sheet = tmp_path / "new.tsv"
     if content is not None:
@@ -177,7 +201,8 @@ def test_rule_script_reports_bad_input_in_one_line_and_writes_nothing(nomogram_f
     assert exit_info.value.code == 1
     assert not out.exists()
     assert f"{sheet}, patient A, row 3, column 'patient_id': duplicate patient id (first in data row 1)" in (
-        log.read_text())
+        log.read_text()
+    )
 
 
 # --------------------------------------------------------------------------- nomogram files
@@ -187,9 +212,10 @@ def test_saved_nomogram_loads_back_and_scores_identically(nomogram, nomogram_fil
     pd.testing.assert_frame_equal(score_new_patients(loaded, new_sheet()), score_new_patients(nomogram, new_sheet()))
     data = json.loads(nomogram_file.read_text())
     train = cohort()
-    assert data["training_range"] == {"age": [train["age"].min(), train["age"].max()],
-                                      "signature_petct": [train["signature_petct"].min(),
-                                                          train["signature_petct"].max()]}
+    assert data["training_range"] == {
+        "age": [train["age"].min(), train["age"].max()],
+        "signature_petct": [train["signature_petct"].min(), train["signature_petct"].max()],
+    }
     assert data["max_followup_months"] == train["os_months"].max()
 
 
@@ -208,11 +234,13 @@ def test_file_without_training_range_and_followup_falls_back(nomogram, nomogram_
 
 def _set(path, value):
     """A mutation setting the key at ``path`` (a tuple of keys and indexes) to ``value``."""
+
     def mutate(data):
         target = data
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = value(target[path[-1]]) if callable(value) else value
+
     return mutate
 
 
@@ -222,6 +250,7 @@ def _drop(*path):
         for key in path[:-1]:
             target = target[key]
         del target[path[-1]]
+
     return mutate
 
 
@@ -243,35 +272,56 @@ TAMPERED = [
     ("terms-missing", _drop("terms"), "nomogram key 'terms' is missing"),
     ("terms-empty", _set(("terms",), []), "nomogram key 'terms' must hold at least 1 value(s), got 0"),
     ("terms-type", _set(("terms",), "age"), "nomogram key 'terms' must be an array, got a string"),
-    ("term-kind-unknown", _term(0, kind="ordinal"),
-     "nomogram key 'terms[0].kind' must be one of continuous, binary, got 'ordinal'"),
+    (
+        "term-kind-unknown",
+        _term(0, kind="ordinal"),
+        "nomogram key 'terms[0].kind' must be one of continuous, binary, got 'ordinal'",
+    ),
     ("term-kind-missing", _drop("terms", 0, "kind"), "nomogram key 'terms[0].kind' is missing"),
     ("term-name-type", _term(0, name=3), "nomogram key 'terms[0].name' must be a string, got a number"),
     ("term-repeated", _term(2, name="age"), "nomogram key 'terms[2].name' repeats the term 'age'"),
     ("binary-without-positive", _drop("terms", 1, "positive"), "nomogram key 'terms[1].positive' is missing"),
     ("binary-without-negative", _term(1, negative=[]), "nomogram key 'terms[1].negative' must hold at least 1"),
-    ("binary-one-level-label", _term(1, level_labels=["T0-2"]),
-     "nomogram key 'terms[1].level_labels' must hold 2 values, got 1"),
-    ("binary-label-both-levels", _term(1, positive=["T2", "T3", "T4"]),
-     "nomogram key 'terms[1].positive' shares the label 'T2' with terms[1].negative"),
+    (
+        "binary-one-level-label",
+        _term(1, level_labels=["T0-2"]),
+        "nomogram key 'terms[1].level_labels' must hold 2 values, got 1",
+    ),
+    (
+        "binary-label-both-levels",
+        _term(1, positive=["T2", "T3", "T4"]),
+        "nomogram key 'terms[1].positive' shares the label 'T2' with terms[1].negative",
+    ),
     ("ties", _set(("ties",), "exact"), "nomogram key 'ties' must be one of efron, breslow, got 'exact'"),
-    ("time-unit", _set(("time_unit",), "days"), "nomogram key 'time_unit' must be \"months\", got \"days\""),
-    ("survival-times-type", _set(("survival_times",), "12,36"),
-     "nomogram key 'survival_times' must be an array, got a string"),
+    ("time-unit", _set(("time_unit",), "days"), 'nomogram key \'time_unit\' must be "months", got "days"'),
+    (
+        "survival-times-type",
+        _set(("survival_times",), "12,36"),
+        "nomogram key 'survival_times' must be an array, got a string",
+    ),
     ("survival-time-zero", _set(("survival_times", 0), 0), "nomogram key 'survival_times[0]' must be greater than 0"),
     ("coef-missing", _drop("coef"), "nomogram key 'coef' is missing"),
     ("coef-type", _set(("coef",), [0.04, 0.9, 0.8]), "nomogram key 'coef' must be an object, got an array"),
     ("coef-term-missing", _drop("coef", "age"), "nomogram key 'coef.age' is missing"),
     ("coef-nan", _set(("coef", "age"), float("nan")), "nomogram key 'coef.age' must be a finite number, got NaN"),
     ("coef-text", _set(("coef", "age"), "0.04"), "nomogram key 'coef.age' must be a number, got a string \"0.04\""),
-    ("coef-extra", _set(("coef", "sex"), 0.1),
-     "nomogram key 'coef' has an entry 'sex' that is not a term of the nomogram (terms: age, rT_stage, "
-     "signature_petct)"),
-    ("terms-fewer-than-coef", _set(("terms",), lambda terms: terms[:2]),
-     "nomogram key 'coef' has an entry 'signature_petct' that is not a term of the nomogram"),
+    (
+        "coef-extra",
+        _set(("coef", "sex"), 0.1),
+        "nomogram key 'coef' has an entry 'sex' that is not a term of the nomogram (terms: age, rT_stage, "
+        "signature_petct)",
+    ),
+    (
+        "terms-fewer-than-coef",
+        _set(("terms",), lambda terms: terms[:2]),
+        "nomogram key 'coef' has an entry 'signature_petct' that is not a term of the nomogram",
+    ),
     ("means-missing", _drop("means"), "nomogram key 'means' is missing"),
-    ("means-infinite", _set(("means", "signature_petct"), float("inf")),
-     "nomogram key 'means.signature_petct' must be a finite number, got Infinity"),
+    (
+        "means-infinite",
+        _set(("means", "signature_petct"), float("inf")),
+        "nomogram key 'means.signature_petct' must be a finite number, got Infinity",
+    ),
     ("se-missing", _drop("se"), "nomogram key 'se' is missing"),
     ("se-null", _set(("se", "age"), None), "nomogram key 'se.age' must be a number, got null"),
     ("se-negative", _set(("se", "age"), -0.01), "nomogram key 'se.age' must be at least 0, got -0.01"),
@@ -282,52 +332,114 @@ TAMPERED = [
     ("lp-range-reversed", _set(("lp_range",), lambda r: r[::-1]), "nomogram key 'lp_range' must be [lowest, highest]"),
     ("baseline-missing", _drop("baseline"), "nomogram key 'baseline' is missing"),
     ("baseline-times-missing", _drop("baseline", "times"), "nomogram key 'baseline.times' is missing"),
-    ("baseline-times-not-increasing", _swap_baseline_times,
-     "nomogram key 'baseline.times[4]' ({t3}) is not after baseline.times[3] ({t4}): death times must increase "
-     "strictly"),
-    ("baseline-times-negative", _set(("baseline", "times", 0), -1.0),
-     "nomogram key 'baseline.times[0]' must be at least 0, got -1.0"),
-    ("baseline-cumhaz-negated", _set(("baseline", "cumhaz"), _negate),
-     "nomogram key 'baseline.cumhaz[0]' must be at least 0, got -"),
-    ("baseline-cumhaz-nan", _set(("baseline", "cumhaz", 2), float("nan")),
-     "nomogram key 'baseline.cumhaz[2]' must be a finite number, got NaN"),
-    ("baseline-cumhaz-decreasing", _set(("baseline", "cumhaz", 5), 0.0),
-     "nomogram key 'baseline.cumhaz[5]' (0) is below baseline.cumhaz[4] ({h4}): a cumulative hazard never "
-     "decreases"),
-    ("baseline-lengths", _set(("baseline", "cumhaz"), lambda h: h[:-1]),
-     "nomogram key 'baseline.cumhaz' must hold {n_times} values, got {n_times_less_1}"),
-    ("max-followup-before-last-death", _set(("max_followup_months",), 1.0),
-     "nomogram key 'max_followup_months' (1) is before the last baseline death time"),
-    ("max-followup-nan", _set(("max_followup_months",), float("nan")),
-     "nomogram key 'max_followup_months' must be a finite number, got NaN"),
-    ("training-range-nan", _set(("training_range", "age", 0), float("nan")),
-     "nomogram key 'training_range.age[0]' must be a finite number, got NaN"),
-    ("training-range-reversed", _set(("training_range", "age"), lambda r: r[::-1]),
-     "nomogram key 'training_range.age' must be [lowest, highest]"),
-    ("training-range-binary", _set(("training_range", "rT_stage"), [0, 1]),
-     "nomogram key 'training_range' has an entry 'rT_stage' that is not a continuous term"),
-    ("baseline-survival-above-1", _set(("baseline_survival", "36"), 2.17),
-     "nomogram key 'baseline_survival.36' must be at most 1, got 2.17"),
-    ("baseline-survival-negative", _set(("baseline_survival", "12"), -0.5),
-     "nomogram key 'baseline_survival.12' must be at least 0, got -0.5"),
-    ("baseline-survival-not-the-baselines", _set(("baseline_survival", "12"), 0.5),
-     "nomogram key 'baseline_survival.12' disagrees with exp(-baseline cumulative hazard at 12 months)"),
-    ("baseline-survival-missing-time", _drop("baseline_survival", "60"),
-     "nomogram key 'baseline_survival.60' is missing"),
+    (
+        "baseline-times-not-increasing",
+        _swap_baseline_times,
+        "nomogram key 'baseline.times[4]' ({t3}) is not after baseline.times[3] ({t4}): death times must increase "
+        "strictly",
+    ),
+    (
+        "baseline-times-negative",
+        _set(("baseline", "times", 0), -1.0),
+        "nomogram key 'baseline.times[0]' must be at least 0, got -1.0",
+    ),
+    (
+        "baseline-cumhaz-negated",
+        _set(("baseline", "cumhaz"), _negate),
+        "nomogram key 'baseline.cumhaz[0]' must be at least 0, got -",
+    ),
+    (
+        "baseline-cumhaz-nan",
+        _set(("baseline", "cumhaz", 2), float("nan")),
+        "nomogram key 'baseline.cumhaz[2]' must be a finite number, got NaN",
+    ),
+    (
+        "baseline-cumhaz-decreasing",
+        _set(("baseline", "cumhaz", 5), 0.0),
+        "nomogram key 'baseline.cumhaz[5]' (0) is below baseline.cumhaz[4] ({h4}): a cumulative hazard never decreases",
+    ),
+    (
+        "baseline-lengths",
+        _set(("baseline", "cumhaz"), lambda h: h[:-1]),
+        "nomogram key 'baseline.cumhaz' must hold {n_times} values, got {n_times_less_1}",
+    ),
+    (
+        "max-followup-before-last-death",
+        _set(("max_followup_months",), 1.0),
+        "nomogram key 'max_followup_months' (1) is before the last baseline death time",
+    ),
+    (
+        "max-followup-nan",
+        _set(("max_followup_months",), float("nan")),
+        "nomogram key 'max_followup_months' must be a finite number, got NaN",
+    ),
+    (
+        "training-range-nan",
+        _set(("training_range", "age", 0), float("nan")),
+        "nomogram key 'training_range.age[0]' must be a finite number, got NaN",
+    ),
+    (
+        "training-range-reversed",
+        _set(("training_range", "age"), lambda r: r[::-1]),
+        "nomogram key 'training_range.age' must be [lowest, highest]",
+    ),
+    (
+        "training-range-binary",
+        _set(("training_range", "rT_stage"), [0, 1]),
+        "nomogram key 'training_range' has an entry 'rT_stage' that is not a continuous term",
+    ),
+    (
+        "baseline-survival-above-1",
+        _set(("baseline_survival", "36"), 2.17),
+        "nomogram key 'baseline_survival.36' must be at most 1, got 2.17",
+    ),
+    (
+        "baseline-survival-negative",
+        _set(("baseline_survival", "12"), -0.5),
+        "nomogram key 'baseline_survival.12' must be at least 0, got -0.5",
+    ),
+    (
+        "baseline-survival-not-the-baselines",
+        _set(("baseline_survival", "12"), 0.5),
+        "nomogram key 'baseline_survival.12' disagrees with exp(-baseline cumulative hazard at 12 months)",
+    ),
+    (
+        "baseline-survival-missing-time",
+        _drop("baseline_survival", "60"),
+        "nomogram key 'baseline_survival.60' is missing",
+    ),
     ("points-scale-missing", _drop("points_scale"), "nomogram key 'points_scale' is missing"),
     ("points-scale-sc-missing", _drop("points_scale", "sc"), "nomogram key 'points_scale.sc' is missing"),
-    ("points-scale-sc-nan", _set(("points_scale", "sc"), float("nan")),
-     "nomogram key 'points_scale.sc' must be a finite number, got NaN"),
-    ("points-scale-sc-doubled", _set(("points_scale", "sc"), lambda sc: 2 * sc),
-     "nomogram key 'points_scale.axes.age.points' disagrees with points_scale.axes.age.xbeta above its lowest"),
-    ("points-scale-axis-missing", _drop("points_scale", "axes", "signature_petct"),
-     "nomogram key 'points_scale.axes.signature_petct' is missing"),
-    ("points-scale-xbeta-infinite", _set(("points_scale", "axes", "age", "xbeta", 1), float("-inf")),
-     "nomogram key 'points_scale.axes.age.xbeta[1]' must be a finite number, got -Infinity"),
-    ("coef-edited-not-the-scale", _set(("coef", "age"), lambda b: 2 * b),
-     "nomogram key 'points_scale.axes.age.xbeta' disagrees with coef.age times points_scale.axes.age.values"),
-    ("means-edited-not-the-scale", _set(("means", "age"), lambda m: m + 1),
-     "nomogram key 'points_scale.intercept' disagrees with minus the sum of coef times means"),
+    (
+        "points-scale-sc-nan",
+        _set(("points_scale", "sc"), float("nan")),
+        "nomogram key 'points_scale.sc' must be a finite number, got NaN",
+    ),
+    (
+        "points-scale-sc-doubled",
+        _set(("points_scale", "sc"), lambda sc: 2 * sc),
+        "nomogram key 'points_scale.axes.age.points' disagrees with points_scale.axes.age.xbeta above its lowest",
+    ),
+    (
+        "points-scale-axis-missing",
+        _drop("points_scale", "axes", "signature_petct"),
+        "nomogram key 'points_scale.axes.signature_petct' is missing",
+    ),
+    (
+        "points-scale-xbeta-infinite",
+        _set(("points_scale", "axes", "age", "xbeta", 1), float("-inf")),
+        "nomogram key 'points_scale.axes.age.xbeta[1]' must be a finite number, got -Infinity",
+    ),
+    (
+        "coef-edited-not-the-scale",
+        _set(("coef", "age"), lambda b: 2 * b),
+        "nomogram key 'points_scale.axes.age.xbeta' disagrees with coef.age times points_scale.axes.age.values",
+    ),
+    (
+        "means-edited-not-the-scale",
+        _set(("means", "age"), lambda m: m + 1),
+        "nomogram key 'points_scale.intercept' disagrees with minus the sum of coef times means",
+    ),
 ]
 
 
@@ -335,8 +447,13 @@ TAMPERED = [
 def test_tampered_nomogram_file_is_one_clear_error(nomogram_file, mutate, expected):
     data = json.loads(nomogram_file.read_text())
     times = data["baseline"]["times"]
-    expected = expected.format(t3=f"{times[3]:g}", t4=f"{times[4]:g}", h4=f"{data['baseline']['cumhaz'][4]:g}",
-                               n_times=len(times), n_times_less_1=len(times) - 1)
+    expected = expected.format(
+        t3=f"{times[3]:g}",
+        t4=f"{times[4]:g}",
+        h4=f"{data['baseline']['cumhaz'][4]:g}",
+        n_times=len(times),
+        n_times_less_1=len(times) - 1,
+    )
     mutate(data)
     nomogram_file.write_text(json.dumps(data))
     with pytest.raises(InputError) as err:
@@ -346,11 +463,14 @@ def test_tampered_nomogram_file_is_one_clear_error(nomogram_file, mutate, expect
     assert expected in str(err.value)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("{\"format\": ", "the nomogram file is not valid JSON (Expecting value: line 1 column 12 (char 11))"),
-    ("[1, 2]", "not a survsig nomogram file: the JSON holds an array, not an object"),
-    ("", "the nomogram file is not valid JSON"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"format": ', "the nomogram file is not valid JSON (Expecting value: line 1 column 12 (char 11))"),
+        ("[1, 2]", "not a survsig nomogram file: the JSON holds an array, not an object"),
+        ("", "the nomogram file is not valid JSON"),
+    ],
+)
 def test_nomogram_file_that_is_not_a_nomogram(tmp_path, text, expected):
     path = tmp_path / "nomogram.json"
     path.write_text(text)
@@ -376,7 +496,8 @@ def test_age_300_is_refused_naming_patient_row_and_column(nomogram):
     assert str(err.value) == (
         "new.tsv, patient B, row 2, column 'age': 300 is refused: the nomogram scores age from 0 to 120 (the "
         "training range 25 to 80 widened by its width on each side, cut to the plausible 0 to 120); a typo or "
-        "another unit?")
+        "another unit?"
+    )
     # without a file the patient says where
     with pytest.raises(InputError, match="^patient C, column 'age': -5 is refused"):
         score_new_patients(nomogram, new_sheet(age=[40.0, 62.0, -5.0]))
@@ -435,8 +556,10 @@ def test_survival_after_the_training_followup_is_nan(tmp_path, caplog):
         values = scored[f"survival_{t}m"].to_numpy()
         assert np.all((values > 0) & (values < 1))
     assert scored["survival_24m"].lt(scored["survival_12m"]).all()
-    assert (f"survival at 60 months is left empty (NaN): the training data's follow-up ends at "
-            f"{short.max_followup_months_:g} months") in caplog.text
+    assert (
+        f"survival at 60 months is left empty (NaN): the training data's follow-up ends at "
+        f"{short.max_followup_months_:g} months"
+    ) in caplog.text
     assert np.isnan(short.baseline_survival_[60.0]) and np.isnan(short.predict_survival(new_sheet(), [60])).all()
     # between the last death and the last follow-up the estimate stands (the step's last value)
     assert float(short.cumulative_hazard(short.max_followup_months_)) == short.baseline_cumhaz_[-1]

@@ -31,7 +31,11 @@ def cohort():
 
 def test_oracle_signature_is_the_predictor_the_channels_see(cohort):
     patients, split = cohort
-    for channels, column in ((["ct"], "lp_image_ct"), (["pet", "roi"], "lp_image_pet"), (["ct", "pet", "roi"], "lp_image")):
+    for channels, column in (
+        (["ct"], "lp_image_ct"),
+        (["pet", "roi"], "lp_image_pet"),
+        (["ct", "pet", "roi"], "lp_image"),
+    ):
         signature = oracle_signature(patients, split, channels)
         assert list(signature.columns) == ["patient_id", "split", "signature"]
         assert np.corrcoef(signature["signature"], patients[column])[0, 1] == pytest.approx(1.0)
@@ -52,7 +56,9 @@ def test_signature_vs_oracle_reports_equal_c_for_the_oracle_itself(cohort):
     table = signature_vs_oracle(signatures, patients, patients, models).set_index(["model", "split"])
     for model in ("ct", "petct"):
         for split_name in ("train", "test"):
-            assert table.loc[(model, split_name), "cindex"] == pytest.approx(table.loc[(model, split_name), "oracle_cindex"])
+            assert table.loc[(model, split_name), "cindex"] == pytest.approx(
+                table.loc[(model, split_name), "oracle_cindex"]
+            )
     test = split["split"] == "test"
     expected = concordance_index(patients.os_months[test], -patients.lp_image[test], patients.os_event[test])
     assert table.loc[("petct", "test"), "image_oracle_cindex"] == pytest.approx(expected)

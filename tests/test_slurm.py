@@ -53,8 +53,11 @@ COMPARED = (
 
 
 def _require_slurm():
-    missing = [tool for tool in ("slurmctld", "slurmd", "slurmdbd", "munged", "mariadbd", "sacct")
-               if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists()]
+    missing = [
+        tool
+        for tool in ("slurmctld", "slurmd", "slurmdbd", "munged", "mariadbd", "sacct")
+        if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists()
+    ]
     reason = None
     if missing:
         reason = f"SLURM is not installed here (missing {', '.join(missing)})"
@@ -77,9 +80,7 @@ def slurm_cluster():
     started = subprocess.run([str(CLUSTER_SCRIPT), "start"], env=env, capture_output=True, text=True)
     try:
         if started.returncode != 0:
-            logs = "\n".join(
-                f"--- {log.name}\n{log.read_text()[-2000:]}" for log in sorted((state / "log").glob("*"))
-            )
+            logs = "\n".join(f"--- {log.name}\n{log.read_text()[-2000:]}" for log in sorted((state / "log").glob("*")))
             pytest.fail(f"the SLURM cluster did not start:\n{started.stdout}{started.stderr}\n{logs}")
         yield {**env, "SLURM_CONF": str(state / "slurm.conf")}
     finally:
@@ -112,9 +113,18 @@ def profile_for_this_node(target: Path) -> Path:
 def _sacct(env):
     """(job id, state, comment) of every job and job step SLURM accounted for."""
     listing = subprocess.run(
-        ["sacct", "--allusers", "--noheader", "--parsable2", "--starttime=2000-01-01",
-         "--format=JobID,State,Comment%400"],
-        env=env, capture_output=True, text=True, check=True,
+        [
+            "sacct",
+            "--allusers",
+            "--noheader",
+            "--parsable2",
+            "--starttime=2000-01-01",
+            "--format=JobID,State,Comment%400",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return [tuple(line.split("|", 2)) for line in listing.splitlines()]
 
@@ -133,7 +143,11 @@ def test_tiny_workflow_through_slurm_matches_a_local_run(slurm_cluster, tiny_com
     # the executor ignores SIGTERM while it waits on jobs: kill the whole group on timeout
     process = subprocess.Popen(
         [SNAKEMAKE, "--profile", str(profile), "--configfile", "config/tiny.yaml", "--cores", "2"],
-        cwd=project, env=slurm_cluster, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=project,
+        env=slurm_cluster,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     try:
@@ -162,8 +176,11 @@ def test_tiny_workflow_through_slurm_matches_a_local_run(slurm_cluster, tiny_com
     assert all(state == "COMPLETED" for _, state, _ in jobs), jobs
     # inside the two preprocessing jobs, one step per patient
     preprocess_jobs = {job for job, _, comment in jobs if comment == "rule_preprocess_preprocess"}
-    steps = [job for job, _, _ in records if job.split(".")[0] in preprocess_jobs
-             and job.split(".")[-1].isdigit() and "." in job]
+    steps = [
+        job
+        for job, _, _ in records
+        if job.split(".")[0] in preprocess_jobs and job.split(".")[-1].isdigit() and "." in job
+    ]
     assert len(steps) == 40
 
     for name in COMPARED:

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from lifelines import CoxPHFitter
 
-from survsig.evaluate import concordance_table, harrell_c
+from survsig.concordance import harrell_c
+from survsig.evaluate import concordance_table
 from survsig.nomogram import (
     CoxNomogram,
     nomogram_term_names,
@@ -72,8 +73,11 @@ def test_table2_on_real_patients_agrees_with_lifelines(cohort):
     train = cohort[cohort["split"] == "train"]
     assert (table.loc[table["split"] == "train", "events"] == train["os_event"].sum()).all()
     # an independent implementation: lifelines' CoxPHFitter (Efron ties), converged tightly
-    for term, coding in (("age", train["age"]), ("rT_stage", train["rT_stage"].isin(["T3", "T4"]).astype(float)),
-                         ("sex", (train["sex"] == "F").astype(float))):
+    for term, coding in (
+        ("age", train["age"]),
+        ("rT_stage", train["rT_stage"].isin(["T3", "T4"]).astype(float)),
+        ("sex", (train["sex"] == "F").astype(float)),
+    ):
         data = pd.DataFrame({"x": coding.to_numpy(float), "t": train["os_months"], "e": train["os_event"]})
         fit = CoxPHFitter().fit(data, "t", "e", fit_options={"precision": 1e-12})
         row = table[(table["term"] == term) & (table["split"] == "train")].iloc[0]
@@ -99,6 +103,8 @@ def test_clinical_nomogram_and_c_index_on_real_patients(cohort):
     # on the training set the nomogram's C is at least that of its best single factor
     for term in terms:
         single = CoxNomogram([term]).fit(train).predict_lp(train)
-        assert table.loc[table["split"] == "train", "c_index"].iloc[0] >= harrell_c(
-            train["os_months"], train["os_event"], single)["c"] - 0.02
+        assert (
+            table.loc[table["split"] == "train", "c_index"].iloc[0]
+            >= harrell_c(train["os_months"], train["os_event"], single)["c"] - 0.02
+        )
     assert np.isfinite(nomogram.baseline_survival_[36.0])

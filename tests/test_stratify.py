@@ -21,16 +21,15 @@ import pytest
 from lifelines import KaplanMeierFitter
 
 from conftest import REPO
-
 from survsig.errors import InputError
 from survsig.figures import save_figure
+from survsig.files import check_scores
 from survsig.km import compare_groups, kaplan_meier, logrank, survival_at
 from survsig.simulate import SyntheticSettings, simulate_patients
 from survsig.split import split_cohort
 from survsig.stratify import (
     RISK_GROUP_COLUMNS,
     MaxstatCutoff,
-    check_scores,
     cutoff_table,
     fit_risk_groups,
     join_clinical,
@@ -254,8 +253,12 @@ def test_score_file_missing_a_patient_is_one_clear_error(cohort):
         (lambda s: s.assign(lp=s["lp"].where(s.index != 3)), "lp"),
         (lambda s: s.assign(os_event=s["os_event"].where(s.index != 3, 2)), "os_event"),
         (lambda s: pd.concat([s, s.iloc[[3]]], ignore_index=True), "patient_id"),
-        (lambda s: s.assign(split=np.where(s.index == 3, "test" if s["split"].iloc[3] == "train" else "train",
-                                           s["split"])), "split"),
+        (
+            lambda s: s.assign(
+                split=np.where(s.index == 3, "test" if s["split"].iloc[3] == "train" else "train", s["split"])
+            ),
+            "split",
+        ),
         (lambda s: s.drop(columns="lp"), "lp"),
     ],
 )
@@ -303,16 +306,16 @@ def test_cutoff_leaving_an_empty_test_group_falls_back_to_na_with_a_note(cohort)
 
 
 def test_compare_groups_without_deaths_in_one_group():
-    result = compare_groups([4, 5, 6, 1, 2, 3], [0, 0, 0, 1, 1, 0], ["low"] * 3 + ["high"] * 3,
-                            levels=("low", "high"))
+    result = compare_groups([4, 5, 6, 1, 2, 3], [0, 0, 0, 1, 1, 0], ["low"] * 3 + ["high"] * 3, levels=("low", "high"))
     assert math.isnan(result["hr"]) and "no deaths in the low group" in result["note"]
     assert result["logrank_p"] < 1  # the log-rank test is still defined
 
 
 def test_monotone_likelihood_gives_no_hazard_ratio():
     """High-risk patients all die before any low-risk death: the Cox estimate is infinite."""
-    result = compare_groups([1, 2, 3, 4, 5, 6, 7], [1, 1, 0, 1, 0, 1, 0], ["high"] * 3 + ["low"] * 4,
-                            levels=("low", "high"))
+    result = compare_groups(
+        [1, 2, 3, 4, 5, 6, 7], [1, 1, 0, 1, 0, 1, 0], ["high"] * 3 + ["low"] * 4, levels=("low", "high")
+    )
     assert math.isnan(result["hr"]) and "monotone likelihood" in result["note"]
     assert result["logrank_p"] < 0.2
 
@@ -409,8 +412,13 @@ def test_risk_group_file_has_every_patient(cohort):
 # --------------------------------------------------------------------------- config and workflow
 @pytest.mark.parametrize(
     "key, value",
-    [("pmethod", "exactGauss"), ("minprop", 1.5), ("conf_type", "arcsin"), ("subgroup_set", "validation"),
-     ("nomograms", ["bad name"])],
+    [
+        ("pmethod", "exactGauss"),
+        ("minprop", 1.5),
+        ("conf_type", "arcsin"),
+        ("subgroup_set", "validation"),
+        ("nomograms", ["bad name"]),
+    ],
 )
 def test_bad_stratify_config_is_refused(key, value):
     import yaml

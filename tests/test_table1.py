@@ -9,18 +9,18 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from survsig.errors import InputError
-from survsig.io import read_table, write_tsv
-from survsig.table1 import (
+from survsig.baseline import (
     TABLE_COLUMNS,
+    baseline_figure,
     baseline_table,
     categorical_test,
     continuous_test,
-    format_p,
-    render_table1,
-    reverse_km_follow_up,
-    survival_quantile,
 )
+from survsig.errors import InputError
+from survsig.figures import save_figure
+from survsig.formats import format_p_cell as format_p
+from survsig.io import read_table, write_tsv
+from survsig.km import reverse_km_follow_up, survival_quantile
 
 # Ten patients: six in the training set (P01-P06), four in the test set (P07-P10).
 SMALL = pd.DataFrame(
@@ -32,10 +32,23 @@ SMALL = pd.DataFrame(
         "sex": ["M", "M", "M", "F", "M", "F", "M", "F", "F", "M"],
         "rT_stage": ["T3", "T3", "T4", "T0", "T1", "T3", "T4", "T2", "T3", "T3"],
         "N_stage": ["N0", "N0", "N1", "N0", "N2", "N1", "N0", "N0", "N3", "N1"],
-        "ebv_dna": ["detectable"] * 2 + ["undetectable"] * 2 + ["detectable"] * 2
-        + ["undetectable"] * 2 + ["detectable", "undetectable"],
-        "treatment": ["surgery", "reirradiation", "reirradiation", "chemotherapy", "reirradiation", "surgery",
-                      "reirradiation", "reirradiation", "surgery", "chemotherapy"],
+        "ebv_dna": ["detectable"] * 2
+        + ["undetectable"] * 2
+        + ["detectable"] * 2
+        + ["undetectable"] * 2
+        + ["detectable", "undetectable"],
+        "treatment": [
+            "surgery",
+            "reirradiation",
+            "reirradiation",
+            "chemotherapy",
+            "reirradiation",
+            "surgery",
+            "reirradiation",
+            "reirradiation",
+            "surgery",
+            "chemotherapy",
+        ],
         "tumor_suv_max": [8.1, 12.5, 3.3, 0.0, 6.6, 9.9, 4.4, 15.2, 7.7, 5.0],
     }
 )
@@ -214,12 +227,14 @@ def test_p_values_equal_scipy_on_the_same_tables():
     assert rt["method"] == "Fisher's exact, Monte Carlo (B = 10000)"
     mc = stats.MonteCarloMethod(n_resamples=10000, rng=np.random.default_rng(2022))
     assert rt["p_value"] == stats.fisher_exact(crosstab("rT_stage"), method=mc).pvalue
-    assert row(table, "age")["p_value"] == stats.mannwhitneyu(
-        SMALL["age"][:6], SMALL["age"][6:], alternative="two-sided"
-    ).pvalue
-    assert row(table, "tumor_suv_max")["p_value"] == stats.mannwhitneyu(
-        SMALL["tumor_suv_max"][:6], SMALL["tumor_suv_max"][6:], alternative="two-sided"
-    ).pvalue
+    assert (
+        row(table, "age")["p_value"]
+        == stats.mannwhitneyu(SMALL["age"][:6], SMALL["age"][6:], alternative="two-sided").pvalue
+    )
+    assert (
+        row(table, "tumor_suv_max")["p_value"]
+        == stats.mannwhitneyu(SMALL["tumor_suv_max"][:6], SMALL["tumor_suv_max"][6:], alternative="two-sided").pvalue
+    )
     # level rows carry no p-value
     assert row(table, "sex", "M")[["p_value"]].isna().all()
 
@@ -272,10 +287,10 @@ def test_files_written_and_byte_identical(tmp_path):
     write_tsv(baseline_table(SMALL, SMALL_SPLIT), tmp_path / "b.tsv")
     assert digest(tmp_path / "a.tsv") == digest(tmp_path / "b.tsv")
 
-    render_table1(table, tmp_path / "a.png", tmp_path / "a.pdf")
+    save_figure(baseline_figure(table), tmp_path / "a.png", tmp_path / "a.pdf")
     # the same table read back from its TSV draws the same figure
     back = read_table(tmp_path / "a.tsv", dtype={"level": str})
-    render_table1(back, tmp_path / "b.png", tmp_path / "b.pdf")
+    save_figure(baseline_figure(back), tmp_path / "b.png", tmp_path / "b.pdf")
     png = (tmp_path / "a.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")

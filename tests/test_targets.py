@@ -53,10 +53,27 @@ PAPER_TARGETS = [
 # Jobs that compute (simulation, preprocessing, training, statistics) and draw nothing:
 # a plotting option must never re-run them.
 COMPUTING_RULES = {
-    "simulate", "validate", "split", "preprocess", "slice_manifest", "train", "predict_signature",
-    "oracle_signature", "signature", "signature_vs_oracle", "nomogram_selection", "fit_nomogram",
-    "nomogram_vs_oracle", "internal_validation", "stratify_cutoff", "stratify_summary", "stratify_risk_groups",
-    "stratify_subgroup_table", "rnaseq_deseq2", "rnaseq_enrichment", "cohort_summary",
+    "simulate",
+    "validate",
+    "split",
+    "preprocess",
+    "slice_manifest",
+    "train",
+    "predict_signature",
+    "oracle_signature",
+    "signature",
+    "signature_vs_oracle",
+    "nomogram_selection",
+    "fit_nomogram",
+    "nomogram_vs_oracle",
+    "internal_validation",
+    "stratify_cutoff",
+    "stratify_summary",
+    "stratify_risk_groups",
+    "stratify_subgroup_table",
+    "rnaseq_deseq2",
+    "rnaseq_enrichment",
+    "cohort_summary",
 }
 
 # One target per stage (rule file) is deleted and rebuilt, drawn with a fixed seed among
@@ -132,9 +149,9 @@ def sampled_targets(default_jobs):
     sample = {}
     for stage in SAMPLED_STAGES:
         candidates = sorted(
-            path for path in all_targets(default_jobs)
-            if is_figure_or_table(path) and path.endswith((".png", ".tsv"))
-            and stages[made_by[path]["rule"]] == stage
+            path
+            for path in all_targets(default_jobs)
+            if is_figure_or_table(path) and path.endswith((".png", ".tsv")) and stages[made_by[path]["rule"]] == stage
         )
         sample[stage] = rng.choice(candidates)
     # what the sample is for: a table, and a figure at the end of the DAG
@@ -163,8 +180,7 @@ def test_tiny_config_builds_the_same_targets_with_the_same_rules(default_jobs, t
 
 
 @pytest.mark.parametrize("stage", SAMPLED_STAGES)
-def test_deleted_target_is_rebuilt_by_its_own_job_alone(stage, sampled_targets, default_jobs, tiny_complete,
-                                                        tmp_path):
+def test_deleted_target_is_rebuilt_by_its_own_job_alone(stage, sampled_targets, default_jobs, tiny_complete, tmp_path):
     target = sampled_targets[stage]
     rule = makers(default_jobs)[target]["rule"]
     project = copy_completed_project(tiny_complete, tmp_path / "project")
@@ -259,8 +275,8 @@ def test_added_ensemble_member_trains_alone_and_the_signature_averages_the_membe
     import pandas as pd
     import torch
 
-    from survsig.preprocess import read_manifest
     from survsig.signature import trained_signature
+    from survsig.slices import read_manifest
     from survsig.train import SignatureTrainer, load_slice_data
 
     project = copy_completed_project(tiny_complete, tmp_path / "project")

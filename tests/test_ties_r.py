@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from survsig.concordance import harrell_c
 from survsig.cox import fit_cox, linear_predictor
-from survsig.evaluate import calibration, calibration_tables, harrell_c, hosmer_lemeshow, time_dependent_auc
+from survsig.evaluate import calibration, calibration_tables, hosmer_lemeshow, time_dependent_auc
+from survsig.files import check_scores
 from survsig.km import kaplan_meier, survival_at
 from survsig.nomogram import CoxNomogram
-from survsig.stratify import MaxstatCutoff, check_scores, fit_risk_groups, lausen92_p
+from survsig.stratify import MaxstatCutoff, fit_risk_groups, lausen92_p
 
 DATA = Path(__file__).parent / "data" / "r_ties"
 R = json.loads((DATA / "ties_colon.json").read_text())
@@ -110,14 +112,16 @@ def test_nomogram_scores_of_duplicated_patients_tie_through_the_whole_chain():
     of the project's terms: risk groups and C-index from its score table equal R's."""
     data, _ = colon("obstruct_nodes")
     ref = R["obstruct_nodes"]
-    frame = pd.DataFrame({
-        "patient_id": [f"C{i:04d}" for i in range(len(data))],
-        "split": "train",
-        "os_months": data["time"].astype(float),
-        "os_event": data["status"].astype(int),
-        "sex": np.where(data["obstruct"] == 1, "F", "M"),
-        "age": data["nodes"].astype(float),
-    })
+    frame = pd.DataFrame(
+        {
+            "patient_id": [f"C{i:04d}" for i in range(len(data))],
+            "split": "train",
+            "os_months": data["time"].astype(float),
+            "os_event": data["status"].astype(int),
+            "sex": np.where(data["obstruct"] == 1, "F", "M"),
+            "age": data["nodes"].astype(float),
+        }
+    )
     nomogram = CoxNomogram(["sex", "age"], ties="breslow", name="colon").fit(frame)
     np.testing.assert_allclose(nomogram.coef_, list(ref["coef"].values()), rtol=0, atol=COEF_ATOL)
     scores = frame[["patient_id", "split", "os_months", "os_event"]].assign(lp=nomogram.predict_lp(frame))

@@ -10,9 +10,8 @@ import pytest
 import torch
 
 from conftest import member_signature_atol, network_score_atol
-
 from survsig.errors import InputError
-from survsig.preprocess import PatientSlices
+from survsig.slices import PatientSlices
 from survsig.train import (
     SignatureTrainer,
     SliceData,
@@ -25,7 +24,13 @@ from survsig.train import (
 )
 
 TINY = dict(
-    epochs=2, batch_patients=6, slices_per_patient=2, min_events_per_batch=1, validation_fraction=0.25, seed=3, snapshots=2
+    epochs=2,
+    batch_patients=6,
+    slices_per_patient=2,
+    min_events_per_batch=1,
+    validation_fraction=0.25,
+    seed=3,
+    snapshots=2,
 )
 
 
@@ -170,9 +175,7 @@ def changed_inputs(tiny_cohort, change):
     fit, _ = validation_fold(ids, [event[p] for p in ids], TINY["validation_fraction"], TINY["seed"])
     target = max((p for p in fit if event[p]), key=time_.get)
     if change == "slices":
-        patients = [
-            dataclasses.replace(p, slices=p.slices.copy()) if p.patient_id == target else p for p in patients
-        ]
+        patients = [dataclasses.replace(p, slices=p.slices.copy()) if p.patient_id == target else p for p in patients]
         changed = next(p for p in patients if p.patient_id == target)
         changed.slices[0, 0, :4, :4] += np.float16(0.5)  # a corner of one CT slice
         return (patients, time_, event), None, {}
@@ -269,8 +272,8 @@ def test_saved_model_predicts_what_it_was_trained_to(tiny_cohort, tmp_path):
 def test_signature_averages_the_train_standardised_snapshot_scores(tiny_cohort, tmp_path):
     import pandas as pd
 
-    from survsig.preprocess import save_patient_slices
     from survsig.signature import trained_signature
+    from survsig.slices import save_patient_slices
 
     patients, _, _ = tiny_cohort
     trainer, _ = train_tiny(tiny_cohort, epochs=3, snapshots=3)
@@ -286,8 +289,9 @@ def test_signature_averages_the_train_standardised_snapshot_scores(tiny_cohort, 
     train = scores[:, :9]
     mean = ((scores - train.mean(1, keepdims=True)) / train.std(1, ddof=1, keepdims=True)).mean(0)
     expected = (mean - mean[:9].mean()) / mean[:9].std(ddof=1)
-    np.testing.assert_allclose(signature["signature"], expected, rtol=0,
-                               atol=member_signature_atol(scores, np.arange(14) < 9))
+    np.testing.assert_allclose(
+        signature["signature"], expected, rtol=0, atol=member_signature_atol(scores, np.arange(14) < 9)
+    )
     assert signature["signature"][:9].std(ddof=1) == pytest.approx(1.0)
 
 
@@ -385,7 +389,8 @@ BROKEN_MODELS = {
     "no snapshots": (lambda c: {**c, "snapshots": []}, "holds no snapshot network"),
     "missing weight": (
         lambda c: _snapshot_state(c, lambda s: s.pop("conv_stem.weight")),
-        "snapshot 0 does not fit efficientnet_lite0 with 1 input channel\\(s\\): 1 weight\\(s\\) missing, first 'conv_stem.weight'",
+        "snapshot 0 does not fit efficientnet_lite0 with 1 input channel\\(s\\): "
+        "1 weight\\(s\\) missing, first 'conv_stem.weight'",
     ),
     "wrong shape": (
         lambda c: _snapshot_state(c, lambda s: s.update({"conv_stem.weight": torch.zeros(32, 3, 3, 3)})),
@@ -429,7 +434,11 @@ def test_finished_training_leaves_only_its_outputs(tiny_cohort, tmp_path):
         (tmp_path / stale).write_bytes(b"")
     (tmp_path / ".checkpoint.pt.notes").write_text("not a temporary file of checkpoint.pt")
     trainer, _ = train_tiny(tiny_cohort, checkpoint=checkpoint, epochs=1)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".checkpoint.pt.notes", ".model.pt.abcdefgh.pt", "checkpoint.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".checkpoint.pt.notes",
+        ".model.pt.abcdefgh.pt",
+        "checkpoint.pt",
+    ]
     trainer.save(model)
     assert checkpoint.is_file()  # until the model is saved, a kill can still resume
     trainer.discard_checkpoint()

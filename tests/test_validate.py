@@ -55,14 +55,58 @@ def write_volume(path, *, size, spacing, origin, value=0.0, tumour=None, pixel=s
 
 def clinical_rows():
     return [
-        dict(patient_id="P001", os_months="24.5", os_event="1", age="51", sex="M", rT_stage="T3",
-             N_stage="N1", ebv_dna="detectable", treatment="surgery", tumor_suv_max="12.3", split="train"),
-        dict(patient_id="P002", os_months="60", os_event="0", age="44", sex="F", rT_stage="T1",
-             N_stage="N0", ebv_dna="undetectable", treatment="reirradiation", tumor_suv_max="5.1", split="train"),
-        dict(patient_id="P003", os_months="7.25", os_event="1", age="67", sex="M", rT_stage="T4",
-             N_stage="N2", ebv_dna="detectable", treatment="chemotherapy", tumor_suv_max="20", split="test"),
-        dict(patient_id="P004", os_months="38", os_event="0", age="58.5", sex="F", rT_stage="T2",
-             N_stage="N3", ebv_dna="undetectable", treatment="surgery", tumor_suv_max="0", split="test"),
+        dict(
+            patient_id="P001",
+            os_months="24.5",
+            os_event="1",
+            age="51",
+            sex="M",
+            rT_stage="T3",
+            N_stage="N1",
+            ebv_dna="detectable",
+            treatment="surgery",
+            tumor_suv_max="12.3",
+            split="train",
+        ),
+        dict(
+            patient_id="P002",
+            os_months="60",
+            os_event="0",
+            age="44",
+            sex="F",
+            rT_stage="T1",
+            N_stage="N0",
+            ebv_dna="undetectable",
+            treatment="reirradiation",
+            tumor_suv_max="5.1",
+            split="train",
+        ),
+        dict(
+            patient_id="P003",
+            os_months="7.25",
+            os_event="1",
+            age="67",
+            sex="M",
+            rT_stage="T4",
+            N_stage="N2",
+            ebv_dna="detectable",
+            treatment="chemotherapy",
+            tumor_suv_max="20",
+            split="test",
+        ),
+        dict(
+            patient_id="P004",
+            os_months="38",
+            os_event="0",
+            age="58.5",
+            sex="F",
+            rT_stage="T2",
+            N_stage="N3",
+            ebv_dna="undetectable",
+            treatment="surgery",
+            tumor_suv_max="0",
+            split="test",
+        ),
     ]
 
 
@@ -83,13 +127,21 @@ class Cohort:
             ct = write_volume(self.data / "scans" / f"{pid}_ct.nii.gz", **CT_GRID, value=-100.0)
             pet = write_volume(self.data / "scans" / f"{pid}_pet.nrrd", **PET_GRID, value=1.5)
             if pid == "P002":  # ROI on the PET grid
-                roi = write_volume(self.data / "scans" / f"{pid}_roi.mha", **PET_GRID, tumour=(3, 5, 3, 5, 1, 3),
-                                   pixel=sitk.sitkUInt8)
+                roi = write_volume(
+                    self.data / "scans" / f"{pid}_roi.mha", **PET_GRID, tumour=(3, 5, 3, 5, 1, 3), pixel=sitk.sitkUInt8
+                )
             else:
-                roi = write_volume(self.data / "scans" / f"{pid}_roi.nii.gz", **CT_GRID, tumour=(6, 10, 6, 10, 3, 5),
-                                   pixel=sitk.sitkUInt8)
+                roi = write_volume(
+                    self.data / "scans" / f"{pid}_roi.nii.gz",
+                    **CT_GRID,
+                    tumour=(6, 10, 6, 10, 3, 5),
+                    pixel=sitk.sitkUInt8,
+                )
             self.image_rows.append(
-                dict(patient_id=pid, **{m: str(p.relative_to(self.data)) for m, p in zip(("ct", "pet", "roi"), (ct, pet, roi))})
+                dict(
+                    patient_id=pid,
+                    **{m: str(p.relative_to(self.data)) for m, p in zip(("ct", "pet", "roi"), (ct, pet, roi))},
+                )
             )
         self.counts = pd.DataFrame(
             {"gene": ["TP53", "EGFR", "MYC", "KRT5", "CDH1"], "P001": [10, 0, 532, 7, 99], "P003": [3, 12, 48, 0, 1]}
@@ -265,8 +317,12 @@ def test_missing_required_column(cohort):
 
 def test_missing_mapped_column_names_the_users_column(cohort):
     cohort.columns = {"os_months": "OS_time"}
-    expect_error(cohort, file=cohort.clinical, column="OS_time",
-                 match=r"column 'OS_time': missing required column \(canonical 'os_months'\)")
+    expect_error(
+        cohort,
+        file=cohort.clinical,
+        column="OS_time",
+        match=r"column 'OS_time': missing required column \(canonical 'os_months'\)",
+    )
 
 
 @pytest.mark.parametrize(
@@ -312,14 +368,26 @@ def test_missing_patient_id(cohort):
 
 def test_duplicate_patient_id(cohort):
     cohort.set_clinical("P003", "patient_id", "P001")
-    expect_error(cohort, file=cohort.clinical, patient="P001", row=3, column="patient_id",
-                 match=r"duplicate patient id \(first on row 1\)")
+    expect_error(
+        cohort,
+        file=cohort.clinical,
+        patient="P001",
+        row=3,
+        column="patient_id",
+        match=r"duplicate patient id \(first on row 1\)",
+    )
 
 
 @pytest.mark.parametrize(
     ("value", "match"),
-    [("abc", "not a number: 'abc'"), ("", "is missing"), ("NA", "is missing"), ("0", "must be > 0, got 0"),
-     ("-3.5", "must be > 0, got -3.5"), ("inf", "not a finite number")],
+    [
+        ("abc", "not a number: 'abc'"),
+        ("", "is missing"),
+        ("NA", "is missing"),
+        ("0", "must be > 0, got 0"),
+        ("-3.5", "must be > 0, got -3.5"),
+        ("inf", "not a finite number"),
+    ],
 )
 def test_bad_survival_time(cohort, value, match):
     cohort.set_clinical("P002", "os_months", value)
@@ -328,21 +396,38 @@ def test_bad_survival_time(cohort, value, match):
 
 def test_survival_beyond_a_century_is_refused(cohort):
     cohort.set_clinical("P003", "os_months", "1e6")
-    expect_error(cohort, file=cohort.clinical, patient="P003", row=3, column="os_months",
-                 match="survival time of 1e\\+06 months is over 100 years: is the column in months")
+    expect_error(
+        cohort,
+        file=cohort.clinical,
+        patient="P003",
+        row=3,
+        column="os_months",
+        match="survival time of 1e\\+06 months is over 100 years: is the column in months",
+    )
 
 
 @pytest.mark.parametrize("value", ["2", "yes", "0.5", ""])
 def test_event_not_0_or_1(cohort, value):
     cohort.set_clinical("P004", "os_event", value)
-    expect_error(cohort, file=cohort.clinical, patient="P004", row=4, column="os_event",
-                 match="event must be 0 .* or 1|event is missing")
+    expect_error(
+        cohort,
+        file=cohort.clinical,
+        patient="P004",
+        row=4,
+        column="os_event",
+        match="event must be 0 .* or 1|event is missing",
+    )
 
 
 @pytest.mark.parametrize(
     ("value", "match"),
-    [("fifty", "age is not a number"), ("", "age is missing"), ("300", "age must be between 0 and 120 years, got 300"),
-     ("1e308", "age must be between 0 and 120 years"), ("-1", "age must be between 0 and 120")],
+    [
+        ("fifty", "age is not a number"),
+        ("", "age is missing"),
+        ("300", "age must be between 0 and 120 years, got 300"),
+        ("1e308", "age must be between 0 and 120 years"),
+        ("-1", "age must be between 0 and 120"),
+    ],
 )
 def test_bad_age(cohort, value, match):
     cohort.set_clinical("P001", "age", value)
@@ -355,25 +440,45 @@ def test_bad_age(cohort, value, match):
 )
 def test_unknown_category_label_lists_accepted_labels(cohort, column, value):
     cohort.set_clinical("P002", column, value)
-    error = expect_error(cohort, file=cohort.clinical, patient="P002", row=2, column=column,
-                         match=f"unknown {column} label '{value}'")
+    error = expect_error(
+        cohort, file=cohort.clinical, patient="P002", row=2, column=column, match=f"unknown {column} label '{value}'"
+    )
     assert f"accepted labels: {', '.join(C.CATEGORY_LEVELS[column])}" in str(error)
 
 
 def test_unknown_label_lists_the_configured_labels_too(cohort):
     cohort.labels = {"sex": {"M": ["male", "man"], "F": ["female"]}}
     cohort.set_clinical("P001", "sex", "unknown")
-    expect_error(cohort, file=cohort.clinical, patient="P001", row=1, column="sex",
-                 match="accepted labels: M, F, male, man, female")
+    expect_error(
+        cohort,
+        file=cohort.clinical,
+        patient="P001",
+        row=1,
+        column="sex",
+        match="accepted labels: M, F, male, man, female",
+    )
 
 
 def test_bad_split_label(cohort):
     cohort.set_clinical("P003", "split", "validation")
-    expect_error(cohort, file=cohort.clinical, patient="P003", row=3, column="split",
-                 match="unknown split label 'validation'; accepted labels: train, test")
+    expect_error(
+        cohort,
+        file=cohort.clinical,
+        patient="P003",
+        row=3,
+        column="split",
+        match="unknown split label 'validation'; accepted labels: train, test",
+    )
 
 
-@pytest.mark.parametrize(("value", "match"), [("-1.2", "SUV must be between 0 and 200"), ("500", "SUV must be between 0 and 200"), ("high", "SUV is not a number")])
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        ("-1.2", "SUV must be between 0 and 200"),
+        ("500", "SUV must be between 0 and 200"),
+        ("high", "SUV is not a number"),
+    ],
+)
 def test_bad_suv(cohort, value, match):
     cohort.set_clinical("P004", "tumor_suv_max", value)
     expect_error(cohort, file=cohort.clinical, patient="P004", row=4, column="tumor_suv_max", match=match)
@@ -399,14 +504,17 @@ def test_image_sheet_missing_column(cohort):
     for row in cohort.image_rows:
         del row["pet"]
     cohort.write()
-    expect_error(cohort, file=cohort.images, column="pet", match=f"{re.escape(str(cohort.images))}, column 'pet': missing")
+    expect_error(
+        cohort, file=cohort.images, column="pet", match=f"{re.escape(str(cohort.images))}, column 'pet': missing"
+    )
 
 
 def test_image_patient_not_in_clinical_sheet(cohort):
     cohort.image_rows.append(dict(cohort.image_rows[0], patient_id="P999"))
     cohort.write()
-    expect_error(cohort, file=cohort.images, patient="P999", row=5, column="patient_id",
-                 match="not in the clinical sheet")
+    expect_error(
+        cohort, file=cohort.images, patient="P999", row=5, column="patient_id", match="not in the clinical sheet"
+    )
 
 
 def test_clinical_patient_without_image_row(cohort):
@@ -417,8 +525,14 @@ def test_clinical_patient_without_image_row(cohort):
 
 def test_missing_image_file(cohort):
     cohort.set_image("P002", "pet", "scans/absent_pet.nrrd")
-    expect_error(cohort, file=cohort.images, patient="P002", row=2, column="pet",
-                 match=re.escape(f"image file not found: {cohort.data / 'scans' / 'absent_pet.nrrd'}"))
+    expect_error(
+        cohort,
+        file=cohort.images,
+        patient="P002",
+        row=2,
+        column="pet",
+        match=re.escape(f"image file not found: {cohort.data / 'scans' / 'absent_pet.nrrd'}"),
+    )
 
 
 def test_missing_image_path(cohort):
@@ -439,8 +553,12 @@ def truncate(path: Path, keep: float) -> None:
 
 @pytest.mark.parametrize(
     ("patient", "column", "suffix", "keep"),
-    [("P001", "ct", ".nii", 0.6), ("P003", "ct", ".nii.gz", 0.7), ("P002", "pet", ".nrrd", 0.8),
-     ("P002", "roi", ".mha", 0.9)],
+    [
+        ("P001", "ct", ".nii", 0.6),
+        ("P003", "ct", ".nii.gz", 0.7),
+        ("P002", "pet", ".nrrd", 0.8),
+        ("P002", "roi", ".mha", 0.9),
+    ],
 )
 def test_truncated_image_is_refused_before_any_work(cohort, patient, column, suffix, keep):
     """ITK pads a cut NIfTI with zeros and reads a cut gzip NRRD's header happily; the
@@ -453,8 +571,14 @@ def test_truncated_image_is_refused_before_any_work(cohort, patient, column, suf
         cohort.set_image(patient, column, str(path.relative_to(cohort.data)))
     truncate(path, keep)
     row = int(patient[1:])
-    expect_error(cohort, file=cohort.images, patient=patient, row=row, column=column,
-                 match=rf"image data is truncated: .*{re.escape(path.name)}")
+    expect_error(
+        cohort,
+        file=cohort.images,
+        patient=patient,
+        row=row,
+        column=column,
+        match=rf"image data is truncated: .*{re.escape(path.name)}",
+    )
 
 
 def test_fifo_as_image_path_is_refused_without_waiting(cohort):
@@ -463,36 +587,73 @@ def test_fifo_as_image_path_is_refused_without_waiting(cohort):
     fifo = cohort.data / "scans" / "pipe.nii.gz"
     os.mkfifo(fifo)
     cohort.set_image("P004", "pet", "scans/pipe.nii.gz")
-    expect_error(cohort, file=cohort.images, patient="P004", row=4, column="pet",
-                 match="not a regular file or a DICOM folder")
+    expect_error(
+        cohort, file=cohort.images, patient="P004", row=4, column="pet", match="not a regular file or a DICOM folder"
+    )
 
 
 def test_empty_roi(cohort):
     write_volume(cohort.image_path("P004", "roi"), **CT_GRID, pixel=sitk.sitkUInt8)
-    expect_error(cohort, file=cohort.images, patient="P004", row=4, column="roi", match=r"ROI is empty \(no nonzero voxel\)")
+    expect_error(
+        cohort, file=cohort.images, patient="P004", row=4, column="roi", match=r"ROI is empty \(no nonzero voxel\)"
+    )
 
 
 def test_roi_on_neither_grid(cohort):
-    write_volume(cohort.image_path("P001", "roi"), size=(16, 16, 8), spacing=(2.0, 2.0, 3.0), origin=(0.0, 0.0, 0.0),
-                 tumour=(6, 10, 6, 10, 3, 5), pixel=sitk.sitkUInt8)
-    expect_error(cohort, file=cohort.images, patient="P001", row=1, column="roi",
-                 match=r"ROI grid matches neither the CT nor the PET grid.*spacing \(2, 2, 3\)")
+    write_volume(
+        cohort.image_path("P001", "roi"),
+        size=(16, 16, 8),
+        spacing=(2.0, 2.0, 3.0),
+        origin=(0.0, 0.0, 0.0),
+        tumour=(6, 10, 6, 10, 3, 5),
+        pixel=sitk.sitkUInt8,
+    )
+    expect_error(
+        cohort,
+        file=cohort.images,
+        patient="P001",
+        row=1,
+        column="roi",
+        match=r"ROI grid matches neither the CT nor the PET grid.*spacing \(2, 2, 3\)",
+    )
 
 
 def test_roi_outside_pet_field_of_view(cohort):
     # PET shifted 500 mm: the tumour lies in the CT but not the PET field of view
-    write_volume(cohort.image_path("P003", "pet"), size=PET_GRID["size"], spacing=PET_GRID["spacing"],
-                 origin=(501.0, 1.0, 2.0), value=1.0)
-    expect_error(cohort, file=cohort.images, patient="P003", row=3, column="roi",
-                 match=r"ROI does not overlap the PET field of view")
+    write_volume(
+        cohort.image_path("P003", "pet"),
+        size=PET_GRID["size"],
+        spacing=PET_GRID["spacing"],
+        origin=(501.0, 1.0, 2.0),
+        value=1.0,
+    )
+    expect_error(
+        cohort,
+        file=cohort.images,
+        patient="P003",
+        row=3,
+        column="roi",
+        match=r"ROI does not overlap the PET field of view",
+    )
 
 
 def test_roi_outside_ct_field_of_view(cohort):
     # P002's ROI sits on the PET grid; move the CT away along z
-    write_volume(cohort.image_path("P002", "ct"), size=CT_GRID["size"], spacing=CT_GRID["spacing"],
-                 origin=(0.0, 0.0, -400.0), value=0.0)
-    expect_error(cohort, file=cohort.images, patient="P002", row=2, column="roi",
-                 match=r"ROI does not overlap the CT field of view")
+    write_volume(
+        cohort.image_path("P002", "ct"),
+        size=CT_GRID["size"],
+        spacing=CT_GRID["spacing"],
+        origin=(0.0, 0.0, -400.0),
+        value=0.0,
+    )
+    expect_error(
+        cohort,
+        file=cohort.images,
+        patient="P002",
+        row=2,
+        column="roi",
+        match=r"ROI does not overlap the CT field of view",
+    )
 
 
 def test_image_sheet_column_names_are_mapped(cohort):
@@ -507,8 +668,13 @@ def test_image_sheet_column_names_are_mapped(cohort):
 
 @pytest.mark.parametrize(
     ("value", "match"),
-    [("many", "count is not a number: 'many'"), (-4, "count must be >= 0, got -4"),
-     (2.5, r"count must be a whole number .*got 2.5"), ("", "count is missing"), ("NA", "count is missing")],
+    [
+        ("many", "count is not a number: 'many'"),
+        (-4, "count must be >= 0, got -4"),
+        (2.5, r"count must be a whole number .*got 2.5"),
+        ("", "count is missing"),
+        ("NA", "count is missing"),
+    ],
 )
 def test_bad_count(cohort, value, match):
     cohort.counts["P003"] = cohort.counts["P003"].astype(object)
@@ -575,7 +741,9 @@ def run_script(cohort, *, with_rnaseq=True):
     log = cohort.root / "logs" / "validate.log"
     log.parent.mkdir(exist_ok=True)
     snakemake = SimpleNamespace(
-        input=Namedlist(**inputs), output=Namedlist(**outputs), log=[str(log)],
+        input=Namedlist(**inputs),
+        output=Namedlist(**outputs),
+        log=[str(log)],
         params=SimpleNamespace(columns={}, labels={}),
     )
     runpy.run_path(str(REPO / "workflow" / "scripts" / "validate.py"), init_globals={"snakemake": snakemake})
@@ -623,8 +791,15 @@ def test_real_sts_petct_cases_validate(shared_data, tmp_path, monkeypatch, roi_o
     sheet.parent.mkdir()
     relative = Path("..") / Path(*[".."] * (len(tmp_path.parts) - 1)) / sts.relative_to("/")
     pd.DataFrame(
-        [dict(patient_id=pid, ct=f"{relative}/{pid}/CT/image.nii.gz", pet=f"{relative}/{pid}/PET/image.nii.gz",
-              roi=f"{relative}/{pid}/{roi_on}/mask.nii.gz") for pid in cases]
+        [
+            dict(
+                patient_id=pid,
+                ct=f"{relative}/{pid}/CT/image.nii.gz",
+                pet=f"{relative}/{pid}/PET/image.nii.gz",
+                roi=f"{relative}/{pid}/{roi_on}/mask.nii.gz",
+            )
+            for pid in cases
+        ]
     ).to_csv(sheet, index=False)
     clinical, images, _ = validate_cohort(clinical=tmp_path / "clinical.tsv", images=sheet)
     assert images["patient_id"].tolist() == cases
@@ -640,8 +815,14 @@ def test_real_hnscc_clinical_sheet_with_mapped_columns(shared_data, tmp_path):
     source = shared_data / "clinical" / "hnscc_mda_clinical.csv"
     raw = pd.read_csv(source, dtype=str, keep_default_na=False)
     columns = {
-        "patient_id": "TCIA code", "os_months": "Survival  (months)", "os_event": "Overall Survival Censor",
-        "age": "Age", "sex": "Sex", "rT_stage": "T", "N_stage": "N", "ebv_dna": "HPV status",
+        "patient_id": "TCIA code",
+        "os_months": "Survival  (months)",
+        "os_event": "Overall Survival Censor",
+        "age": "Age",
+        "sex": "Sex",
+        "rT_stage": "T",
+        "N_stage": "N",
+        "ebv_dna": "HPV status",
         "treatment": "Oncologic Treatment Summary",
     }
     treatments = raw["Oncologic Treatment Summary"].unique()
@@ -691,10 +872,14 @@ def test_real_airway_counts_validate(shared_data):
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (OSError(28, "No space left on device", "results/tables/t.tsv"),
-         "cannot write results/tables/t.tsv: the disk is full (No space left on device)"),
-        (PermissionError(13, "Permission denied", "results/x.png"),
-         "cannot write results/x.png: permission denied (Permission denied)"),
+        (
+            OSError(28, "No space left on device", "results/tables/t.tsv"),
+            "cannot write results/tables/t.tsv: the disk is full (No space left on device)",
+        ),
+        (
+            PermissionError(13, "Permission denied", "results/x.png"),
+            "cannot write results/x.png: permission denied (Permission denied)",
+        ),
     ],
 )
 def test_full_disk_and_denied_writes_are_one_line_even_under_another_error(tmp_path, error, expected):

@@ -82,8 +82,7 @@ def test_bad_sheet_stops_with_one_clear_message_and_no_output(tiny_run, tmp_path
     clinical.loc[4, "os_event"] = 2
     clinical.to_csv(cohort / "clinical.tsv", sep="\t", index=False)
     (project / "config" / "sheets.yaml").write_text(
-        "cohort:\n  source: sheets\n  clinical: cohort/clinical.tsv\n"
-        "  images: cohort/images.tsv\n  rnaseq: null\n"
+        "cohort:\n  source: sheets\n  clinical: cohort/clinical.tsv\n  images: cohort/images.tsv\n  rnaseq: null\n"
     )
     result = snakemake(
         project,
@@ -96,9 +95,7 @@ def test_bad_sheet_stops_with_one_clear_message_and_no_output(tiny_run, tmp_path
     output = result.stdout + result.stderr
     patient = clinical.loc[4, "patient_id"]
     assert "cohort/clinical.tsv" in output and patient in output and "os_event" in output
-    assert not (project / "results/validated").exists() or not any(
-        (project / "results/validated").iterdir()
-    )
+    assert not (project / "results/validated").exists() or not any((project / "results/validated").iterdir())
     assert not (project / "results/split.tsv").exists()
 
 

@@ -17,7 +17,7 @@ import pytest
 from lifelines import CoxPHFitter
 from lifelines.utils import concordance_index
 
-from survsig.preprocess import load_patient_slices, read_manifest
+from survsig.slices import load_patient_slices, read_manifest
 
 pytestmark = pytest.mark.benchmark
 RESULTS = Path(__file__).resolve().parents[2] / "results"

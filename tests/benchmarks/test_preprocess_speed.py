@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from conftest import write_real_size_petct
-from survsig.preprocess import PreprocessSettings, resize_square
+from survsig.preprocess import resize_square
+from survsig.settings import PreprocessSettings
 
 pytestmark = pytest.mark.benchmark
 WORKFLOW = Path(__file__).resolve().parents[2] / "workflow"
@@ -38,9 +39,24 @@ def test_per_patient_job_start_and_work(tmp_path):
     paths = write_real_size_petct(tmp_path, np.s_[60:85, 240:280, 230:272], suffix=".nii.gz")
     settings = json.dumps(PreprocessSettings().__dict__)
     job = [
-        sys.executable, "-m", "survsig.cli", "preprocess", "--patient", "BIG", "--ct", paths["ct"],
-        "--pet", paths["pet"], "--roi", paths["roi"], "--settings", settings,
-        "--output", str(tmp_path / "BIG.npz"), "--log", str(tmp_path / "BIG.log"),
+        sys.executable,
+        "-m",
+        "survsig.cli",
+        "preprocess",
+        "--patient",
+        "BIG",
+        "--ct",
+        paths["ct"],
+        "--pet",
+        paths["pet"],
+        "--roi",
+        paths["roi"],
+        "--settings",
+        settings,
+        "--output",
+        str(tmp_path / "BIG.npz"),
+        "--log",
+        str(tmp_path / "BIG.log"),
     ]
     imports = [sys.executable, "-c", "import survsig.cli, survsig.logs, survsig.preprocess"]
     job_s, start_s = median_seconds(job), median_seconds(imports)
@@ -59,8 +75,20 @@ def test_matrix_resize_beside_scipy():
     def with_scipy():
         return np.stack(
             [
-                [np.clip(ndimage.zoom(ndimage.gaussian_filter(p, 0.625, mode="nearest"), 0.8, order=1,
-                                      mode="nearest", grid_mode=True), 0, 1) for p in slice_]
+                [
+                    np.clip(
+                        ndimage.zoom(
+                            ndimage.gaussian_filter(p, 0.625, mode="nearest"),
+                            0.8,
+                            order=1,
+                            mode="nearest",
+                            grid_mode=True,
+                        ),
+                        0,
+                        1,
+                    )
+                    for p in slice_
+                ]
                 for slice_ in planes
             ]
         )

@@ -36,8 +36,12 @@ print(f"{len(model.results_)} genes tested, {len(degs)} DEGs")
 
 def run(n_genes, n_samples, n_cpus=2):
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(n_genes), str(n_samples), str(n_cpus)],
-                          check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(n_genes), str(n_samples), str(n_cpus)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - start
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return seconds, peak_mib, done.stdout.strip()
@@ -47,8 +51,10 @@ def run(n_genes, n_samples, n_cpus=2):
 @pytest.mark.parametrize("n_samples", [7, 60])
 def test_deseq2_time_at_20000_genes(n_samples):
     seconds, peak_mib, summary = run(20000, n_samples)
-    print(f"\n20000 genes x {n_samples} samples (DESeq2 + VST, 2 workers): {seconds:.0f} s wall, "
-          f"peak RSS so far {peak_mib:.0f} MiB per process; {summary}")
+    print(
+        f"\n20000 genes x {n_samples} samples (DESeq2 + VST, 2 workers): {seconds:.0f} s wall, "
+        f"peak RSS so far {peak_mib:.0f} MiB per process; {summary}"
+    )
 
 
 @pytest.mark.benchmark
@@ -61,8 +67,11 @@ def test_results_do_not_depend_on_the_number_of_workers(tmp_path):
     from survsig.rnaseq import DifferentialExpression
 
     rng = np.random.default_rng(5)
-    counts = pd.DataFrame(rng.negative_binomial(10, 10 / (10 + rng.gamma(2, 100, (500, 8)))),
-                          index=[f"G{i:03d}" for i in range(500)], columns=[f"S{j}" for j in range(8)])
+    counts = pd.DataFrame(
+        rng.negative_binomial(10, 10 / (10 + rng.gamma(2, 100, (500, 8)))),
+        index=[f"G{i:03d}" for i in range(500)],
+        columns=[f"S{j}" for j in range(8)],
+    )
     design = pd.DataFrame({"risk_group": ["high", "low"] * 4}, index=pd.Index(counts.columns, name="sample"))
     for n_cpus in (1, 2):
         model = DifferentialExpression(n_cpus=n_cpus).fit(counts, design)

@@ -29,6 +29,8 @@ def test_default_cohort_generation_time_and_memory(tmp_path):
     # ru_maxrss of children: the largest single process (main or a worker), KiB on Linux
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     size_mib = sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file()) / 2**20
-    print(f"\n420-patient cohort: {seconds:.1f} s wall, peak RSS {peak_mib:.0f} MiB per process, "
-          f"{size_mib:.0f} MiB written")
+    print(
+        f"\n420-patient cohort: {seconds:.1f} s wall, peak RSS {peak_mib:.0f} MiB per process, "
+        f"{size_mib:.0f} MiB written"
+    )
     assert (tmp_path / "images" / "SYN0420_roi.nii.gz").is_file()

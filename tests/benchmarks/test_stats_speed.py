@@ -33,8 +33,12 @@ TARGETS = [
 
 
 def snakemake(project, *targets):
-    subprocess.run([SNAKEMAKE, *targets, "--cores", "2", "--nolock", "--quiet", "--configfile",
-                    "config/oracle.yaml"], cwd=project, check=True, capture_output=True)
+    subprocess.run(
+        [SNAKEMAKE, *targets, "--cores", "2", "--nolock", "--quiet", "--configfile", "config/oracle.yaml"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.mark.benchmark
@@ -49,6 +53,8 @@ def test_nomogram_and_evaluate_stage_time(tmp_path):
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    print(f"\nnomogram + evaluate, 420 patients, 1000 bootstrap resamples: {seconds:.1f} s wall, "
-          f"{cpu:.1f} CPU s (idle 2-core estimate {cpu / 2:.1f} s)")
+    print(
+        f"\nnomogram + evaluate, 420 patients, 1000 bootstrap resamples: {seconds:.1f} s wall, "
+        f"{cpu:.1f} CPU s (idle 2-core estimate {cpu / 2:.1f} s)"
+    )
     assert (tmp_path / "results/tables/table3_cindex.tsv").is_file()

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from survsig.losses import cox_partial_nll
-from survsig.preprocess import PatientSlices
+from survsig.slices import PatientSlices
 from survsig.train import SignatureTrainer, SliceData, TrainSettings, create_model
 
 SIZE = 64
@@ -87,8 +87,10 @@ def test_cost_of_the_paper_scale_crop_size():
     """Bare network images/s at the default 64 x 64 and at config/paper.yaml's 224 x 224."""
     default = bare_images_per_second(steps=6, size=64)
     paper = bare_images_per_second(steps=2, size=224)
-    print(f"\nbare network, batch {PATIENTS * SLICES}: 64x64 {default:.1f} images/s, "
-          f"224x224 {paper:.1f} images/s; 224 is {default / paper:.1f} times slower per image")
+    print(
+        f"\nbare network, batch {PATIENTS * SLICES}: 64x64 {default:.1f} images/s, "
+        f"224x224 {paper:.1f} images/s; 224 is {default / paper:.1f} times slower per image"
+    )
     assert paper < default
 
 
@@ -111,6 +113,8 @@ def test_one_thread_trainings_side_by_side_against_one_two_thread_training():
     """Total images/s on 2 cores: one training of 2 threads, or two of 1 thread at once."""
     two_threads = _images_per_second_side_by_side(threads=2, processes=1)
     side_by_side = _images_per_second_side_by_side(threads=1, processes=2)
-    print(f"\none 2-thread training {two_threads:.0f} images/s, two 1-thread trainings side by side "
-          f"{side_by_side:.0f} images/s in all, ratio {side_by_side / two_threads:.2f}")
+    print(
+        f"\none 2-thread training {two_threads:.0f} images/s, two 1-thread trainings side by side "
+        f"{side_by_side:.0f} images/s in all, ratio {side_by_side / two_threads:.2f}"
+    )
     assert side_by_side > 0

@@ -1,12 +1,14 @@
-# Configuration checks, the cohort's input sheets and the list of final targets.
+# Configuration checks, the cohort's input sheets, each stage's names and input functions
+# (the stage rule files hold only rules), and the list of final targets.
 import csv
 import json
 import os
+import re
 import sys
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
-
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
@@ -16,14 +18,25 @@ if config["imaging"]["signatures"] == "oracle" and config["cohort"]["source"] !=
         f"which cohort.source '{config['cohort']['source']}' has not got; set imaging.signatures: trained"
     )
 
+
+def prepend_search_path(variable, directory):
+    """Put ``directory`` first in the search path ``variable`` (PYTHONPATH, PATH) that every
+    job inherits; the workflow sets these itself, the user need not."""
+    paths = (directory, os.environ.get(variable))
+    os.environ.update({variable: os.pathsep.join(path for path in paths if path)})
+
+
 # Jobs import the survsig package from this checkout, whatever environment runs them
 # (the project venv, a per-stage conda env, a cluster node).
 PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow")
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p
-)
+prepend_search_path("PYTHONPATH", PACKAGE_ROOT)
+# The Snakefile reads the stages' own lists (nomograms, subgroups, settings' fields)
+sys.path.insert(0, PACKAGE_ROOT)
+from survsig.settings import PreprocessSettings
+from survsig.vocabulary import SUBGROUPS, nomogram_names
+
 # `python` in shell rules is the interpreter running Snakemake, unless a conda env is active
-os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+prepend_search_path("PATH", os.path.dirname(sys.executable))
 
 # Report categories: the stages in order (`snakemake --report`)
 REPORT_STAGES = {
@@ -149,8 +162,185 @@ def preprocessed_slices(wildcards):
 
 def preprocess_settings():
     """The imaging block as JSON for the per-patient command line."""
-    keys = ("spacing", "ct_window", "pet_max_suv", "crop_size", "box", "box_mm", "margin_mm")
+    keys = PreprocessSettings.__dataclass_fields__
     return json.dumps({key: config["imaging"][key] for key in keys}, sort_keys=True)
+
+
+# Nomograms (nomogram.smk)
+
+NOMOGRAM = config["nomogram"]
+NOMOGRAMS = nomogram_names(MODELS)
+NOMOGRAM_CONSTRAINTS = {"nomogram": "|".join(NOMOGRAMS)}
+
+
+def nomogram_models(wildcards):
+    """Models whose signatures nomogram ``wildcards.nomogram`` uses."""
+    name = wildcards.nomogram
+    if name.startswith("dl_"):
+        return [name[3:]]
+    if name.startswith("integrated"):
+        return [NOMOGRAM["integrated_model"]]
+    return []
+
+
+def nomogram_signature_files(wildcards):
+    return [f"results/signatures/{m}.tsv" for m in nomogram_models(wildcards)]
+
+
+def nomogram_targets():
+    """Every table, nomogram file and figure of the nomogram stage."""
+    targets = expand("results/tables/table2_univariable.{ext}", ext=["tsv", "png", "pdf"])
+    targets.append("results/tables/variable_selection.tsv")
+    targets += expand("results/nomograms/{nomogram}.json", nomogram=NOMOGRAMS)
+    targets += expand("results/nomograms/{nomogram}_scores.tsv", nomogram=NOMOGRAMS)
+    targets += expand("results/figures/nomogram_{nomogram}.{ext}", nomogram=NOMOGRAMS, ext=["png", "pdf"])
+    if NOMOGRAM["new_patients"]:
+        # the integrated nomogram; the others by file name when the sheet has their columns
+        targets.append("results/nomograms/integrated_new_patients.tsv")
+    return targets
+
+
+# Evaluation (evaluate.smk)
+
+EVALUATE = config["evaluate"]
+EVALUATE_CONSTRAINTS = {"nomogram": "|".join(NOMOGRAMS), "split": "train|test"}
+
+
+def evaluate_targets():
+    """Every table and figure of the evaluate stage."""
+    targets = expand("results/tables/table3_cindex.{ext}", ext=["tsv", "png", "pdf"])
+    if uses_synthetic_cohort():
+        targets.append("results/tables/nomogram_vs_oracle.tsv")
+    targets += expand("results/tables/tdauc_{split}.tsv", split=["train", "test"])
+    targets += expand("results/figures/roc_{split}.{ext}", split=["train", "test"], ext=["png", "pdf"])
+    targets += expand("results/tables/calibration_{nomogram}_{split}.tsv", nomogram=NOMOGRAMS, split=["train", "test"])
+    targets += expand(
+        "results/figures/calibration_{nomogram}_{split}.{ext}",
+        nomogram=NOMOGRAMS,
+        split=["train", "test"],
+        ext=["png", "pdf"],
+    )
+    targets += expand("results/tables/decision_curve_{split}.tsv", split=["train", "test"])
+    targets += expand("results/figures/decision_curve_{split}.{ext}", split=["train", "test"], ext=["png", "pdf"])
+    return targets
+
+
+# Internal validation (internal_validation.smk)
+
+INTERNAL_VALIDATION = config["internal_validation"]
+
+
+def internal_validation_targets():
+    """Every table and figure of the internal validation."""
+    targets = ["results/tables/internal_validation.tsv"]
+    targets += expand("results/tables/internal_validation_{nomogram}.tsv", nomogram=NOMOGRAMS)
+    targets += expand("results/tables/bootstrap_calibration_{nomogram}.tsv", nomogram=NOMOGRAMS)
+    targets += expand("results/figures/bootstrap_calibration_{nomogram}.{ext}", nomogram=NOMOGRAMS, ext=["png", "pdf"])
+    return targets
+
+
+# Risk groups (stratify.smk)
+
+STRATIFY = config["stratify"]
+STRATIFY_SUBGROUPS = list(SUBGROUPS)
+STRATIFY_CONSTRAINTS = {
+    "nomogram": "[A-Za-z0-9_]+",
+    "split": "train|test",
+    "subset": "all|train|test",
+    "variable": "|".join(STRATIFY_SUBGROUPS),
+}
+
+
+def stratify_targets():
+    """Every figure and table of the stratify stage for the configured nomograms."""
+    subset = STRATIFY["subgroup_set"]
+    targets = expand(
+        "results/figures/km_{nomogram}_{split}.{ext}",
+        nomogram=STRATIFY["nomograms"],
+        split=["train", "test"],
+        ext=["png", "pdf"],
+    )
+    targets += expand("results/tables/risk_groups_{nomogram}.tsv", nomogram=STRATIFY["nomograms"])
+    targets.append("results/risk_groups.tsv")
+    targets += expand(
+        "results/figures/subgroup_{variable}_{subset}.{ext}",
+        variable=STRATIFY_SUBGROUPS,
+        subset=subset,
+        ext=["png", "pdf"],
+    )
+    targets.append(f"results/tables/subgroups_{subset}.tsv")
+    targets += expand("results/figures/treatment_by_risk_{subset}.{ext}", subset=subset, ext=["png", "pdf"])
+    targets.append(f"results/tables/treatment_by_risk_{subset}.tsv")
+    targets += expand("results/tables/table_s3_{subset}.{ext}", subset=subset, ext=["tsv", "png", "pdf"])
+    return targets
+
+
+# RNA-seq (rnaseq.smk)
+
+RNASEQ_DIR = "results/rnaseq"
+RNASEQ_DIRECTIONS = ["up", "down", "all"]
+
+
+def rnaseq_libraries():
+    """Gene-set libraries: name -> GMT path; the synthetic cohort's own library by default."""
+    libraries = dict(config["rnaseq"]["genesets"])
+    if not libraries and uses_synthetic_cohort():
+        libraries = {"demo": f"{SYNTHETIC_DIR}/genesets.gmt"}
+    return libraries
+
+
+RNASEQ_LIBRARIES = rnaseq_libraries()
+RNASEQ_LIBRARY_PATTERN = "|".join(map(re.escape, RNASEQ_LIBRARIES)) or "(?!)"
+RNASEQ_DIRECTION_PATTERN = "|".join(RNASEQ_DIRECTIONS)
+
+if config["rnaseq"]["risk_labels"] == "truth" and not uses_synthetic_cohort():
+    raise WorkflowError("config rnaseq.risk_labels: 'truth' needs the synthetic cohort (cohort.source: synthetic)")
+if has_rnaseq() and not RNASEQ_LIBRARIES:
+    logger.warning("config rnaseq.genesets is empty: no GO/KEGG enrichment (give local GMT files)")
+
+
+def rnaseq_deseq2_inputs(wildcards):
+    inputs = {
+        "counts": f"{VALIDATED_DIR}/rnaseq_counts.tsv",
+        "clinical": f"{VALIDATED_DIR}/clinical.tsv",
+    }
+    if config["rnaseq"]["risk_labels"] == "truth":
+        inputs["ground_truth"] = f"{SYNTHETIC_DIR}/ground_truth.tsv"
+    else:
+        inputs["risk_groups"] = "results/risk_groups.tsv"
+    if config["rnaseq"]["id_map"]:
+        inputs["id_map"] = config["rnaseq"]["id_map"]
+    return inputs
+
+
+def rnaseq_library_file(wildcards):
+    return RNASEQ_LIBRARIES[wildcards.library]
+
+
+def rnaseq_targets():
+    """Tables and figures of the RNA-seq branch (for rule all)."""
+    if not has_rnaseq():
+        return []
+    targets = [
+        f"{RNASEQ_DIR}/deseq2_results.tsv",
+        f"{RNASEQ_DIR}/degs.tsv",
+        "results/figures/rnaseq_volcano.png",
+        "results/figures/rnaseq_volcano.pdf",
+        "results/figures/rnaseq_heatmap.png",
+        "results/figures/rnaseq_heatmap.pdf",
+    ]
+    targets += expand(
+        f"{RNASEQ_DIR}/enrichment_{{library}}_{{direction}}.tsv",
+        library=RNASEQ_LIBRARIES,
+        direction=RNASEQ_DIRECTIONS,
+    )
+    targets += expand(
+        "results/figures/rnaseq_top_terms_{library}_{direction}.{ext}",
+        library=RNASEQ_LIBRARIES,
+        direction=RNASEQ_DIRECTIONS,
+        ext=["png", "pdf"],
+    )
+    return targets
 
 
 def all_targets():
@@ -164,12 +354,9 @@ def all_targets():
     targets += expand("results/signatures/{model}.tsv", model=MODELS)
     if config["imaging"]["signatures"] == "trained":
         targets += expand("results/figures/training_{model}.png", model=MODELS)
-    targets += expand(
-        "results/figures/signature_km_{model}_{split}.png", model=MODELS, split=["train", "test"]
-    )
+    targets += expand("results/figures/signature_km_{model}_{split}.png", model=MODELS, split=["train", "test"])
     if uses_synthetic_cohort():
         targets.append("results/tables/signature_vs_oracle.tsv")
-    # defined in the stage rule files, included after this one
     targets += nomogram_targets()
     targets += evaluate_targets()
     targets += internal_validation_targets()

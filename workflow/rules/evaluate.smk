@@ -3,25 +3,6 @@
 # time-dependent ROC/AUC (Fig. S2), calibration (Fig. 2B) and decision curves at the horizon.
 # Logic: survsig/evaluate.py, survsig/decision.py. Inputs: the nomogram stage's JSON and scores files.
 
-EVALUATE = config["evaluate"]
-EVALUATE_CONSTRAINTS = {"nomogram": "|".join(NOMOGRAMS), "split": "train|test"}
-
-
-def evaluate_targets():
-    """Every table and figure of the evaluate stage."""
-    targets = expand("results/tables/table3_cindex.{ext}", ext=["tsv", "png", "pdf"])
-    if uses_synthetic_cohort():
-        targets.append("results/tables/nomogram_vs_oracle.tsv")
-    targets += expand("results/tables/tdauc_{split}.tsv", split=["train", "test"])
-    targets += expand("results/figures/roc_{split}.{ext}", split=["train", "test"], ext=["png", "pdf"])
-    targets += expand("results/tables/calibration_{nomogram}_{split}.tsv", nomogram=NOMOGRAMS,
-                      split=["train", "test"])
-    targets += expand("results/figures/calibration_{nomogram}_{split}.{ext}", nomogram=NOMOGRAMS,
-                      split=["train", "test"], ext=["png", "pdf"])
-    targets += expand("results/tables/decision_curve_{split}.tsv", split=["train", "test"])
-    targets += expand("results/figures/decision_curve_{split}.{ext}", split=["train", "test"], ext=["png", "pdf"])
-    return targets
-
 
 rule table3:
     input:
@@ -41,14 +22,14 @@ rule table3:
             subcategory="C-index (Table 3)",
         ),
         pdf="results/tables/table3_cindex.pdf",
-    params:
-        figures=config["figures"],
-        evaluate=EVALUATE,
-        nomograms=NOMOGRAMS,
     log:
         "logs/evaluate/table3.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        figures=config["figures"],
+        evaluate=EVALUATE,
+        nomograms=NOMOGRAMS,
     script:
         "../scripts/table3.py"
 
@@ -64,13 +45,13 @@ rule nomogram_vs_oracle:
             category=REPORT_STAGES["evaluation"],
             subcategory="Against the true predictors",
         ),
-    params:
-        nomograms=NOMOGRAMS,
-        models=config["imaging"]["models"],
     log:
         "logs/evaluate/nomogram_vs_oracle.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        nomograms=NOMOGRAMS,
+        models=config["imaging"]["models"],
     script:
         "../scripts/nomogram_vs_oracle.py"
 
@@ -92,16 +73,16 @@ rule time_roc:
             subcategory="Time-dependent ROC (Fig. S2)",
         ),
         pdf="results/figures/roc_{split}.pdf",
+    log:
+        "logs/evaluate/time_roc_{split}.log",
     wildcard_constraints:
         **EVALUATE_CONSTRAINTS,
+    conda:
+        "../../envs/stats.yaml"
     params:
         figures=config["figures"],
         evaluate=EVALUATE,
         nomograms=NOMOGRAMS,
-    log:
-        "logs/evaluate/time_roc_{split}.log",
-    conda:
-        "../../envs/stats.yaml"
     script:
         "../scripts/time_roc.py"
 
@@ -124,15 +105,15 @@ rule calibration:
             subcategory="Calibration (Fig. 2B)",
         ),
         pdf="results/figures/calibration_{nomogram}_{split}.pdf",
+    log:
+        "logs/evaluate/calibration_{nomogram}_{split}.log",
     wildcard_constraints:
         **EVALUATE_CONSTRAINTS,
+    conda:
+        "../../envs/stats.yaml"
     params:
         figures=config["figures"],
         evaluate=EVALUATE,
-    log:
-        "logs/evaluate/calibration_{nomogram}_{split}.log",
-    conda:
-        "../../envs/stats.yaml"
     script:
         "../scripts/calibration.py"
 
@@ -155,15 +136,15 @@ rule decision_curve:
             subcategory="Decision curves",
         ),
         pdf="results/figures/decision_curve_{split}.pdf",
+    log:
+        "logs/evaluate/decision_curve_{split}.log",
     wildcard_constraints:
         **EVALUATE_CONSTRAINTS,
+    conda:
+        "../../envs/stats.yaml"
     params:
         figures=config["figures"],
         evaluate=EVALUATE,
         nomograms=NOMOGRAMS,
-    log:
-        "logs/evaluate/decision_curve_{split}.log",
-    conda:
-        "../../envs/stats.yaml"
     script:
         "../scripts/decision_curve.py"

@@ -3,18 +3,6 @@
 # each nomogram; optimism-corrected indices (C, slope, R2, ...) and calibration at the
 # horizon, beside Fig. 2B. Logic: survsig/internal_validation.py.
 
-INTERNAL_VALIDATION = config["internal_validation"]
-
-
-def internal_validation_targets():
-    """Every table and figure of the internal validation."""
-    targets = ["results/tables/internal_validation.tsv"]
-    targets += expand("results/tables/internal_validation_{nomogram}.tsv", nomogram=NOMOGRAMS)
-    targets += expand("results/tables/bootstrap_calibration_{nomogram}.tsv", nomogram=NOMOGRAMS)
-    targets += expand("results/figures/bootstrap_calibration_{nomogram}.{ext}", nomogram=NOMOGRAMS,
-                      ext=["png", "pdf"])
-    return targets
-
 
 rule internal_validation:
     input:
@@ -46,16 +34,16 @@ rule internal_validation:
             )
             for path in expand("results/tables/bootstrap_calibration_{nomogram}.tsv", nomogram=NOMOGRAMS)
         ],
+    log:
+        "logs/evaluate/internal_validation.log",
+    conda:
+        "../../envs/stats.yaml"
     params:
         internal_validation=INTERNAL_VALIDATION,
         nomogram=NOMOGRAM,
         nomograms=NOMOGRAMS,
         models=MODELS,
         horizon_months=EVALUATE["horizon_months"],
-    log:
-        "logs/evaluate/internal_validation.log",
-    conda:
-        "../../envs/stats.yaml"
     script:
         "../scripts/internal_validation.py"
 
@@ -71,14 +59,14 @@ rule bootstrap_calibration_figure:
             subcategory="Internal validation (bootstrap)",
         ),
         pdf="results/figures/bootstrap_calibration_{nomogram}.pdf",
+    log:
+        "logs/evaluate/bootstrap_calibration_{nomogram}.log",
     wildcard_constraints:
         **NOMOGRAM_CONSTRAINTS,
+    conda:
+        "../../envs/stats.yaml"
     params:
         figures=config["figures"],
         horizon_months=EVALUATE["horizon_months"],
-    log:
-        "logs/evaluate/bootstrap_calibration_{nomogram}.log",
-    conda:
-        "../../envs/stats.yaml"
     script:
         "../scripts/bootstrap_calibration_figure.py"

@@ -3,37 +3,6 @@
 # with every patient's linear predictor, the nomogram figures (Fig. 2A), and scoring of
 # new patients. Logic: survsig/nomogram.py.
 
-NOMOGRAM = config["nomogram"]
-NOMOGRAMS = ["clinical", "clinical_suv", *(f"dl_{m}" for m in MODELS), "integrated", "integrated_suv"]
-NOMOGRAM_CONSTRAINTS = {"nomogram": "|".join(NOMOGRAMS)}
-
-
-def nomogram_models(wildcards):
-    """Models whose signatures nomogram ``wildcards.nomogram`` uses."""
-    name = wildcards.nomogram
-    if name.startswith("dl_"):
-        return [name[3:]]
-    if name.startswith("integrated"):
-        return [NOMOGRAM["integrated_model"]]
-    return []
-
-
-def nomogram_signature_files(wildcards):
-    return [f"results/signatures/{m}.tsv" for m in nomogram_models(wildcards)]
-
-
-def nomogram_targets():
-    """Every table, nomogram file and figure of the nomogram stage."""
-    targets = expand("results/tables/table2_univariable.{ext}", ext=["tsv", "png", "pdf"])
-    targets.append("results/tables/variable_selection.tsv")
-    targets += expand("results/nomograms/{nomogram}.json", nomogram=NOMOGRAMS)
-    targets += expand("results/nomograms/{nomogram}_scores.tsv", nomogram=NOMOGRAMS)
-    targets += expand("results/figures/nomogram_{nomogram}.{ext}", nomogram=NOMOGRAMS, ext=["png", "pdf"])
-    if NOMOGRAM["new_patients"]:
-        # the integrated nomogram; the others by file name when the sheet has their columns
-        targets.append("results/nomograms/integrated_new_patients.tsv")
-    return targets
-
 
 rule table2:
     input:
@@ -54,14 +23,14 @@ rule table2:
             subcategory="Univariable Cox (Table 2)",
         ),
         pdf="results/tables/table2_univariable.pdf",
-    params:
-        figures=config["figures"],
-        nomogram=NOMOGRAM,
-        models=MODELS,
     log:
         "logs/nomogram/table2.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        figures=config["figures"],
+        nomogram=NOMOGRAM,
+        models=MODELS,
     script:
         "../scripts/nomogram_table2.py"
 
@@ -78,12 +47,12 @@ rule nomogram_selection:
             category=REPORT_STAGES["nomograms"],
             subcategory="Variable selection",
         ),
-    params:
-        nomogram=NOMOGRAM,
     log:
         "logs/nomogram/selection.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        nomogram=NOMOGRAM,
     script:
         "../scripts/nomogram_selection.py"
 
@@ -102,15 +71,15 @@ rule fit_nomogram:
             category=REPORT_STAGES["nomograms"],
             subcategory="Patient scores",
         ),
+    log:
+        "logs/nomogram/fit_{nomogram}.log",
     wildcard_constraints:
         **NOMOGRAM_CONSTRAINTS,
+    conda:
+        "../../envs/stats.yaml"
     params:
         nomogram=NOMOGRAM,
         models=nomogram_models,
-    log:
-        "logs/nomogram/fit_{nomogram}.log",
-    conda:
-        "../../envs/stats.yaml"
     script:
         "../scripts/fit_nomogram.py"
 
@@ -126,15 +95,15 @@ rule nomogram_figure:
             subcategory="Nomograms (Fig. 2A)",
         ),
         pdf="results/figures/nomogram_{nomogram}.pdf",
+    log:
+        "logs/nomogram/figure_{nomogram}.log",
     wildcard_constraints:
         **NOMOGRAM_CONSTRAINTS,
+    conda:
+        "../../envs/stats.yaml"
     params:
         figures=config["figures"],
         nomogram=NOMOGRAM,
-    log:
-        "logs/nomogram/figure_{nomogram}.log",
-    conda:
-        "../../envs/stats.yaml"
     script:
         "../scripts/nomogram_figure.py"
 
@@ -152,10 +121,10 @@ if NOMOGRAM["new_patients"]:
                 category=REPORT_STAGES["nomograms"],
                 subcategory="New patients",
             ),
-        wildcard_constraints:
-            **NOMOGRAM_CONSTRAINTS,
         log:
             "logs/nomogram/score_new_{nomogram}.log",
+        wildcard_constraints:
+            **NOMOGRAM_CONSTRAINTS,
         conda:
             "../../envs/stats.yaml"
         script:

@@ -7,12 +7,12 @@ rule preprocess:
         unpack(preprocess_inputs),
     output:
         "results/preprocessed/{patient}.npz",
-    params:
-        settings=preprocess_settings(),
     log:
         "logs/preprocess/{patient}.log",
     conda:
         "../../envs/imaging.yaml"
+    params:
+        settings=preprocess_settings(),
     shell:
         "python -m survsig.cli preprocess --patient {wildcards.patient:q}"
         " --ct {input.ct:q} --pet {input.pet:q} --roi {input.roi:q}"

@@ -19,12 +19,12 @@ rule table1:
             subcategory="Table 1",
         ),
         pdf="results/tables/table1_baseline.pdf",
-    params:
-        figures=config["figures"],
-        table1=config["table1"],
     log:
         "logs/table1.log",
     conda:
-        "../../envs/report.yaml"
+        "../../envs/stats.yaml"
+    params:
+        figures=config["figures"],
+        table1=config["table1"],
     script:
         "../scripts/table1.py"

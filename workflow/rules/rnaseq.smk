@@ -1,71 +1,5 @@
 # RNA-seq: differential expression high vs low risk (pydeseq2), offline ORA of the DEGs
 # (gseapy) per gene-set library and direction, volcano, heatmap (Fig. S3), top terms (Fig. 5).
-import re
-
-from snakemake.exceptions import WorkflowError
-from snakemake.logging import logger
-
-RNASEQ_DIR = "results/rnaseq"
-RNASEQ_DIRECTIONS = ["up", "down", "all"]
-
-
-def rnaseq_libraries():
-    """Gene-set libraries: name -> GMT path; the synthetic cohort's own library by default."""
-    libraries = dict(config["rnaseq"]["genesets"])
-    if not libraries and uses_synthetic_cohort():
-        libraries = {"demo": f"{SYNTHETIC_DIR}/genesets.gmt"}
-    return libraries
-
-
-RNASEQ_LIBRARIES = rnaseq_libraries()
-RNASEQ_LIBRARY_PATTERN = "|".join(map(re.escape, RNASEQ_LIBRARIES)) or "(?!)"
-RNASEQ_DIRECTION_PATTERN = "|".join(RNASEQ_DIRECTIONS)
-
-if config["rnaseq"]["risk_labels"] == "truth" and not uses_synthetic_cohort():
-    raise WorkflowError("config rnaseq.risk_labels: 'truth' needs the synthetic cohort (cohort.source: synthetic)")
-if has_rnaseq() and not RNASEQ_LIBRARIES:
-    logger.warning("config rnaseq.genesets is empty: no GO/KEGG enrichment (give local GMT files)")
-
-
-def rnaseq_deseq2_inputs(wildcards):
-    inputs = {
-        "counts": f"{VALIDATED_DIR}/rnaseq_counts.tsv",
-        "clinical": f"{VALIDATED_DIR}/clinical.tsv",
-    }
-    if config["rnaseq"]["risk_labels"] == "truth":
-        inputs["ground_truth"] = f"{SYNTHETIC_DIR}/ground_truth.tsv"
-    else:
-        inputs["risk_groups"] = "results/risk_groups.tsv"
-    if config["rnaseq"]["id_map"]:
-        inputs["id_map"] = config["rnaseq"]["id_map"]
-    return inputs
-
-
-def rnaseq_library_file(wildcards):
-    return RNASEQ_LIBRARIES[wildcards.library]
-
-
-def rnaseq_targets():
-    """Tables and figures of the RNA-seq branch (for rule all)."""
-    if not has_rnaseq():
-        return []
-    targets = [
-        f"{RNASEQ_DIR}/deseq2_results.tsv",
-        f"{RNASEQ_DIR}/degs.tsv",
-        "results/figures/rnaseq_volcano.png",
-        "results/figures/rnaseq_volcano.pdf",
-        "results/figures/rnaseq_heatmap.png",
-        "results/figures/rnaseq_heatmap.pdf",
-    ]
-    targets += expand(
-        f"{RNASEQ_DIR}/enrichment_{{library}}_{{direction}}.tsv",
-        library=RNASEQ_LIBRARIES, direction=RNASEQ_DIRECTIONS,
-    )
-    targets += expand(
-        "results/figures/rnaseq_top_terms_{library}_{direction}.{ext}",
-        library=RNASEQ_LIBRARIES, direction=RNASEQ_DIRECTIONS, ext=["png", "pdf"],
-    )
-    return targets
 
 
 rule rnaseq_deseq2:
@@ -86,13 +20,13 @@ rule rnaseq_deseq2:
         ),
         vst=f"{RNASEQ_DIR}/vst_counts.tsv",
         samples=f"{RNASEQ_DIR}/samples.tsv",
-    params:
-        rnaseq=config["rnaseq"],
-    threads: 4
     log:
         "logs/rnaseq/deseq2.log",
     conda:
         "../../envs/rnaseq.yaml"
+    threads: 4
+    params:
+        rnaseq=config["rnaseq"],
     script:
         "../scripts/rnaseq_deseq2.py"
 
@@ -109,15 +43,15 @@ rule rnaseq_enrichment:
             category=REPORT_STAGES["rnaseq"],
             subcategory="Enrichment (Fig. 5)",
         ),
-    params:
-        enrichment=config["rnaseq"]["enrichment"],
+    log:
+        "logs/rnaseq/enrichment_{library}_{direction}.log",
     wildcard_constraints:
         library=RNASEQ_LIBRARY_PATTERN,
         direction=RNASEQ_DIRECTION_PATTERN,
-    log:
-        "logs/rnaseq/enrichment_{library}_{direction}.log",
     conda:
         "../../envs/rnaseq.yaml"
+    params:
+        enrichment=config["rnaseq"]["enrichment"],
     script:
         "../scripts/rnaseq_enrichment.py"
 
@@ -134,14 +68,14 @@ rule rnaseq_volcano:
             subcategory="Differential expression",
         ),
         pdf="results/figures/rnaseq_volcano.pdf",
-    params:
-        figures=config["figures"],
-        deg=config["rnaseq"]["deg"],
-        labels=config["rnaseq"]["volcano_labels"],
     log:
         "logs/rnaseq/volcano.log",
     conda:
         "../../envs/rnaseq.yaml"
+    params:
+        figures=config["figures"],
+        deg=config["rnaseq"]["deg"],
+        labels=config["rnaseq"]["volcano_labels"],
     script:
         "../scripts/rnaseq_volcano.py"
 
@@ -160,13 +94,13 @@ rule rnaseq_heatmap:
             subcategory="Differential expression",
         ),
         pdf="results/figures/rnaseq_heatmap.pdf",
-    params:
-        figures=config["figures"],
-        n_genes=config["rnaseq"]["heatmap_genes"],
     log:
         "logs/rnaseq/heatmap.log",
     conda:
         "../../envs/rnaseq.yaml"
+    params:
+        figures=config["figures"],
+        n_genes=config["rnaseq"]["heatmap_genes"],
     script:
         "../scripts/rnaseq_heatmap.py"
 
@@ -182,15 +116,15 @@ rule rnaseq_top_terms:
             subcategory="Enrichment (Fig. 5)",
         ),
         pdf="results/figures/rnaseq_top_terms_{library}_{direction}.pdf",
-    params:
-        figures=config["figures"],
-        n_terms=config["rnaseq"]["enrichment"]["top_terms"],
+    log:
+        "logs/rnaseq/top_terms_{library}_{direction}.log",
     wildcard_constraints:
         library=RNASEQ_LIBRARY_PATTERN,
         direction=RNASEQ_DIRECTION_PATTERN,
-    log:
-        "logs/rnaseq/top_terms_{library}_{direction}.log",
     conda:
         "../../envs/rnaseq.yaml"
+    params:
+        figures=config["figures"],
+        n_terms=config["rnaseq"]["enrichment"]["top_terms"],
     script:
         "../scripts/rnaseq_top_terms.py"

@@ -7,12 +7,12 @@ rule oracle_signature:
         split="results/split.tsv",
     output:
         "results/signatures/oracle/{model}.tsv",
-    params:
-        channels=model_channels,
     log:
         "logs/signature/oracle_{model}.log",
     conda:
-        "../../envs/report.yaml"
+        "../../envs/imaging.yaml"
+    params:
+        channels=model_channels,
     script:
         "../scripts/oracle_signature.py"
 
@@ -29,6 +29,8 @@ rule signature:
         ),
     log:
         "logs/signature/{model}.log",
+    conda:
+        "../../envs/imaging.yaml"
     shell:
         "cp {input} {output} 2> {log}"
 
@@ -45,12 +47,12 @@ rule signature_vs_oracle:
             category=REPORT_STAGES["signatures"],
             subcategory="Against the true predictors",
         ),
-    params:
-        models=config["imaging"]["models"],
     log:
         "logs/signature/signature_vs_oracle.log",
     conda:
-        "../../envs/report.yaml"
+        "../../envs/imaging.yaml"
+    params:
+        models=config["imaging"]["models"],
     script:
         "../scripts/signature_vs_oracle.py"
 
@@ -67,12 +69,12 @@ rule signature_km:
             subcategory="Kaplan-Meier (Fig. S1)",
         ),
         pdf="results/figures/signature_km_{model}_{split}.pdf",
-    params:
-        figures=config["figures"],
-        time_months=config["stratify"]["time_months"],
     log:
         "logs/figures/signature_km_{model}_{split}.log",
     conda:
-        "../../envs/stratify.yaml"
+        "../../envs/imaging.yaml"
+    params:
+        figures=config["figures"],
+        time_months=config["stratify"]["horizon_months"],
     script:
         "../scripts/signature_km.py"

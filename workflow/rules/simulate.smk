@@ -11,13 +11,13 @@ rule simulate:
         rnaseq_truth=f"{SYNTHETIC_DIR}/rnaseq_truth.tsv",
         genesets=f"{SYNTHETIC_DIR}/genesets.gmt",
         ground_truth=f"{SYNTHETIC_DIR}/ground_truth.tsv",
-    params:
-        synthetic=config["synthetic"],
-    threads: 2
     log:
         "logs/simulate.log",
     conda:
-        "../../envs/simulate.yaml"
+        "../../envs/imaging.yaml"
+    threads: 2
+    params:
+        synthetic=config["synthetic"],
     script:
         "../scripts/simulate.py"
 
@@ -36,6 +36,6 @@ rule cohort_summary:
     log:
         "logs/cohort_summary.log",
     conda:
-        "../../envs/simulate.yaml"
+        "../../envs/imaging.yaml"
     script:
         "../scripts/cohort_summary.py"

@@ -6,11 +6,11 @@ rule split:
         clinical=f"{VALIDATED_DIR}/clinical.tsv",
     output:
         "results/split.tsv",
-    params:
-        split=config["split"],
     log:
         "logs/split.log",
     conda:
-        "../../envs/validate.yaml"
+        "../../envs/imaging.yaml"
+    params:
+        split=config["split"],
     script:
         "../scripts/split.py"

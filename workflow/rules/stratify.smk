@@ -3,39 +3,6 @@
 # Input contract: results/nomograms/{nomogram}_scores.tsv (patient_id, split, os_months,
 # os_event, lp; higher lp = higher risk), written by the nomogram stage.
 
-STRATIFY = config["stratify"]
-STRATIFY_SUBGROUPS = ["sex", "ebv_dna", "N_stage", "treatment"]
-STRATIFY_CONSTRAINTS = {
-    "nomogram": "[A-Za-z0-9_]+",
-    "split": "train|test",
-    "subset": "all|train|test",
-    "variable": "|".join(STRATIFY_SUBGROUPS),
-}
-
-
-def stratify_targets():
-    """Every figure and table of the stratify stage for the configured nomograms."""
-    subset = STRATIFY["subgroup_set"]
-    targets = expand(
-        "results/figures/km_{nomogram}_{split}.{ext}",
-        nomogram=STRATIFY["nomograms"],
-        split=["train", "test"],
-        ext=["png", "pdf"],
-    )
-    targets += expand("results/tables/risk_groups_{nomogram}.tsv", nomogram=STRATIFY["nomograms"])
-    targets.append("results/risk_groups.tsv")
-    targets += expand(
-        "results/figures/subgroup_{variable}_{subset}.{ext}",
-        variable=STRATIFY_SUBGROUPS,
-        subset=subset,
-        ext=["png", "pdf"],
-    )
-    targets.append(f"results/tables/subgroups_{subset}.tsv")
-    targets += expand("results/figures/treatment_by_risk_{subset}.{ext}", subset=subset, ext=["png", "pdf"])
-    targets.append(f"results/tables/treatment_by_risk_{subset}.tsv")
-    targets += expand("results/tables/table_s3_{subset}.{ext}", subset=subset, ext=["tsv", "png", "pdf"])
-    return targets
-
 
 rule stratify_cutoff:
     input:
@@ -45,14 +12,14 @@ rule stratify_cutoff:
         groups="results/stratify/{nomogram}_groups.tsv",
         cutoff="results/stratify/{nomogram}_cutoff.tsv",
         profile="results/stratify/{nomogram}_maxstat_profile.tsv",
-    wildcard_constraints:
-        **STRATIFY_CONSTRAINTS,
-    params:
-        stratify=STRATIFY,
     log:
         "logs/stratify/cutoff_{nomogram}.log",
+    wildcard_constraints:
+        **STRATIFY_CONSTRAINTS,
     conda:
-        "../../envs/stratify.yaml"
+        "../../envs/stats.yaml"
+    params:
+        stratify=STRATIFY,
     script:
         "../scripts/stratify_cutoff.py"
 
@@ -69,15 +36,15 @@ rule stratify_km:
             subcategory="Kaplan-Meier (Fig. 3)",
         ),
         pdf="results/figures/km_{nomogram}_{split}.pdf",
+    log:
+        "logs/stratify/km_{nomogram}_{split}.log",
     wildcard_constraints:
         **STRATIFY_CONSTRAINTS,
+    conda:
+        "../../envs/stats.yaml"
     params:
         figures=config["figures"],
         stratify=STRATIFY,
-    log:
-        "logs/stratify/km_{nomogram}_{split}.log",
-    conda:
-        "../../envs/stratify.yaml"
     script:
         "../scripts/stratify_km.py"
 
@@ -93,14 +60,14 @@ rule stratify_summary:
             category=REPORT_STAGES["risk_groups"],
             subcategory="Cut-offs and risk groups",
         ),
-    wildcard_constraints:
-        **STRATIFY_CONSTRAINTS,
-    params:
-        stratify=STRATIFY,
     log:
         "logs/stratify/summary_{nomogram}.log",
+    wildcard_constraints:
+        **STRATIFY_CONSTRAINTS,
     conda:
-        "../../envs/stratify.yaml"
+        "../../envs/stats.yaml"
+    params:
+        stratify=STRATIFY,
     script:
         "../scripts/stratify_summary.py"
 
@@ -118,7 +85,7 @@ rule stratify_risk_groups:
     log:
         "logs/stratify/risk_groups.log",
     conda:
-        "../../envs/stratify.yaml"
+        "../../envs/stats.yaml"
     script:
         "../scripts/stratify_risk_groups.py"
 
@@ -134,14 +101,14 @@ rule stratify_subgroup_table:
             category=REPORT_STAGES["risk_groups"],
             subcategory="Subgroups (Fig. 4)",
         ),
-    wildcard_constraints:
-        **STRATIFY_CONSTRAINTS,
-    params:
-        stratify=STRATIFY,
     log:
         "logs/stratify/subgroups_{subset}.log",
+    wildcard_constraints:
+        **STRATIFY_CONSTRAINTS,
     conda:
-        "../../envs/stratify.yaml"
+        "../../envs/stats.yaml"
+    params:
+        stratify=STRATIFY,
     script:
         "../scripts/stratify_subgroup_table.py"
 
@@ -158,15 +125,15 @@ rule stratify_subgroup_figure:
             subcategory="Subgroups (Fig. 4)",
         ),
         pdf="results/figures/subgroup_{variable}_{subset}.pdf",
+    log:
+        "logs/stratify/subgroup_{variable}_{subset}.log",
     wildcard_constraints:
         **STRATIFY_CONSTRAINTS,
+    conda:
+        "../../envs/stats.yaml"
     params:
         figures=config["figures"],
         stratify=STRATIFY,
-    log:
-        "logs/stratify/subgroup_{variable}_{subset}.log",
-    conda:
-        "../../envs/stratify.yaml"
     script:
         "../scripts/stratify_subgroup_figure.py"
 
@@ -189,15 +156,15 @@ rule stratify_treatment:
             subcategory="Treatment within risk groups",
         ),
         pdf="results/figures/treatment_by_risk_{subset}.pdf",
+    log:
+        "logs/stratify/treatment_by_risk_{subset}.log",
     wildcard_constraints:
         **STRATIFY_CONSTRAINTS,
+    conda:
+        "../../envs/stats.yaml"
     params:
         figures=config["figures"],
         stratify=STRATIFY,
-    log:
-        "logs/stratify/treatment_by_risk_{subset}.log",
-    conda:
-        "../../envs/stratify.yaml"
     script:
         "../scripts/stratify_treatment.py"
 
@@ -220,14 +187,14 @@ rule stratify_table_s3:
             subcategory="Risk group characteristics (Table S3)",
         ),
         pdf="results/tables/table_s3_{subset}.pdf",
+    log:
+        "logs/stratify/table_s3_{subset}.log",
     wildcard_constraints:
         **STRATIFY_CONSTRAINTS,
+    conda:
+        "../../envs/stats.yaml"
     params:
         figures=config["figures"],
         table1=config["table1"],
-    log:
-        "logs/stratify/table_s3_{subset}.log",
-    conda:
-        "../../envs/stratify.yaml"
     script:
         "../scripts/stratify_table_s3.py"

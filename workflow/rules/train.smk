@@ -11,6 +11,13 @@ rule train:
     output:
         model="results/models/{model}/member{member}/model.pt",
         history="results/models/{model}/member{member}/history.tsv",
+    log:
+        "logs/train/{model}_member{member}.log",
+    # training is the long pole: it goes before short statistics jobs that are ready
+    priority: 10
+    conda:
+        "../../envs/imaging.yaml"
+    threads: network_threads
     params:
         channels=model_channels,
         train=member_train_settings,
@@ -18,13 +25,6 @@ rule train:
         # resumes from it if its inputs and settings are unchanged; deleted once
         # model.pt and history.tsv are written
         checkpoint="results/models/{model}/member{member}/checkpoint.pt",
-    threads: network_threads
-    # training is the long pole: it goes before short statistics jobs that are ready
-    priority: 10
-    log:
-        "logs/train/{model}_member{member}.log",
-    conda:
-        "../../envs/imaging.yaml"
     script:
         "../scripts/train.py"
 
@@ -36,13 +36,13 @@ rule predict_signature:
         split="results/split.tsv",
     output:
         "results/signatures/trained/{model}.tsv",
-    threads: network_threads
-    # the signatures gate the nomograms, stratification and RNA-seq
-    priority: 10
     log:
         "logs/signature/trained_{model}.log",
+    # the signatures gate the nomograms, stratification and RNA-seq
+    priority: 10
     conda:
         "../../envs/imaging.yaml"
+    threads: network_threads
     script:
         "../scripts/predict_signature.py"
 
@@ -58,11 +58,11 @@ rule training_curves:
             subcategory="Training",
         ),
         pdf="results/figures/training_{model}.pdf",
-    params:
-        figures=config["figures"],
     log:
         "logs/figures/training_{model}.log",
     conda:
         "../../envs/imaging.yaml"
+    params:
+        figures=config["figures"],
     script:
         "../scripts/training_curves.py"

@@ -7,12 +7,12 @@ checkpoint validate:
         **cohort_sheets(),
     output:
         **validated_outputs(),
-    params:
-        columns=config["cohort"].get("columns", {}),
-        labels=config["cohort"].get("labels", {}),
     log:
         "logs/validate.log",
     conda:
-        "../../envs/validate.yaml"
+        "../../envs/imaging.yaml"
+    params:
+        columns=config["cohort"].get("columns", {}),
+        labels=config["cohort"].get("labels", {}),
     script:
         "../scripts/validate.py"

@@ -1,16 +1,19 @@
 """Bootstrap calibration curve of one nomogram at the horizon (rule ``bootstrap_calibration_figure``)."""
 
-from survsig.evaluate import horizon_text, nomogram_label
-from survsig.internal_validation import read_calibration, save_bootstrap_calibration_figure
+from survsig.figures import save_figure
+from survsig.internal_validation import bootstrap_calibration_figure, read_calibration
 from survsig.logs import run_script
+from survsig.vocabulary import nomogram_label
 
 
 def main(snakemake):
     table = read_calibration(snakemake.input[0])
-    save_bootstrap_calibration_figure(
-        table, snakemake.output.png, snakemake.output.pdf, horizon_text=horizon_text(snakemake.params.horizon_months),
+    figure = bootstrap_calibration_figure(
+        table,
+        horizon_months=snakemake.params.horizon_months,
         title=f"{nomogram_label(snakemake.wildcards.nomogram)} nomogram, training set, bootstrap-corrected",
-        dpi=snakemake.params.figures["dpi"])
+    )
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf, dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -4,9 +4,7 @@ from survsig.simulate import cohort_summary
 
 
 def main(snakemake):
-    summary = cohort_summary(
-        read_table(snakemake.input.clinical), read_table(snakemake.input.ground_truth)
-    )
+    summary = cohort_summary(read_table(snakemake.input.clinical), read_table(snakemake.input.ground_truth))
     write_tsv(summary, snakemake.output[0], float_format="%.4f")
 
 

@@ -3,12 +3,14 @@
 import pandas as pd
 
 from survsig import columns as col
-from survsig.decision import decision_curve, save_decision_curve_figure, threshold_grid
+from survsig.decision import decision_curve, decision_curve_figure, threshold_grid
 from survsig.errors import InputError
 from survsig.evaluate import read_scores
+from survsig.figures import save_figure
 from survsig.io import write_tsv
 from survsig.logs import run_script
 from survsig.nomogram import CoxNomogram
+from survsig.vocabulary import SPLIT_TITLES
 
 
 def main(snakemake):
@@ -25,18 +27,19 @@ def main(snakemake):
             time, event = part[col.OS_MONTHS], part[col.OS_EVENT]
         missing = time.index.difference(part.index)
         if len(missing):
-            raise InputError(f"patient of the {split} set has no score of nomogram '{name}'", file=scores_path,
-                             patient=missing[0])
+            raise InputError(
+                f"patient of the {split} set has no score of nomogram '{name}'", file=scores_path, patient=missing[0]
+            )
         lp = part["lp"].reindex(time.index)  # the patient order of the first nomogram
         # predicted risk of death by the horizon, 1 - S(horizon | patient)
         risks[name] = pd.Series(1 - CoxNomogram.load(path).survival_at(lp, horizon), index=lp.index)
-    table = decision_curve(time, event, risks, horizon=horizon,
-                           thresholds=threshold_grid(options["decision_thresholds"]))
+    table = decision_curve(
+        time, event, risks, horizon=horizon, thresholds=threshold_grid(options["decision_thresholds"])
+    )
     table.insert(0, "split", split)
     write_tsv(table, snakemake.output.tsv)
-    set_name = "training set" if split == "train" else "test set"
-    save_decision_curve_figure(table, snakemake.output.png, snakemake.output.pdf,
-                               title=f"Decision curves, {set_name}", dpi=snakemake.params.figures["dpi"])
+    figure = decision_curve_figure(table, title=f"Decision curves, {SPLIT_TITLES[split]}")
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf, dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

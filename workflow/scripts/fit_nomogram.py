@@ -11,12 +11,19 @@ def main(snakemake):
     options = snakemake.params.nomogram
     name = snakemake.wildcards.nomogram
     selection = json.loads(open(snakemake.input.selection).read())
-    frame = read_patient_table(snakemake.input.clinical, snakemake.input.split,
-                               dict(zip(snakemake.params.models, snakemake.input.signatures)))
+    frame = read_patient_table(
+        snakemake.input.clinical, snakemake.input.split, dict(zip(snakemake.params.models, snakemake.input.signatures))
+    )
     terms = nomogram_term_names(name, selection, integrated_model=options["integrated_model"])
     train = frame[frame["split"] == "train"]
-    nomogram = CoxNomogram(terms, ties=options["ties"], survival_times=options["survival_months"], name=name,
-                           confidence=options["confidence"], notes=list(selection["notes"])).fit(train)
+    nomogram = CoxNomogram(
+        terms,
+        ties=options["ties"],
+        survival_times=options["survival_months"],
+        name=name,
+        confidence=options["confidence"],
+        notes=list(selection["notes"]),
+    ).fit(train)
     nomogram.save(snakemake.output.json)
     write_tsv(score_table(nomogram, frame), snakemake.output.scores, float_format="%.10g")
 

@@ -9,15 +9,23 @@ from survsig.nomogram import read_patient_table
 def main(snakemake):
     options = snakemake.params.internal_validation
     nomogram = snakemake.params.nomogram
-    frame = read_patient_table(snakemake.input.clinical, snakemake.input.split,
-                               dict(zip(snakemake.params.models, snakemake.input.signatures)))
+    frame = read_patient_table(
+        snakemake.input.clinical, snakemake.input.split, dict(zip(snakemake.params.models, snakemake.input.signatures))
+    )
     n_train = int((frame["split"] == "train").sum())
     resamples = bootstrap_resamples(n_train, options["resamples"], seed=options["seed"])
-    results = validate_nomograms(frame, snakemake.params.nomograms, clinical_factors=nomogram["clinical_factors"],
-                                 p_threshold=nomogram["p_threshold"], use_suv=nomogram["use_suv"],
-                                 integrated_model=nomogram["integrated_model"], ties=nomogram["ties"],
-                                 resamples=resamples, horizon=snakemake.params.horizon_months,
-                                 m=options["patients_per_group"])
+    results = validate_nomograms(
+        frame,
+        snakemake.params.nomograms,
+        clinical_factors=nomogram["clinical_factors"],
+        p_threshold=nomogram["p_threshold"],
+        use_suv=nomogram["use_suv"],
+        integrated_model=nomogram["integrated_model"],
+        ties=nomogram["ties"],
+        resamples=resamples,
+        horizon=snakemake.params.horizon_months,
+        m=options["patients_per_group"],
+    )
     outputs = dict(zip(snakemake.params.nomograms, zip(snakemake.output.indices, snakemake.output.calibration)))
     for name, result in results.items():
         indices_path, calibration_path = outputs[name]

@@ -10,8 +10,13 @@ from survsig.nomogram import read_patient_table, select_terms, selection_table
 def main(snakemake):
     options = snakemake.params.nomogram
     frame = read_patient_table(snakemake.input.clinical, snakemake.input.split)
-    selection = select_terms(frame, clinical_factors=options["clinical_factors"], p_threshold=options["p_threshold"],
-                             ties=options["ties"], use_suv=options["use_suv"])
+    selection = select_terms(
+        frame,
+        clinical_factors=options["clinical_factors"],
+        p_threshold=options["p_threshold"],
+        ties=options["ties"],
+        use_suv=options["use_suv"],
+    )
     write_tsv(selection_table(selection), snakemake.output.table)
     with atomic_path(snakemake.output.json) as tmp:
         tmp.write_text(json.dumps(selection, indent=1) + "\n")

@@ -1,14 +1,15 @@
-from survsig.io import read_table, write_tsv
+from survsig.files import read_split
+from survsig.io import write_tsv
 from survsig.logs import run_script
-from survsig.preprocess import read_manifest
 from survsig.signature import trained_signature
+from survsig.slices import read_manifest
 
 
 def main(snakemake):
     signature = trained_signature(
         snakemake.input.models,
         read_manifest(snakemake.input.manifest),
-        read_table(snakemake.input.split, dtype={"patient_id": str}),
+        read_split(snakemake.input.split),
         threads=snakemake.threads,
     )
     write_tsv(signature, snakemake.output[0], float_format="%.6f")

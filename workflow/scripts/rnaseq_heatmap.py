@@ -1,8 +1,9 @@
 """Heatmap of the top DEGs, VST expression z-scored per gene (rule ``rnaseq_heatmap``, Fig. S3)."""
 
+from survsig.figures import save_figure
 from survsig.io import read_table
 from survsig.logs import run_script
-from survsig.rnaseq import GENE, heatmap_genes, plot_expression_heatmap, save_figure
+from survsig.rnaseq import GENE, heatmap_genes, plot_expression_heatmap
 
 
 def main(snakemake):

@@ -1,9 +1,9 @@
 """Top enriched terms of one library and DEG direction as a dot plot (rule ``rnaseq_top_terms``, Fig. 5)."""
 
 from survsig.enrichment import plot_top_terms, top_terms_title
+from survsig.figures import save_figure
 from survsig.io import read_table
 from survsig.logs import run_script
-from survsig.rnaseq import save_figure
 
 
 def main(snakemake):

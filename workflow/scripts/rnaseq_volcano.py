@@ -1,8 +1,9 @@
 """Volcano plot of high vs low risk (rule ``rnaseq_volcano``)."""
 
+from survsig.figures import save_figure
 from survsig.io import read_table
 from survsig.logs import run_script
-from survsig.rnaseq import GENE, plot_volcano, save_figure
+from survsig.rnaseq import GENE, plot_volcano
 
 
 def main(snakemake):
@@ -10,7 +11,11 @@ def main(snakemake):
     results = read_table(snakemake.input.results, dtype={GENE: str}).set_index(GENE)
     degs = read_table(snakemake.input.degs, dtype={GENE: str}).set_index(GENE)
     ax = plot_volcano(
-        results, degs, p_value=deg["p_value"], cutoff=deg["cutoff"], min_abs_log2fc=deg["min_abs_log2fc"],
+        results,
+        degs,
+        p_value=deg["p_value"],
+        cutoff=deg["cutoff"],
+        min_abs_log2fc=deg["min_abs_log2fc"],
         n_labels=snakemake.params.labels,
     )
     save_figure(ax.figure, snakemake.output.png, snakemake.output.pdf, dpi=snakemake.params.figures["dpi"])

@@ -1,5 +1,5 @@
 from survsig.logs import run_script
-from survsig.preprocess import write_manifest
+from survsig.slices import write_manifest
 
 
 def main(snakemake):

@@ -1,18 +1,14 @@
 """Risk cut-off of one nomogram on the training set, and every patient's risk group."""
 
-from survsig.columns import PATIENT_ID, SPLIT
-from survsig.io import read_table, write_tsv
+from survsig.files import read_scores, read_split
+from survsig.io import write_tsv
 from survsig.logs import run_script
-from survsig.stratify import check_scores, cutoff_table, fit_risk_groups
+from survsig.stratify import cutoff_table, fit_risk_groups
 
 
 def main(snakemake):
     options = snakemake.params.stratify
-    scores = check_scores(
-        read_table(snakemake.input.scores, dtype={PATIENT_ID: str, SPLIT: str}),
-        read_table(snakemake.input.split, dtype={PATIENT_ID: str, SPLIT: str}),
-        file=snakemake.input.scores,
-    )
+    scores = read_scores(snakemake.input.scores, read_split(snakemake.input.split))
     groups, cutoff = fit_risk_groups(
         scores,
         minprop=options["minprop"],

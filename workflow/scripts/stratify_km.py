@@ -14,8 +14,8 @@ def main(snakemake):
         read_table(snakemake.input.cutoff).iloc[0],
         snakemake.wildcards.split,
         nomogram=snakemake.wildcards.nomogram,
-        time_months=options["time_months"],
-        conf_level=options["conf_level"],
+        time_months=options["horizon_months"],
+        conf_level=options["confidence"],
         conf_type=options["conf_type"],
         step_months=options["step_months"],
     )

@@ -13,8 +13,8 @@ def main(snakemake):
         snakemake.wildcards.variable,
         subset=snakemake.wildcards.subset,
         nomogram=options["risk_groups_from"],
-        time_months=options["time_months"],
-        conf_level=options["conf_level"],
+        time_months=options["horizon_months"],
+        conf_level=options["confidence"],
         conf_type=options["conf_type"],
         step_months=options["step_months"],
     )

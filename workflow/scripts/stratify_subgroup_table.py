@@ -11,8 +11,8 @@ def main(snakemake):
     table = subgroup_table(
         frame,
         subset=snakemake.wildcards.subset,
-        time_months=options["time_months"],
-        conf_level=options["conf_level"],
+        time_months=options["horizon_months"],
+        conf_level=options["confidence"],
         conf_type=options["conf_type"],
     )
     write_tsv(table, snakemake.output[0], float_format="%.10g")

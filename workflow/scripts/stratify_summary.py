@@ -11,8 +11,8 @@ def main(snakemake):
     summary = risk_group_summary(
         read_table(snakemake.input.groups, dtype={PATIENT_ID: str}),
         read_table(snakemake.input.cutoff).iloc[0],
-        time_months=options["time_months"],
-        conf_level=options["conf_level"],
+        time_months=options["horizon_months"],
+        conf_level=options["confidence"],
         conf_type=options["conf_type"],
     )
     write_tsv(summary, snakemake.output[0], float_format="%.10g")

@@ -1,8 +1,9 @@
 """Table S3: clinical characteristics of the low- and high-risk groups (TSV, PNG, PDF)."""
 
+from survsig.figures import save_figure
 from survsig.io import write_tsv
 from survsig.logs import run_script
-from survsig.stratify import read_risk_groups_with_clinical, render_risk_group_baseline, risk_group_baseline
+from survsig.stratify import read_risk_groups_with_clinical, risk_group_baseline, table_s3_figure
 
 
 def main(snakemake):
@@ -17,8 +18,8 @@ def main(snakemake):
         seed=options["seed"],
     )
     write_tsv(table, snakemake.output.tsv)
-    render_risk_group_baseline(table, snakemake.output.png, snakemake.output.pdf, subset=subset,
-                               dpi=snakemake.params.figures["dpi"])
+    figure = table_s3_figure(table, subset=subset)
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf, dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -11,8 +11,8 @@ def main(snakemake):
     frame = read_risk_groups_with_clinical(snakemake.input.risk_groups, snakemake.input.clinical)
     common = dict(
         subset=snakemake.wildcards.subset,
-        time_months=options["time_months"],
-        conf_level=options["conf_level"],
+        time_months=options["horizon_months"],
+        conf_level=options["confidence"],
         conf_type=options["conf_type"],
     )
     table = treatment_by_risk_table(frame, **common)

@@ -1,14 +1,16 @@
 """Table 1: baseline characteristics by split, as TSV, PNG and PDF (rule ``table1``)."""
 
-from survsig.columns import PATIENT_ID, SPLIT
+from survsig.baseline import baseline_figure, baseline_table
+from survsig.columns import PATIENT_ID
+from survsig.figures import save_figure
+from survsig.files import read_split
 from survsig.io import read_table, write_tsv
 from survsig.logs import run_script
-from survsig.table1 import baseline_table, render_table1
 
 
 def main(snakemake):
     clinical = read_table(snakemake.input.clinical, dtype={PATIENT_ID: str})
-    split = read_table(snakemake.input.split, dtype={PATIENT_ID: str, SPLIT: str})
+    split = read_split(snakemake.input.split)
     options = snakemake.params.table1
     table = baseline_table(
         clinical,
@@ -18,7 +20,7 @@ def main(snakemake):
         seed=options["seed"],
     )
     write_tsv(table, snakemake.output.tsv)
-    render_table1(table, snakemake.output.png, snakemake.output.pdf, dpi=snakemake.params.figures["dpi"])
+    save_figure(baseline_figure(table), snakemake.output.png, snakemake.output.pdf, dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

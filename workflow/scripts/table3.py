@@ -1,6 +1,7 @@
 """Table 3: C-index of every nomogram on both sets, each compared with the integrated one (rule ``table3``)."""
 
-from survsig.evaluate import concordance_table, read_scores, render_table3, with_optimism_correction
+from survsig.evaluate import concordance_table, read_scores, table3_figure, with_optimism_correction
+from survsig.figures import save_figure
 from survsig.io import read_table, write_tsv
 from survsig.logs import run_script
 
@@ -8,12 +9,17 @@ from survsig.logs import run_script
 def main(snakemake):
     options = snakemake.params.evaluate
     scores = read_scores(dict(zip(snakemake.params.nomograms, snakemake.input.scores)))
-    table = concordance_table(scores, reference=options["reference"], resamples=options["bootstrap_resamples"],
-                              seed=options["seed"], confidence=options["confidence"])
+    table = concordance_table(
+        scores,
+        reference=options["reference"],
+        resamples=options["bootstrap_resamples"],
+        seed=options["seed"],
+        confidence=options["confidence"],
+    )
     table = with_optimism_correction(table, read_table(snakemake.input.validation), file=snakemake.input.validation)
     write_tsv(table, snakemake.output.tsv)
-    render_table3(table, snakemake.output.png, snakemake.output.pdf, confidence=options["confidence"],
-                  dpi=snakemake.params.figures["dpi"])
+    figure = table3_figure(table, confidence=options["confidence"])
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf, dpi=snakemake.params.figures["dpi"])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -1,6 +1,7 @@
+from survsig.files import read_split
 from survsig.io import read_table, remove_stale_temp_files, write_tsv
 from survsig.logs import run_script
-from survsig.preprocess import read_manifest
+from survsig.slices import read_manifest
 from survsig.train import TrainSettings, train_signature_model
 
 
@@ -10,7 +11,7 @@ def main(snakemake):
     trainer = train_signature_model(
         read_manifest(snakemake.input.manifest),
         read_table(snakemake.input.clinical, dtype={"patient_id": str}),
-        read_table(snakemake.input.split, dtype={"patient_id": str}),
+        read_split(snakemake.input.split),
         snakemake.params.channels,
         TrainSettings.from_config(snakemake.params.train),
         checkpoint=snakemake.params.checkpoint,

@@ -1,14 +1,14 @@
 from survsig.figures import save_figure
 from survsig.io import read_table
 from survsig.logs import run_script
-from survsig.signature import MODEL_TITLES
 from survsig.train import plot_member_training_curves
+from survsig.vocabulary import model_label
 
 
 def main(snakemake):
     histories = [read_table(path).to_dict("records") for path in snakemake.input]
     model = snakemake.wildcards.model
-    fig = plot_member_training_curves(histories, title=f"Training of the {MODEL_TITLES.get(model, model)} model")
+    fig = plot_member_training_curves(histories, title=f"Training of the {model_label(model)} model")
     save_figure(fig, snakemake.output.png, snakemake.output.pdf, dpi=snakemake.params.figures["dpi"])
 
 

@@ -21,9 +21,7 @@ def _cohort_summary(args):
     from .simulate import cohort_summary
 
     folder = Path(args.folder)
-    summary = cohort_summary(
-        read_table(folder / "clinical.tsv"), read_table(folder / "ground_truth.tsv")
-    )
+    summary = cohort_summary(read_table(folder / "clinical.tsv"), read_table(folder / "ground_truth.tsv"))
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
@@ -32,7 +30,9 @@ def _preprocess(args):
     import time
 
     from .logs import stage_logging
-    from .preprocess import PreprocessSettings, preprocess_patient, save_patient_slices
+    from .preprocess import preprocess_patient
+    from .settings import PreprocessSettings
+    from .slices import save_patient_slices
 
     with stage_logging(args.log) as log:
         start = time.perf_counter()
@@ -86,9 +86,7 @@ def _one_line(err) -> str:
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="survsig", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    summary = commands.add_parser(
-        "cohort-summary", help="figures of a simulated cohort beside the study's"
-    )
+    summary = commands.add_parser("cohort-summary", help="figures of a simulated cohort beside the study's")
     summary.add_argument("folder", nargs="?", default="results/synthetic")
     summary.set_defaults(run=_cohort_summary)
     preprocess = commands.add_parser(

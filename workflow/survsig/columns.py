@@ -53,3 +53,29 @@ MAX_SUV = 200.0
 #: Columns of the image sheet; ``ct``, ``pet`` and ``roi`` are paths relative to the sheet.
 IMAGE_COLUMNS = (PATIENT_ID, "ct", "pet", "roi")
 IMAGE_MODALITIES = ("ct", "pet", "roi")
+
+# ----------------------------------------------------------------- files between stages
+#: Linear predictor of a nomogram or signature (higher = higher hazard).
+LP = "lp"
+RISK_GROUP = "risk_group"
+LOW, HIGH = "low", "high"
+#: Risk groups, reference first: hazard ratios are high vs low.
+RISK_LEVELS = (LOW, HIGH)
+
+#: ``results/split.tsv``.
+SPLIT_COLUMNS = (PATIENT_ID, SPLIT)
+#: A nomogram's scores, ``results/nomograms/{nomogram}_scores.tsv``.
+SCORE_COLUMNS = (PATIENT_ID, SPLIT, OS_MONTHS, OS_EVENT, LP)
+#: ``results/risk_groups.tsv`` and ``results/stratify/{nomogram}_groups.tsv``.
+RISK_GROUP_COLUMNS = (PATIENT_ID, SPLIT, LP, RISK_GROUP)
+
+#: Which true predictor of the synthetic cohort (``ground_truth.tsv``) a model's
+#: channels can see; a model seeing CT and PET sees ``lp_image``.
+ORACLE_PREDICTOR = {
+    frozenset({"ct"}): "lp_image_ct",
+    frozenset({"ct", "roi"}): "lp_image_ct",
+    frozenset({"roi"}): "lp_image_ct",
+    frozenset({"pet"}): "lp_image_pet",
+    frozenset({"pet", "roi"}): "lp_image_pet",
+}
+ORACLE_IMAGE = "lp_image"

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from .errors import InputError
+from .survival import survival_arrays
 
 TIES = ("efron", "breslow")
 
@@ -109,15 +110,7 @@ def linear_predictor(X, coef, means=None) -> np.ndarray:
 
 
 def _check_survival(time, event, *, what="the data"):
-    time = np.asarray(time, dtype=float)
-    event = np.asarray(event)
-    if time.ndim != 1 or event.shape != time.shape:
-        raise InputError("survival time and event must be 1-d and of equal length")
-    if not np.isfinite(time).all() or (time <= 0).any():
-        raise InputError(f"survival times of {what} must be finite and > 0 (months)")
-    if not np.isin(event, (0, 1)).all():
-        raise InputError(f"os_event of {what} must be 0 or 1")
-    return time, event.astype(int)
+    return survival_arrays(time, event, times="positive", what=what)
 
 
 def fit_cox(time, event, X, *, ties="efron", names=None, what="the data") -> CoxFit:
@@ -149,10 +142,10 @@ def fit_cox(time, event, X, *, ties="efron", names=None, what="the data") -> Cox
         No patients, no events, a constant covariate, a non-finite value, or an
         unknown ``ties``.
     """
+    from sklearn.exceptions import ConvergenceWarning
     from sksurv.linear_model import CoxPHSurvivalAnalysis
     from sksurv.linear_model.coxph import CoxPHOptimizer
     from sksurv.util import Surv
-    from sklearn.exceptions import ConvergenceWarning
 
     if ties not in TIES:
         raise InputError(f"ties must be one of {', '.join(TIES)}, got {ties!r}")
@@ -177,14 +170,27 @@ def fit_cox(time, event, X, *, ties="efron", names=None, what="the data") -> Cox
         raise InputError(f"covariate is not finite in {what}", column=names[j])
     for j in range(p):
         if np.ptp(X[:, j]) == 0:
-            raise InputError(f"covariate is constant in {what} ({X[0, j]:g} for every patient); "
-                             "its hazard ratio cannot be estimated", column=names[j])
+            raise InputError(
+                f"covariate is constant in {what} ({X[0, j]:g} for every patient); "
+                "its hazard ratio cannot be estimated",
+                column=names[j],
+            )
     means = X.mean(axis=0) if p else np.zeros(0)
     null = CoxPHOptimizer(np.zeros((n, 1)), event.astype(bool), time, np.zeros(1), ties)
     loglik_null = -float(null.nlog_likelihood(np.zeros(1))) * n
     if p == 0:
-        return CoxFit(names, np.zeros(0), np.zeros(0), np.zeros((0, 0)), loglik_null, loglik_null,
-                      -2 * loglik_null, n, events, means)
+        return CoxFit(
+            names,
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros((0, 0)),
+            loglik_null,
+            loglik_null,
+            -2 * loglik_null,
+            n,
+            events,
+            means,
+        )
     Xc = X - means  # centring changes nothing but the conditioning of the Newton steps
     converged = True
     with warnings.catch_warnings(record=True) as caught:
@@ -195,8 +201,9 @@ def fit_cox(time, event, X, *, ties="efron", names=None, what="the data") -> Cox
             )
             coef = model.coef_.astype(float)
         except (ValueError, np.linalg.LinAlgError) as err:
-            raise InputError(f"the Cox model of {', '.join(names)} on {what} cannot be fitted ({err}); "
-                             "are the covariates collinear?") from None
+            raise InputError(
+                f"the Cox model of {', '.join(names)} on {what} cannot be fitted ({err}); are the covariates collinear?"
+            ) from None
     if any(issubclass(w.category, ConvergenceWarning) for w in caught):
         converged = False
     optimizer = CoxPHOptimizer(Xc, event.astype(bool), time, np.zeros(p), ties)
@@ -205,16 +212,18 @@ def fit_cox(time, event, X, *, ties="efron", names=None, what="the data") -> Cox
     try:
         cov = np.linalg.inv(information)
     except np.linalg.LinAlgError:
-        raise InputError(f"the information matrix of {', '.join(names)} on {what} is singular; "
-                         "are the covariates collinear?") from None
+        raise InputError(
+            f"the information matrix of {', '.join(names)} on {what} is singular; are the covariates collinear?"
+        ) from None
     loglik = -float(optimizer.nlog_likelihood(coef)) * n
     # R's coxph check for an infinite coefficient (monotone likelihood): the Newton step
     # still left at convergence, |u var|, is not small against the coefficient
     step = np.abs(cov @ (optimizer.gradient * n))
     if not np.isfinite(coef).all() or np.any((step > 1e-9) & (step > np.sqrt(1e-9) * np.abs(coef))):
         converged = False
-    return CoxFit(names, coef, np.sqrt(np.diag(cov)), cov, loglik, loglik_null, -2 * loglik + 2 * p, n, events,
-                  means, converged)
+    return CoxFit(
+        names, coef, np.sqrt(np.diag(cov)), cov, loglik, loglik_null, -2 * loglik + 2 * p, n, events, means, converged
+    )
 
 
 def baseline_cumulative_hazard(time, event, lp, *, ties="efron"):

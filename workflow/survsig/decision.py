@@ -31,12 +31,11 @@ import math
 import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from .errors import InputError
-from .evaluate import _survival_arrays, nomogram_label
-from .figures import save_figure
+from .figures import new_figure, style
+from .survival import survival_arrays
+from .vocabulary import horizon_span, nomogram_label
 
 #: Columns of :func:`decision_curve`, as ``dcurves.dca`` names them, and the horizon.
 COLUMNS = ["model", "threshold", "net_benefit", "test_pos_rate", "tp_rate", "fp_rate", "horizon_months"]
@@ -63,8 +62,10 @@ def threshold_grid(spec) -> np.ndarray:
     """
     start, stop, step = (float(spec[key]) for key in ("from", "to", "by"))
     if not (step > 0 and stop >= start):
-        raise InputError(f"decision thresholds need `to` >= `from` and by > 0; got from {start:g}, to {stop:g}, "
-                         f"by {step:g}", column="evaluate.decision_thresholds")
+        raise InputError(
+            f"decision thresholds need `to` >= `from` and by > 0; got from {start:g}, to {stop:g}, by {step:g}",
+            column="evaluate.decision_thresholds",
+        )
     count = math.floor((stop - start) / step + 1e-9) + 1
     return np.round(start + step * np.arange(count), 10)
 
@@ -82,8 +83,10 @@ def _check_thresholds(thresholds) -> np.ndarray:
         raise InputError("decision thresholds must be a non-empty list of probabilities")
     bad = ~(np.isfinite(pts) & (pts > 0) & (pts < 1))
     if bad.any():
-        raise InputError(f"decision threshold {float(pts[bad][0])!r} is not strictly between 0 and 1 "
-                         "(net benefit divides by 1 - threshold)")
+        raise InputError(
+            f"decision threshold {float(pts[bad][0])!r} is not strictly between 0 and 1 "
+            "(net benefit divides by 1 - threshold)"
+        )
     if (np.diff(pts) <= 0).any():
         raise InputError("decision thresholds must be strictly increasing")
     return pts
@@ -95,8 +98,11 @@ def _check_risks(risks: dict, n: int, patients, horizon: float) -> dict:
     checked = {}
     for name, values in risks.items():
         if name in REFERENCES or name in (_TIME, _EVENT):
-            raise InputError(f"a model may not be named {name!r}: the name is reserved ('all' and 'none' are the "
-                             "reference strategies)", column=name)
+            raise InputError(
+                f"a model may not be named {name!r}: the name is reserved ('all' and 'none' are the "
+                "reference strategies)",
+                column=name,
+            )
         r = np.asarray(values, dtype=float)
         if r.shape != (n,):
             raise InputError(f"{r.size} predicted risks for {n} patients", column=name)
@@ -105,8 +111,11 @@ def _check_risks(risks: dict, n: int, patients, horizon: float) -> dict:
             i = int(np.flatnonzero(bad)[0])
             ids = _patient_ids(values, n) or patients
             where = "" if ids is not None else f" (patient {i + 1} of {n})"
-            raise InputError(f"predicted risk of death by {horizon:g} months is {float(r[i])!r}, not a probability "
-                             f"in [0, 1]{where}", patient=None if ids is None else ids[i], column=name)
+            raise InputError(
+                f"predicted risk of death by {horizon:g} months is {float(r[i])!r}, not a probability in [0, 1]{where}",
+                patient=None if ids is None else ids[i],
+                column=name,
+            )
         checked[name] = r
     return checked
 
@@ -154,27 +163,33 @@ def decision_curve(time, event, risks: dict, *, horizon, thresholds) -> pd.DataF
     import dcurves  # imports statsmodels (~2 s): only jobs that draw decision curves pay it
 
     patients = _patient_ids(time, len(time))
-    time, event = _survival_arrays(time, event)
+    time, event = survival_arrays(time, event)
     horizon = float(horizon)
     if not (math.isfinite(horizon) and horizon > 0):
         raise InputError(f"the horizon must be a positive number of months, got {horizon!r}")
     if (time < 0).any():
         i = int(np.flatnonzero(time < 0)[0])
-        raise InputError(f"negative survival time {time[i]:g}", patient=None if patients is None else patients[i],
-                         column="os_months")
+        raise InputError(
+            f"negative survival time {time[i]:g}", patient=None if patients is None else patients[i], column="os_months"
+        )
     pts = _check_thresholds(thresholds)
     checked = _check_risks(risks, len(time), patients, horizon)
     if not ((event == 1) & (time <= horizon)).any():
-        raise InputError(f"no death by the horizon ({horizon:g} months) among {len(time)} patients: "
-                         "the net benefit of treating is not defined", column="os_event")
+        raise InputError(
+            f"no death by the horizon ({horizon:g} months) among {len(time)} patients: "
+            "the net benefit of treating is not defined",
+            column="os_event",
+        )
     if time.max() < horizon:
-        raise InputError(f"follow-up ends at {time.max():g} months, before the horizon ({horizon:g} months)",
-                         column="os_months")
+        raise InputError(
+            f"follow-up ends at {time.max():g} months, before the horizon ({horizon:g} months)", column="os_months"
+        )
 
     names = list(checked)
     data = pd.DataFrame({_TIME: time, _EVENT: event, **checked})
-    result = dcurves.dca(data=data, outcome=_EVENT, modelnames=names, thresholds=list(pts), time=horizon,
-                         time_to_outcome_col=_TIME)
+    result = dcurves.dca(
+        data=data, outcome=_EVENT, modelnames=names, thresholds=list(pts), time=horizon, time_to_outcome_col=_TIME
+    )
     result = result[["model", "threshold", "net_benefit", "test_pos_rate", "tp_rate", "fp_rate"]].copy()
     for column in ("net_benefit", "test_pos_rate", "tp_rate", "fp_rate"):
         result[column] = pd.to_numeric(result[column], errors="coerce").astype(float)
@@ -188,25 +203,28 @@ def decision_curve(time, event, risks: dict, *, horizon, thresholds) -> pd.DataF
         if positive.any() and _risk_rate_to_zero(time, event, positive):
             rate = positive.mean()
             result.iloc[i, result.columns.get_indexer(["net_benefit", "test_pos_rate", "tp_rate", "fp_rate"])] = (
-                rate, rate, rate, 0.0)
+                rate,
+                rate,
+                rate,
+                0.0,
+            )
 
     for name, gaps in result.groupby("model", sort=False)["net_benefit"]:
         if gaps.isna().any():
-            log.info("%s: net benefit unknown at %d of %d thresholds (test positives' follow-up ends, censored, "
-                     "before %g months)", name, gaps.isna().sum(), len(pts), horizon)
+            log.info(
+                "%s: net benefit unknown at %d of %d thresholds (test positives' follow-up ends, censored, "
+                "before %g months)",
+                name,
+                gaps.isna().sum(),
+                len(pts),
+                horizon,
+            )
     order = {name: k for k, name in enumerate([*names, *REFERENCES])}
-    result = result.sort_values(["model", "threshold"], key=lambda s: s.map(order) if s.name == "model" else s,
-                                kind="stable").reset_index(drop=True)
+    result = result.sort_values(
+        ["model", "threshold"], key=lambda s: s.map(order) if s.name == "model" else s, kind="stable"
+    ).reset_index(drop=True)
     result["horizon_months"] = horizon
     return result[COLUMNS]
-
-
-def _by_text(months) -> str:
-    """36 -> ``3 years``; 18 -> ``18 months``."""
-    years = months / 12
-    if float(years).is_integer():
-        return f"{years:g} year" + ("" if years == 1 else "s")
-    return f"{months:g} months"
 
 
 def plot_decision_curve(table: pd.DataFrame, ax=None, *, title=None):
@@ -229,25 +247,34 @@ def plot_decision_curve(table: pd.DataFrame, ax=None, *, title=None):
     R's ``dcurves`` plots do, so treat all's steep fall at high thresholds is cut off.
     """
     if ax is None:
-        fig = Figure(figsize=(8.5, 5))
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
+        ax = new_figure(8.5, 5).add_subplot()
     horizon = float(table["horizon_months"].iloc[0])
     palette = matplotlib.colormaps["tab10"]
     models = [m for m in dict.fromkeys(table["model"]) if m not in REFERENCES]
     for k, name in enumerate(models):
         part = table[table["model"] == name]
-        ax.plot(part["threshold"], part["net_benefit"], color=palette(k % 10),
-                linewidth=1.8 if name == "integrated" else 1.1, label=nomogram_label(name))
+        ax.plot(
+            part["threshold"],
+            part["net_benefit"],
+            color=palette(k % 10),
+            linewidth=1.8 if name == "integrated" else 1.1,
+            label=nomogram_label(name),
+        )
     treat_all = table[table["model"] == "all"]
     ax.plot(treat_all["threshold"], treat_all["net_benefit"], color="0.35", linewidth=1.0, label="Treat all")
     treat_none = table[table["model"] == "none"]
-    ax.plot(treat_none["threshold"], treat_none["net_benefit"], color="0.35", linestyle="--", linewidth=1.0,
-            label="Treat none")
+    ax.plot(
+        treat_none["threshold"],
+        treat_none["net_benefit"],
+        color="0.35",
+        linestyle="--",
+        linewidth=1.0,
+        label="Treat none",
+    )
     top = max(float(np.nanmax(table["net_benefit"].to_numpy(dtype=float))), 0.01)
     ax.set_ylim(-0.1 * top, 1.08 * top)
     ax.set_xlim(0, 1)
-    ax.set_xlabel(f"Threshold probability of death by {_by_text(horizon)}")
+    ax.set_xlabel(f"Threshold probability of death by {horizon_span(horizon)}")
     ax.set_ylabel("Net benefit")
     ax.grid(True, color="0.92", linewidth=0.6)
     # beside the axes: curves of small sets jump about and a legend inside would hide them
@@ -257,14 +284,10 @@ def plot_decision_curve(table: pd.DataFrame, ax=None, *, title=None):
     return ax
 
 
-def save_decision_curve_figure(table, png_path, pdf_path, *, title, dpi=200):
-    """:func:`plot_decision_curve` saved as PNG and PDF (:func:`survsig.figures.save_figure`)."""
-    style = {"font.family": "DejaVu Sans", "svg.hashsalt": "survsig-decision", "pdf.fonttype": 42,
-             "path.simplify": False}
-    with matplotlib.rc_context(style):
-        fig = Figure(figsize=(8.5, 5))
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        plot_decision_curve(table, ax=ax, title=title)
+def decision_curve_figure(table, *, title):
+    """:func:`plot_decision_curve` on a figure of its own (:class:`matplotlib.figure.Figure`)."""
+    with style():
+        fig = new_figure(8.5, 5)
+        plot_decision_curve(table, ax=fig.add_subplot(), title=title)
         fig.tight_layout()
-        save_figure(fig, png_path, pdf_path, dpi=dpi)
+    return fig

@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .figures import axes_in_inches, new_figure, styled
 from .genesets import read_gmt
-from .rnaseq import axes_in_inches, new_figure, styled
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +64,12 @@ TERM_PREFIXES = re.compile(r"^(KEGG|GOBP|GOCC|GOMF|GO|HALLMARK|REACTOME|WP|BIOCA
 
 def empty_table() -> pd.DataFrame:
     """An enrichment table without rows (no DEGs, or no set shares a gene with them)."""
-    return pd.DataFrame({name: pd.Series(dtype=object if name in ("term", "overlap", "genes") else float)
-                         for name in ENRICHMENT_COLUMNS})
+    return pd.DataFrame(
+        {
+            name: pd.Series(dtype=object if name in ("term", "overlap", "genes") else float)
+            for name in ENRICHMENT_COLUMNS
+        }
+    )
 
 
 def load_library(path) -> dict[str, list[str]]:
@@ -187,7 +191,12 @@ def enrich_degs(degs, background, library, *, direction="all", min_set_size=10, 
     n_sig = int((table["padj"] < 0.05).sum())
     logger.info(
         "%s, %s DEGs (%d genes, background %d): %d sets tested with an overlap, %d with padj < 0.05%s",
-        name or "library", direction, len(genes), len(set(background)), len(table), n_sig,
+        name or "library",
+        direction,
+        len(genes),
+        len(set(background)),
+        len(table),
+        n_sig,
         f"; top: {table['term'].iloc[0]} (p = {table['pvalue'].iloc[0]:.3g})" if len(table) else "",
     )
     return table
@@ -208,7 +217,7 @@ def term_label(term: str, width=42) -> str:
     return textwrap.fill(label, width=width)
 
 
-@styled
+@styled("panel")
 def plot_top_terms(table: pd.DataFrame, *, n_terms=10, title=None, ax=None):
     """Dot plot of the ``n_terms`` most significant terms (Fig. 5 of the study).
 
@@ -237,8 +246,15 @@ def plot_top_terms(table: pd.DataFrame, *, n_terms=10, title=None, ax=None):
     if title:
         ax.set_title(title, loc="left", fontsize=10)
     if top.empty:
-        ax.text(0.5, 0.5, "no gene set shares a gene\nwith this DEG list", ha="center", va="center",
-                transform=ax.transAxes, color="0.3")
+        ax.text(
+            0.5,
+            0.5,
+            "no gene set shares a gene\nwith this DEG list",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            color="0.3",
+        )
         ax.set_xticks([])
         ax.set_yticks([])
         return ax
@@ -246,8 +262,17 @@ def plot_top_terms(table: pd.DataFrame, *, n_terms=10, title=None, ax=None):
     count = top["overlap"].str.split("/").str[0].astype(int).to_numpy()
     score = -np.log10(top["padj"].clip(lower=1e-300).to_numpy())
     size = 25 + 175 * count / count.max()
-    points = ax.scatter(top["gene_ratio"], y, s=size, c=score, cmap="viridis_r", edgecolors="0.2", linewidths=0.4,
-                        vmin=0, vmax=max(score.max(), -np.log10(0.05)))
+    points = ax.scatter(
+        top["gene_ratio"],
+        y,
+        s=size,
+        c=score,
+        cmap="viridis_r",
+        edgecolors="0.2",
+        linewidths=0.4,
+        vmin=0,
+        vmax=max(score.max(), -np.log10(0.05)),
+    )
     labels = [term_label(t) + (" *" if p < 0.05 else "") for t, p in zip(top["term"], top["padj"])]
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=7.5)
@@ -263,13 +288,38 @@ def plot_top_terms(table: pd.DataFrame, *, n_terms=10, title=None, ax=None):
     bar.ax.tick_params(labelsize=7)
     marks = sorted({int(v) for v in np.unique(np.quantile(count, [0.0, 0.5, 1.0]))})
     handles = [
-        matplotlib.lines.Line2D([], [], linestyle="", marker="o", markersize=np.sqrt(25 + 175 * m / count.max()),
-                                markerfacecolor="0.6", markeredgecolor="0.2", markeredgewidth=0.4, label=str(m))
+        matplotlib.lines.Line2D(
+            [],
+            [],
+            linestyle="",
+            marker="o",
+            markersize=np.sqrt(25 + 175 * m / count.max()),
+            markerfacecolor="0.6",
+            markeredgecolor="0.2",
+            markeredgewidth=0.4,
+            label=str(m),
+        )
         for m in marks
     ]
-    ax.legend(handles=handles, title="DEGs", loc="upper left", bbox_to_anchor=(1.03, 0.45), frameon=False,
-              fontsize=7.5, title_fontsize=7.5, labelspacing=0.9, borderaxespad=0)
+    ax.legend(
+        handles=handles,
+        title="DEGs",
+        loc="upper left",
+        bbox_to_anchor=(1.03, 0.45),
+        frameon=False,
+        fontsize=7.5,
+        title_fontsize=7.5,
+        labelspacing=0.9,
+        borderaxespad=0,
+    )
     if (top["padj"] < 0.05).any():
-        ax.annotate("* adjusted p < 0.05 (Benjamini-Hochberg)", xy=(0, 0), xycoords="figure fraction",
-                    xytext=(6, 6), textcoords="offset points", fontsize=7, color="0.3")
+        ax.annotate(
+            "* adjusted p < 0.05 (Benjamini-Hochberg)",
+            xy=(0, 0),
+            xycoords="figure fraction",
+            xytext=(6, 6),
+            textcoords="offset points",
+            fontsize=7,
+            color="0.3",
+        )
     return ax

@@ -29,88 +29,38 @@ import textwrap
 import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from scipy.special import chdtrc, ndtr, ndtri  # light imports: scipy.stats costs ~1 s per job
 
 from . import columns as col
-from .errors import InputError
-from .io import read_table
+from .concordance import _pair_matrices, harrell_c
 from .cox import baseline_cumulative_hazard, fit_cox, linear_predictor
-from .figures import save_figure
-from .nomogram import DASH, format_interval, format_p, render_table_figure
+from .errors import InputError
+from .figures import new_figure, style, table_figure
+from .files import read_scores as read_score_file
+from .formats import format_interval, format_p, format_p_cell
+from .km import censoring_survival, kaplan_meier, survival_at
+from .survival import survival_arrays
+from .vocabulary import EN_DASH as DASH
+from .vocabulary import horizon_text, nomogram_label
 
 log = logging.getLogger(__name__)
 
 TRAIN, TEST = col.SPLIT_LEVELS
 
-#: People's names of the nomograms (``dl_{model}`` are built by :func:`nomogram_label`).
-NOMOGRAM_LABELS = {
-    "clinical": "Clinical",
-    "clinical_suv": "Clinical + SUV",
-    "integrated": "Integrated",
-    "integrated_suv": "Integrated + SUV",
-}
-MODEL_LABELS = {"ct": "CT-only", "pet": "PET-only", "petct": "PET/CT"}
-
-
-def nomogram_label(name: str) -> str:
-    """``dl_petct`` -> ``Deep learning, PET/CT``; ``integrated`` -> ``Integrated``."""
-    if name.startswith("dl_"):
-        return f"Deep learning, {MODEL_LABELS.get(name[3:], name[3:])}"
-    return NOMOGRAM_LABELS.get(name, name)
-
-
-def _survival_arrays(time, event, score=None):
-    time = np.asarray(time, dtype=float)
-    event = np.asarray(event)
-    if time.ndim != 1 or event.shape != time.shape:
-        raise InputError("time and event must be 1-d arrays of equal length")
-    if not np.isfinite(time).all():
-        raise InputError("survival times must be finite")
-    if not np.isin(event, (0, 1)).all():
-        raise InputError("events must be 0 or 1")
-    out = [time, event.astype(int)]
-    if score is not None:
-        score = np.asarray(score, dtype=float)
-        if score.shape != time.shape:
-            raise InputError("the score and the survival data differ in length")
-        if not np.isfinite(score).all():
-            raise InputError("a score is not finite")
-        out.append(score)
-    return out
-
-
-SCORE_COLUMNS = (col.PATIENT_ID, col.SPLIT, col.OS_MONTHS, col.OS_EVENT, "lp")
-
 
 def read_scores(paths: dict) -> dict:
-    """Nomogram -> its scores file (``patient_id, split, os_months, os_event, lp``), checked."""
-    scores = {}
-    for name, path in paths.items():
-        frame = read_table(path, dtype={col.PATIENT_ID: str})
-        for column in SCORE_COLUMNS:
-            if column not in frame.columns:
-                raise InputError("the scores file lacks this column", file=path, column=column)
-        bad = ~np.isfinite(pd.to_numeric(frame["lp"], errors="coerce").to_numpy(dtype=float))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputError("linear predictor is not a finite number", file=path,
-                             patient=frame[col.PATIENT_ID].iloc[i], row=i + 1, column="lp")
-        scores[name] = frame
-    return scores
+    """Nomogram -> its scores file (:func:`survsig.files.read_scores`), checked."""
+    return {name: read_score_file(path) for name, path in paths.items()}
 
 
 def oracle_predictors(nomograms, model_channels: dict) -> dict:
     """Nomogram -> true linear predictor of the synthetic cohort that it estimates.
 
     ``clinical`` -> ``lp_clinical``; ``dl_{model}`` -> the image predictor the model's
-    channels see (:data:`survsig.signature.ORACLE_PREDICTOR`, ``lp_image`` when it sees
+    channels see (:data:`survsig.columns.ORACLE_PREDICTOR`, ``lp_image`` when it sees
     CT and PET); ``integrated`` -> ``lp_full``; the SUV nomograms have no matching truth
     (None).
     """
-    from .signature import ORACLE_PREDICTOR
-
     out = {}
     for name in nomograms:
         if name == "clinical":
@@ -118,74 +68,13 @@ def oracle_predictors(nomograms, model_channels: dict) -> dict:
         elif name == "integrated":
             out[name] = "lp_full"
         elif name.startswith("dl_"):
-            out[name] = ORACLE_PREDICTOR.get(frozenset(model_channels.get(name[3:], ())), "lp_image")
+            out[name] = col.ORACLE_PREDICTOR.get(frozenset(model_channels.get(name[3:], ())), col.ORACLE_IMAGE)
         else:
             out[name] = None
     return out
 
 
 # --------------------------------------------------------------------------- C-index
-def _pair_matrices(time, event, score):
-    """Comparable pairs (row = the earlier death) and their order by the score."""
-    earlier = time[:, None] < time[None, :]
-    tied_censored = (time[:, None] == time[None, :]) & (event[None, :] == 0)
-    comparable = (event[:, None] == 1) & (earlier | tied_censored)
-    diff = score[:, None] - score[None, :]
-    concordant = comparable & (diff > 0)
-    discordant = comparable & (diff < 0)
-    tied_x = comparable & (diff == 0)
-    return comparable, concordant, discordant, tied_x
-
-
-def harrell_c(time, event, score) -> dict:
-    """Harrell's C-index of a risk score with the standard error of R's ``concordance()``.
-
-    A pair is comparable when the patient with the shorter time died (a censoring at
-    the same time as a death counts as the longer time; two deaths at the same time are
-    not comparable); it is concordant when that patient has the higher score. Ties in
-    the score count one half. The variance is R survival's infinitesimal jackknife:
-    ``sum(dfbeta_i^2) / 4`` with ``dfbeta_i`` the influence of patient ``i`` on
-    Somers' d (survival 3.5 ``concordancefit``, ``timewt = "n"``); R's ``timefix``
-    (merging times equal up to rounding) is not applied.
-
-    Parameters
-    ----------
-    time : array_like of float
-        Survival time (months).
-    event : array_like of {0, 1}
-    score : array_like of float
-        Risk score; higher = higher risk (shorter survival).
-
-    Returns
-    -------
-    dict
-        ``c``, ``se``, ``concordant``, ``discordant``, ``tied_x`` (comparable pairs tied
-        on the score), ``pairs`` (comparable pairs), ``dfbeta`` (per patient influence on
-        C, so that ``se**2 == sum(dfbeta**2)``). ``c`` and ``se`` are NaN when no pair is
-        comparable (no events).
-    """
-    time, event, score = _survival_arrays(time, event, score)
-    comparable, concordant, discordant, tied_x = _pair_matrices(time, event, score)
-    imat = [m.sum(axis=1) + m.sum(axis=0) for m in (concordant, discordant, tied_x)]
-    counts = [int(m.sum()) for m in (concordant, discordant, tied_x)]
-    npair = sum(counts)
-    if npair == 0:
-        return {"c": float("nan"), "se": float("nan"), "concordant": 0, "discordant": 0, "tied_x": 0, "pairs": 0,
-                "dfbeta": np.full(len(time), np.nan)}
-    somer = (counts[0] - counts[1]) / npair
-    dfbeta_somer = (imat[0] - imat[1]) / npair - somer / npair * (imat[0] + imat[1] + imat[2])
-    dfbeta = dfbeta_somer / 2
-    return {
-        "c": (somer + 1) / 2,
-        "se": float(np.sqrt(np.sum(dfbeta**2))),
-        "concordant": counts[0],
-        "discordant": counts[1],
-        "tied_x": counts[2],
-        "pairs": int(comparable.sum()),
-        "dfbeta": dfbeta,
-    }
-
-
 def c_index_row(time, event, score, *, confidence=0.95) -> dict:
     """C with its Wald CI and the two-sided p of ``C = 0.5`` (z = (C - 0.5) / se)."""
     res = harrell_c(time, event, score)
@@ -250,14 +139,14 @@ def bootstrap_c(time, event, scores: dict, *, counts) -> pd.DataFrame:
         One column per score, one row per resample (NaN when a resample has no
         comparable pair).
     """
-    time, event = _survival_arrays(time, event)
+    time, event = survival_arrays(time, event)
     counts = np.asarray(counts, dtype=float)
     comparable = _pair_matrices(time, event, np.zeros(len(time)))[0].astype(float)
     denominator = np.einsum("bi,bi->b", counts @ comparable, counts)
     out = {}
     with np.errstate(invalid="ignore", divide="ignore"):
         for name, score in scores.items():
-            _, _, score = _survival_arrays(time, event, score)
+            _, _, score = survival_arrays(time, event, score)
             _, concordant, _, tied_x = _pair_matrices(time, event, score)
             weight = concordant + 0.5 * tied_x
             out[name] = np.einsum("bi,bi->b", counts @ weight, counts) / denominator
@@ -266,9 +155,25 @@ def bootstrap_c(time, event, scores: dict, *, counts) -> pd.DataFrame:
 
 #: Columns of Table 3 (:func:`concordance_table`).
 TABLE3_COLUMNS = (
-    "nomogram", "label", "split", "n", "events", "c_index", "se", "lower", "upper", "p_value",
-    "reference", "diff", "diff_se_bootstrap", "diff_lower", "diff_upper", "p_bootstrap", "diff_se_jackknife",
-    "p_jackknife", "note",
+    "nomogram",
+    "label",
+    "split",
+    "n",
+    "events",
+    "c_index",
+    "se",
+    "lower",
+    "upper",
+    "p_value",
+    "reference",
+    "diff",
+    "diff_se_bootstrap",
+    "diff_lower",
+    "diff_upper",
+    "p_bootstrap",
+    "diff_se_jackknife",
+    "p_jackknife",
+    "note",
 )
 
 
@@ -327,22 +232,32 @@ def concordance_table(scores: dict, *, reference="integrated", resamples=1000, s
         rng_seed += 1  # the test set's resamples come from the next seed
         for name in names:
             row = dict.fromkeys(TABLE3_COLUMNS, np.nan)
-            row.update(nomogram=name, label=nomogram_label(name), split=split, n=len(ids), events=n_events,
-                       reference=reference, note=note)
+            row.update(
+                nomogram=name,
+                label=nomogram_label(name),
+                split=split,
+                n=len(ids),
+                events=n_events,
+                reference=reference,
+                note=note,
+            )
             if n_events:
                 res = c_index_row(time, event, lps[name], confidence=confidence)
-                row.update(c_index=res["c_index"], se=res["se"], lower=res["lower"], upper=res["upper"],
-                           p_value=res["p_value"])
+                row.update(
+                    c_index=res["c_index"], se=res["se"], lower=res["lower"], upper=res["upper"], p_value=res["p_value"]
+                )
                 if name != reference:
                     jack = compare_c(time, event, lps[reference], lps[name])
                     row.update(diff=jack["diff"], diff_se_jackknife=jack["se"], p_jackknife=jack["p_value"])
                     if boot is not None:
                         d = (boot[reference] - boot[name]).dropna().to_numpy()
                         se = float(np.std(d, ddof=1)) if len(d) > 1 else float("nan")
-                        row.update(diff_se_bootstrap=se,
-                                   diff_lower=float(np.quantile(d, alpha / 2)),
-                                   diff_upper=float(np.quantile(d, 1 - alpha / 2)),
-                                   p_bootstrap=2 * ndtr(-abs(jack["diff"]) / se) if se > 0 else np.nan)
+                        row.update(
+                            diff_se_bootstrap=se,
+                            diff_lower=float(np.quantile(d, alpha / 2)),
+                            diff_upper=float(np.quantile(d, 1 - alpha / 2)),
+                            p_bootstrap=2 * ndtr(-abs(jack["diff"]) / se) if se > 0 else np.nan,
+                        )
             rows.append(row)
         if not n_events:
             log.warning("Table 3: no events in the %s set; C-indices are NaN", split)
@@ -374,17 +289,38 @@ def with_optimism_correction(table: pd.DataFrame, summary: pd.DataFrame, *, file
     return out
 
 
-def render_table3(table: pd.DataFrame, png_path, pdf_path, *, confidence=0.95, dpi=200) -> None:
+def table3_figure(table: pd.DataFrame, *, confidence=0.95):
     """Table 3 as a figure: C-index (CI) and p per nomogram, training and test set (and the
-    bootstrap-corrected training C when the table has it)."""
+    bootstrap-corrected training C when the table has it).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     n = {s: int(table.loc[table["split"] == s, "n"].iloc[0]) for s in col.SPLIT_LEVELS}
     reference_label = nomogram_label(str(table["reference"].iloc[0])).lower()
     corrected = "c_corrected" in table.columns
     headers = [
-        ["", (f"Training set (n = {n[TRAIN]})", 3 if corrected else 2), "", *([""] if corrected else []),
-         f"Test set (n = {n[TEST]})", "", "", ""],
-        ["Nomograms", f"C-index ({confidence:.0%} CI)", "p value", *(["Corrected C"] if corrected else []),
-         f"C-index ({confidence:.0%} CI)", "p value", f"\u0394C vs. {reference_label}, test", "p value"],
+        [
+            "",
+            (f"Training set (n = {n[TRAIN]})", 3 if corrected else 2),
+            "",
+            *([""] if corrected else []),
+            f"Test set (n = {n[TEST]})",
+            "",
+            "",
+            "",
+        ],
+        [
+            "Nomograms",
+            f"C-index ({confidence:.0%} CI)",
+            "p value",
+            *(["Corrected C"] if corrected else []),
+            f"C-index ({confidence:.0%} CI)",
+            "p value",
+            f"\u0394C vs. {reference_label}, test",
+            "p value",
+        ],
     ]
     lines = []
     for name in dict.fromkeys(table["nomogram"]):
@@ -392,29 +328,36 @@ def render_table3(table: pd.DataFrame, png_path, pdf_path, *, confidence=0.95, d
         cells = [rows["label"].iloc[0]]
         for split in col.SPLIT_LEVELS:
             r = rows.loc[split]
-            cells += [format_interval(r["c_index"], r["lower"], r["upper"]), format_p(r["p_value"])]
+            cells += [format_interval(r["c_index"], r["lower"], r["upper"]), format_p_cell(r["p_value"])]
             if corrected and split == TRAIN:
                 cells.append(f"{r['c_corrected']:.3f}" if np.isfinite(r["c_corrected"]) else "NA")
         r = rows.loc[TEST]
         if name == r["reference"]:
             cells += ["reference", ""]
         elif np.isfinite(r["diff"]):
-            cells += [format_interval(r["diff"], r["diff_lower"], r["diff_upper"], sep=", "),
-                      format_p(r["p_bootstrap"])]
+            cells += [
+                format_interval(r["diff"], r["diff_lower"], r["diff_upper"], sep=", "),
+                format_p_cell(r["p_bootstrap"]),
+            ]
         else:
             cells += ["NA", ""]
         lines.append((cells, False, False))
-    footnote = (f"Harrell's C-index; {confidence:.0%} CI and p (H0: C = 0.5) from the infinitesimal-jackknife "
-                "standard error of R's survival::concordance().\n"
-                f"\u0394C = C({reference_label}) \u2212 C(nomogram) on the test set; percentile CI and p from a "
-                "paired bootstrap (patients resampled, the same resamples for all nomograms).\n* p < 0.05")
+    footnote = (
+        f"Harrell's C-index; {confidence:.0%} CI and p (H0: C = 0.5) from the infinitesimal-jackknife "
+        "standard error of R's survival::concordance().\n"
+        f"\u0394C = C({reference_label}) \u2212 C(nomogram) on the test set; percentile CI and p from a "
+        "paired bootstrap (patients resampled, the same resamples for all nomograms).\n* p < 0.05"
+    )
     widths = [2.6, 1.75, 0.8, 1.75, 0.8, 1.95, 0.8]
     if corrected:
-        footnote += ("\nCorrected C: training C minus its bootstrap optimism, the selection and Cox fit repeated "
-                     "in each resample (rms validate()).")
+        footnote += (
+            "\nCorrected C: training C minus its bootstrap optimism, the selection and Cox fit repeated "
+            "in each resample (rms validate())."
+        )
         widths.insert(3, 1.05)
-    render_table_figure("Table 3. C-indices of the nomograms on the training and test sets", headers, lines, footnote,
-                        png_path, pdf_path, widths=widths, dpi=dpi)
+    return table_figure(
+        "Table 3. C-indices of the nomograms on the training and test sets", headers, lines, footnote, widths=widths
+    )
 
 
 # --------------------------------------------------------------------------- oracle
@@ -452,41 +395,22 @@ def oracle_table(scores: dict, ground_truth: pd.DataFrame, oracle_of: dict) -> p
                 if len(missing):
                     raise InputError("patient has no ground truth", patient=missing.iloc[0], column=oracle)
                 oracle_c = harrell_c(time, event, truth.loc[ids, oracle].to_numpy(float))["c"]
-            rows.append({"nomogram": name, "split": split, "n": len(part), "events": int(event.sum()), "c_index": c,
-                         "oracle": oracle or "", "oracle_c_index": oracle_c, "gap": oracle_c - c})
+            rows.append(
+                {
+                    "nomogram": name,
+                    "split": split,
+                    "n": len(part),
+                    "events": int(event.sum()),
+                    "c_index": c,
+                    "oracle": oracle or "",
+                    "oracle_c_index": oracle_c,
+                    "gap": oracle_c - c,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- td ROC/AUC
-def censoring_survival(time, event):
-    """Kaplan-Meier of the censoring time, with deaths before censorings at tied times.
-
-    The convention of ``prodlim`` (``reverse = TRUE``), which ``timeROC`` and
-    ``riskRegression`` use through ``pec::ipcw``: at a censoring time ``c`` the number
-    at risk is ``#{T >= c} - #{deaths at c}``.
-
-    Returns
-    -------
-    (callable, callable)
-        ``G(t-)`` and ``G(t)`` as functions of an array of times (months).
-    """
-    time, event = _survival_arrays(time, event)
-    cens_times = np.unique(time[event == 0])
-    sorted_time = np.sort(time)
-    at_risk = len(time) - np.searchsorted(sorted_time, cens_times, side="left")
-    deaths_at = np.array([np.sum((time == c) & (event == 1)) for c in cens_times], dtype=float)
-    censored_at = np.array([np.sum((time == c) & (event == 0)) for c in cens_times], dtype=float)
-    surv = np.r_[1.0, np.cumprod(1 - censored_at / (at_risk - deaths_at))]
-
-    def left(t):
-        return surv[np.searchsorted(cens_times, np.asarray(t, dtype=float), side="left")]
-
-    def at(t):
-        return surv[np.searchsorted(cens_times, np.asarray(t, dtype=float), side="right")]
-
-    return left, at
-
-
 def time_dependent_auc(time, event, marker, horizon, *, confidence=0.95) -> dict:
     """Cumulative/dynamic ROC and AUC at ``horizon`` with IPCW, as R's ``timeROC``.
 
@@ -515,19 +439,29 @@ def time_dependent_auc(time, event, marker, horizon, *, confidence=0.95) -> dict
         (censored before t), ``fpr``, ``tpr`` (the ROC curve from (0, 0) to (1, 1)) and
         ``note`` (why the AUC is NaN: no case or no control).
     """
-    time, event, marker = _survival_arrays(time, event, marker)
+    time, event, marker = survival_arrays(time, event, marker)
     n = len(time)
     order = np.argsort(time, kind="stable")
     time, event, marker = time[order], event[order], marker[order]
     g_left, g_at = censoring_survival(time, event)
     case = (time < horizon) & (event == 1)
     control = time > horizon
-    out = {"cases": int(case.sum()), "controls": int(control.sum()),
-           "censored": int(n - case.sum() - control.sum()), "horizon": float(horizon)}
+    out = {
+        "cases": int(case.sum()),
+        "controls": int(control.sum()),
+        "censored": int(n - case.sum() - control.sum()),
+        "horizon": float(horizon),
+    }
     if not case.any() or not control.any():
-        out.update(auc=np.nan, se=np.nan, lower=np.nan, upper=np.nan, fpr=np.array([0.0, 1.0]),
-                   tpr=np.array([0.0, 1.0]), note="no case (death before the horizon)" if not case.any()
-                   else "no control (alive beyond the horizon)")
+        out.update(
+            auc=np.nan,
+            se=np.nan,
+            lower=np.nan,
+            upper=np.nan,
+            fpr=np.array([0.0, 1.0]),
+            tpr=np.array([0.0, 1.0]),
+            note="no case (death before the horizon)" if not case.any() else "no control (alive beyond the horizon)",
+        )
         return out
     w_case = np.where(case, 1.0 / (g_left(time) * n), 0.0)
     w_control = np.where(control, 1.0 / (float(g_at(horizon)) * n), 0.0)
@@ -544,7 +478,7 @@ def time_dependent_auc(time, event, marker, horizon, *, confidence=0.95) -> dict
 
     # timeROC's iid representation (marginal weights), data ordered by time
     ci, cj = np.flatnonzero(case), np.flatnonzero(control)
-    h = ((marker[ci][:, None] > marker[cj][None, :]) + 0.5 * (marker[ci][:, None] == marker[cj][None, :]))
+    h = (marker[ci][:, None] > marker[cj][None, :]) + 0.5 * (marker[ci][:, None] == marker[cj][None, :])
     h = h * (w_case[ci][:, None] * w_control[cj][None, :]) * (n * n)
     h_star = h.sum() / (n * n)
     censored = (event == 0).astype(float)
@@ -563,7 +497,7 @@ def time_dependent_auc(time, event, marker, horizon, *, confidence=0.95) -> dict
     by_case[ci] = h_case
     by_control = np.zeros(n)
     by_control[cj] = h.sum(axis=0)
-    influence = (term_k + (by_control - n * h_star) + (by_case - n * h_star * (beyond + (f_it - f01) / f01)))
+    influence = term_k + (by_control - n * h_star) + (by_case - n * h_star * (beyond + (f_it - f01) / f01))
     influence /= f01 * surv * n
     se = float(np.std(influence, ddof=1) / math.sqrt(n))
     q = ndtri(0.5 + confidence / 2)
@@ -585,8 +519,15 @@ def auc_table(scores: dict, split: str, *, horizon, confidence=0.95):
         part = frame[frame[col.SPLIT] == split]
         res = time_dependent_auc(part[col.OS_MONTHS], part[col.OS_EVENT], part["lp"], horizon, confidence=confidence)
         curves[name] = (res["fpr"], res["tpr"])
-        rows.append({"nomogram": name, "label": nomogram_label(name), "split": split, "horizon_months": horizon,
-                     **{k: res[k] for k in ("cases", "controls", "censored", "auc", "se", "lower", "upper", "note")}})
+        rows.append(
+            {
+                "nomogram": name,
+                "label": nomogram_label(name),
+                "split": split,
+                "horizon_months": horizon,
+                **{k: res[k] for k in ("cases", "controls", "censored", "auc", "se", "lower", "upper", "note")},
+            }
+        )
     return pd.DataFrame(rows), curves
 
 
@@ -608,17 +549,20 @@ def plot_roc(curves: dict, aucs: dict, ax=None, *, horizon=36.0, title=None):
     matplotlib.axes.Axes
     """
     if ax is None:
-        fig = Figure(figsize=(5.5, 5.5))
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
+        ax = new_figure(5.5, 5.5).add_subplot()
     palette = matplotlib.colormaps["tab10"]
     for k, (name, (fpr, tpr)) in enumerate(curves.items()):
         auc = aucs.get(name, float("nan"))
         text = f"{auc:.3f}" if np.isfinite(auc) else "NA"
         # straight segments between the ROC points (tied markers give diagonal pieces),
         # whose trapezoid area is the AUC, as timeROC's plot draws them
-        ax.plot(fpr, tpr, color=palette(k % 10), linewidth=1.8 if name == "integrated" else 1.1,
-                label=f"{nomogram_label(name)} (AUC {text})")
+        ax.plot(
+            fpr,
+            tpr,
+            color=palette(k % 10),
+            linewidth=1.8 if name == "integrated" else 1.1,
+            label=f"{nomogram_label(name)} (AUC {text})",
+        )
     ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=0.8)
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
@@ -630,21 +574,13 @@ def plot_roc(curves: dict, aucs: dict, ax=None, *, horizon=36.0, title=None):
     return ax
 
 
-def horizon_text(months) -> str:
-    """36 -> ``3-year``; 18 -> ``18-month`` (figure labels)."""
-    years = months / 12
-    return f"{years:g}-year" if float(years).is_integer() else f"{months:g}-month"
-
-
-def save_roc_figure(curves, aucs, png_path, pdf_path, *, horizon, title, dpi=200):
-    style = {"font.family": "DejaVu Sans", "svg.hashsalt": "survsig-roc", "pdf.fonttype": 42, "path.simplify": False}
-    with matplotlib.rc_context(style):
-        fig = Figure(figsize=(6, 6))
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        plot_roc(curves, aucs, ax=ax, horizon=horizon, title=title)
+def roc_figure(curves, aucs, *, horizon, title):
+    """Fig. S2: :func:`plot_roc` on a figure of its own (:class:`matplotlib.figure.Figure`)."""
+    with style():
+        fig = new_figure(6, 6)
+        plot_roc(curves, aucs, ax=fig.add_subplot(), horizon=horizon, title=title)
         fig.tight_layout()
-        save_figure(fig, png_path, pdf_path, dpi=dpi)
+    return fig
 
 
 # --------------------------------------------------------------------------- calibration
@@ -687,15 +623,22 @@ def hosmer_lemeshow(y, p, *, groups=10) -> dict:
     rows = []
     for g in range(formed):
         inside = index == g
-        rows.append({"group": g + 1, "lower": breaks[g], "upper": breaks[g + 1], "n": int(inside.sum()),
-                     "observed": float(y[inside].sum()), "expected": float(p[inside].sum())})
+        rows.append(
+            {
+                "group": g + 1,
+                "lower": breaks[g],
+                "upper": breaks[g + 1],
+                "n": int(inside.sum()),
+                "observed": float(y[inside].sum()),
+                "expected": float(p[inside].sum()),
+            }
+        )
     table = pd.DataFrame(rows, columns=["group", "lower", "upper", "n", "observed", "expected"])
     empty = int((table["n"] == 0).sum())
     df = formed - 2
     distinct = len(np.unique(p))
     if empty:
-        note = (f"not computed: {empty} of {formed} quantile groups are empty "
-                f"({distinct} distinct predicted values)")
+        note = f"not computed: {empty} of {formed} quantile groups are empty ({distinct} distinct predicted values)"
     elif df <= 0:
         note = f"not computed: {max(formed, 1)} quantile group(s) from {distinct} distinct predicted values, 3 needed"
     else:
@@ -707,8 +650,15 @@ def hosmer_lemeshow(y, p, *, groups=10) -> dict:
         with np.errstate(divide="ignore", invalid="ignore"):
             chisq = float(np.sum((o1 - e1) ** 2 / e1 + ((n - o1) - (n - e1)) ** 2 / (n - e1)))
         p_value = float(chdtrc(df, chisq)) if np.isfinite(chisq) else float("nan")
-    return {"chisq": chisq, "df": df, "p_value": p_value, "groups": formed, "empty_groups": empty, "note": note,
-            "table": table}
+    return {
+        "chisq": chisq,
+        "df": df,
+        "p_value": p_value,
+        "groups": formed,
+        "empty_groups": empty,
+        "note": note,
+        "table": table,
+    }
 
 
 def rcs_basis(x, knots) -> np.ndarray:
@@ -727,8 +677,11 @@ def rcs_basis(x, knots) -> np.ndarray:
 
     columns = [x]
     for kj in k[:-2]:
-        term = cube(x - kj) - cube(x - before) * (last - kj) / (last - before) \
+        term = (
+            cube(x - kj)
+            - cube(x - before) * (last - kj) / (last - before)
             + cube(x - last) * (before - kj) / (last - before)
+        )
         columns.append(term / norm)
     return np.column_stack(columns)
 
@@ -747,7 +700,7 @@ def smooth_calibration(time, event, predicted_survival, horizon, *, knots=3) -> 
         ``ici``, ``e50``, ``e90``, ``predicted`` and ``observed`` (sorted by predicted,
         for the curve) and ``note`` (why NaN, if so).
     """
-    time, event = _survival_arrays(time, event)
+    time, event = survival_arrays(time, event)
     s = np.clip(np.asarray(predicted_survival, dtype=float), 1e-12, 1 - 1e-12)
     cll = np.log(-np.log(s))
     quantiles = {3: (0.10, 0.50, 0.90), 4: (0.05, 0.35, 0.65, 0.95), 5: (0.05, 0.275, 0.5, 0.725, 0.95)}[knots]
@@ -757,46 +710,52 @@ def smooth_calibration(time, event, predicted_survival, horizon, *, knots=3) -> 
     try:
         fit = fit_cox(time, event, pd.DataFrame(basis, columns=names), what="the calibration model")
     except InputError as err:
-        return {"ici": np.nan, "e50": np.nan, "e90": np.nan, "predicted": np.array([]), "observed": np.array([]),
-                "note": err.reason}
+        return {
+            "ici": np.nan,
+            "e50": np.nan,
+            "e90": np.nan,
+            "predicted": np.array([]),
+            "observed": np.array([]),
+            "note": err.reason,
+        }
     lp = linear_predictor(basis, fit.coef, fit.means)
     times, cumhaz = baseline_cumulative_hazard(time, event, lp)
     h0 = np.r_[0.0, cumhaz][np.searchsorted(times, horizon, side="right")]
     observed = np.exp(-h0 * np.exp(lp))
     error = np.abs(s - observed)
     order = np.argsort(s, kind="stable")
-    return {"ici": float(error.mean()), "e50": float(np.median(error)), "e90": float(np.quantile(error, 0.9)),
-            "predicted": s[order], "observed": observed[order], "note": "" if fit.converged else "did not converge"}
+    return {
+        "ici": float(error.mean()),
+        "e50": float(np.median(error)),
+        "e90": float(np.quantile(error, 0.9)),
+        "predicted": s[order],
+        "observed": observed[order],
+        "note": "" if fit.converged else "did not converge",
+    }
 
 
 def km_at(time, event, horizon, *, confidence=0.95):
     """Kaplan-Meier survival at ``horizon``: estimate, CI and Greenwood variance.
 
-    Estimate and CI (log-log) from scikit-survival's ``kaplan_meier_estimator``; the
-    variance is Greenwood's, ``S(t)^2 sum_{t_i <= t} d_i / (n_i (n_i - d_i))``. NaN when
-    the horizon lies beyond the last follow-up time.
+    Estimate and CI (log-log) from :func:`survsig.km.kaplan_meier`; the variance is
+    Greenwood's, ``S(t)^2 sum_{t_i <= t} d_i / (n_i (n_i - d_i))``. NaN when the horizon
+    lies beyond the last follow-up time; no CI before the first death.
 
     Returns
     -------
     (float, float, float, float)
         Survival, lower and upper confidence limit, variance.
     """
-    from sksurv.nonparametric import kaplan_meier_estimator
-
-    time, event = _survival_arrays(time, event)
+    time, event = survival_arrays(time, event)
     nan = float("nan")
     if len(time) == 0 or horizon > time.max():
         return nan, nan, nan, nan
     death_times = np.unique(time[(event == 1) & (time <= horizon)])
     if len(death_times) == 0:
         return 1.0, nan, nan, 0.0
-    times, surv, ci = kaplan_meier_estimator(event.astype(bool), time, conf_level=confidence, conf_type="log-log")
-    i = np.searchsorted(times, horizon, side="right") - 1
-    at_risk = np.array([np.sum(time >= t) for t in death_times], dtype=float)
-    deaths = np.array([np.sum((time == t) & (event == 1)) for t in death_times], dtype=float)
-    with np.errstate(divide="ignore"):
-        variance = float(surv[i] ** 2 * np.sum(deaths / (at_risk * (at_risk - deaths))))
-    return float(surv[i]), float(ci[0, i]), float(ci[1, i]), variance
+    curve = kaplan_meier(time, event, conf_level=confidence, conf_type="log-log")
+    row = survival_at(curve, [horizon]).iloc[0]
+    return float(row["surv"]), float(row["lower"]), float(row["upper"]), float(row["std_err"]) ** 2
 
 
 def gnd_test(groups: pd.DataFrame) -> dict:
@@ -857,7 +816,7 @@ def calibration(time, event, predicted_survival, horizon, *, groups=4, hl_groups
         censoring-aware), ``smooth`` (:func:`smooth_calibration`), ``known_status``
         (patients in the HL test).
     """
-    time, event = _survival_arrays(time, event)
+    time, event = survival_arrays(time, event)
     s = np.asarray(predicted_survival, dtype=float)
     order = np.argsort(s, kind="stable")
     rows = []
@@ -865,18 +824,32 @@ def calibration(time, event, predicted_survival, horizon, *, groups=4, hl_groups
         if len(members) == 0:
             continue
         observed, lower, upper, variance = km_at(time[members], event[members], horizon, confidence=confidence)
-        rows.append({"group": g, "n": len(members), "events": int(event[members].sum()),
-                     "predicted": float(s[members].mean()), "observed": observed, "observed_lower": lower,
-                     "observed_upper": upper, "observed_variance": variance})
+        rows.append(
+            {
+                "group": g,
+                "n": len(members),
+                "events": int(event[members].sum()),
+                "predicted": float(s[members].mean()),
+                "observed": observed,
+                "observed_lower": lower,
+                "observed_upper": upper,
+                "observed_variance": variance,
+            }
+        )
     known = (time > horizon) | ((event == 1) & (time <= horizon))
     y = ((event == 1) & (time <= horizon))[known].astype(float)
     hl = None
     if known.sum() >= 3 and 0 < y.sum() < known.sum():
         hl = hosmer_lemeshow(y, 1 - s[known], groups=hl_groups)
     table = pd.DataFrame(rows)
-    return {"groups": table, "hosmer_lemeshow": hl, "gnd": gnd_test(table),
-            "smooth": smooth_calibration(time, event, s, horizon), "known_status": int(known.sum()),
-            "horizon": float(horizon)}
+    return {
+        "groups": table,
+        "hosmer_lemeshow": hl,
+        "gnd": gnd_test(table),
+        "smooth": smooth_calibration(time, event, s, horizon),
+        "known_status": int(known.sum()),
+        "horizon": float(horizon),
+    }
 
 
 def calibration_tables(result: dict, *, nomogram: str, split: str) -> tuple:
@@ -885,26 +858,32 @@ def calibration_tables(result: dict, *, nomogram: str, split: str) -> tuple:
     groups.insert(0, "row", "group")
     hl = result["hosmer_lemeshow"] or {}
     smooth = result["smooth"]
-    summary = pd.DataFrame([{
-        "row": "summary", "n": int(groups["n"].sum()), "events": int(groups["events"].sum()),
-        "hl_chisq": hl.get("chisq", np.nan), "hl_df": hl.get("df", np.nan), "hl_p_value": hl.get("p_value", np.nan),
-        "hl_groups": hl.get("groups", np.nan),
-        "hl_note": hl.get("note", "not computed: too few patients of known status, or no death or no survivor"),
-        "known_status": result["known_status"],
-        "gnd_chisq": result["gnd"]["chisq"], "gnd_df": result["gnd"]["df"], "gnd_p_value": result["gnd"]["p_value"],
-        "ici": smooth["ici"],
-        "e50": smooth["e50"], "e90": smooth["e90"],
-    }])
+    summary = pd.DataFrame(
+        [
+            {
+                "row": "summary",
+                "n": int(groups["n"].sum()),
+                "events": int(groups["events"].sum()),
+                "hl_chisq": hl.get("chisq", np.nan),
+                "hl_df": hl.get("df", np.nan),
+                "hl_p_value": hl.get("p_value", np.nan),
+                "hl_groups": hl.get("groups", np.nan),
+                "hl_note": hl.get("note", "not computed: too few patients of known status, or no death or no survivor"),
+                "known_status": result["known_status"],
+                "gnd_chisq": result["gnd"]["chisq"],
+                "gnd_df": result["gnd"]["df"],
+                "gnd_p_value": result["gnd"]["p_value"],
+                "ici": smooth["ici"],
+                "e50": smooth["e50"],
+                "e90": smooth["e90"],
+            }
+        ]
+    )
     table = pd.concat([groups, summary], ignore_index=True)
     table.insert(1, "nomogram", nomogram)
     table.insert(2, "split", split)
     table.insert(3, "horizon_months", result["horizon"])
     return table
-
-
-def _p_text(p) -> str:
-    """``p = 0.034`` or ``p < 0.001`` for figure annotations."""
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def plot_calibration(result: dict, ax=None, *, title=None):
@@ -918,22 +897,34 @@ def plot_calibration(result: dict, ax=None, *, title=None):
     matplotlib.axes.Axes
     """
     if ax is None:
-        fig = Figure(figsize=(5.5, 5.5))
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
+        ax = new_figure(5.5, 5.5).add_subplot()
     horizon = horizon_text(result["horizon"])
     groups = result["groups"]
     smooth = result["smooth"]
     ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=0.8, label="Ideal")
     if len(smooth["predicted"]):
-        ax.plot(smooth["predicted"], smooth["observed"], color="tab:orange", linewidth=1.2,
-                label="Smooth (Cox, spline of cloglog)")
+        ax.plot(
+            smooth["predicted"],
+            smooth["observed"],
+            color="tab:orange",
+            linewidth=1.2,
+            label="Smooth (Cox, spline of cloglog)",
+        )
     ok = groups["observed"].notna()
     yerr = np.vstack([groups["observed"] - groups["observed_lower"], groups["observed_upper"] - groups["observed"]])
     yerr = np.where(np.isfinite(yerr), yerr, 0.0)
-    ax.errorbar(groups.loc[ok, "predicted"], groups.loc[ok, "observed"], yerr=yerr[:, ok.to_numpy()], fmt="o",
-                color="tab:blue", ecolor="tab:blue", capsize=3, markersize=5, linewidth=1.1,
-                label="Risk groups (KM, 95% CI)")
+    ax.errorbar(
+        groups.loc[ok, "predicted"],
+        groups.loc[ok, "observed"],
+        yerr=yerr[:, ok.to_numpy()],
+        fmt="o",
+        color="tab:blue",
+        ecolor="tab:blue",
+        capsize=3,
+        markersize=5,
+        linewidth=1.1,
+        label="Risk groups (KM, 95% CI)",
+    )
     ax.plot(groups.loc[ok, "predicted"], groups.loc[ok, "observed"], color="tab:blue", linewidth=0.8)
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
@@ -947,11 +938,15 @@ def plot_calibration(result: dict, ax=None, *, title=None):
     elif hl["note"]:
         lines.extend(textwrap.wrap(f"Hosmer{DASH}Lemeshow {hl['note']}", width=60))
     else:
-        lines.append(f"Hosmer{DASH}Lemeshow \u03c7\u00b2 = {hl['chisq']:.2f} (df {hl['df']}), {_p_text(hl['p_value'])}")
+        lines.append(
+            f"Hosmer{DASH}Lemeshow \u03c7\u00b2 = {hl['chisq']:.2f} (df {hl['df']}), {format_p(hl['p_value'])}"
+        )
     gnd = result["gnd"]
     if np.isfinite(gnd["p_value"]):
-        lines.append(f"Greenwood{DASH}Nam{DASH}D'Agostino \u03c7\u00b2 = {gnd['chisq']:.2f} (df {gnd['df']}), "
-                     f"{_p_text(gnd['p_value'])}")
+        lines.append(
+            f"Greenwood{DASH}Nam{DASH}D'Agostino \u03c7\u00b2 = {gnd['chisq']:.2f} (df {gnd['df']}), "
+            f"{format_p(gnd['p_value'])}"
+        )
     if np.isfinite(smooth["ici"]):
         lines.append(f"ICI = {smooth['ici']:.3f}, E50 = {smooth['e50']:.3f}")
     ax.text(0.03, 0.97, "\n".join(lines), transform=ax.transAxes, ha="left", va="top", fontsize=8.5)
@@ -961,13 +956,10 @@ def plot_calibration(result: dict, ax=None, *, title=None):
     return ax
 
 
-def save_calibration_figure(result, png_path, pdf_path, *, title, dpi=200):
-    style = {"font.family": "DejaVu Sans", "svg.hashsalt": "survsig-calibration", "pdf.fonttype": 42,
-             "path.simplify": False}
-    with matplotlib.rc_context(style):
-        fig = Figure(figsize=(5.5, 5.5))
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        plot_calibration(result, ax=ax, title=title)
+def calibration_figure(result, *, title):
+    """Fig. 2B: :func:`plot_calibration` on a figure of its own (:class:`matplotlib.figure.Figure`)."""
+    with style():
+        fig = new_figure(5.5, 5.5)
+        plot_calibration(result, ax=fig.add_subplot(), title=title)
         fig.tight_layout()
-        save_figure(fig, png_path, pdf_path, dpi=dpi)
+    return fig

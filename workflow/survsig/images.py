@@ -108,8 +108,7 @@ def _dicom_series_files(folder: Path) -> list[str]:
     if len(series_ids) > 1:
         # CT and PET in one folder would be ambiguous; ask for one series per folder
         raise InputError(
-            f"folder holds {len(series_ids)} DICOM series ({', '.join(series_ids)}); "
-            "give one series per folder",
+            f"folder holds {len(series_ids)} DICOM series ({', '.join(series_ids)}); give one series per folder",
             file=folder,
         )
     return list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series_ids[0]))
@@ -137,17 +136,57 @@ def _check_path(path) -> Path:
 #: Bytes per value of NRRD ``type`` names.
 _NRRD_BYTES = {
     **dict.fromkeys(("signed char", "int8", "int8_t", "uchar", "unsigned char", "uint8", "uint8_t"), 1),
-    **dict.fromkeys(("short", "short int", "signed short", "signed short int", "int16", "int16_t", "ushort",
-                     "unsigned short", "unsigned short int", "uint16", "uint16_t"), 2),
-    **dict.fromkeys(("int", "signed int", "int32", "int32_t", "uint", "unsigned int", "uint32", "uint32_t",
-                     "float"), 4),
-    **dict.fromkeys(("longlong", "long long", "long long int", "signed long long", "signed long long int",
-                     "int64", "int64_t", "ulonglong", "unsigned long long", "unsigned long long int", "uint64",
-                     "uint64_t", "double"), 8),
+    **dict.fromkeys(
+        (
+            "short",
+            "short int",
+            "signed short",
+            "signed short int",
+            "int16",
+            "int16_t",
+            "ushort",
+            "unsigned short",
+            "unsigned short int",
+            "uint16",
+            "uint16_t",
+        ),
+        2,
+    ),
+    **dict.fromkeys(
+        ("int", "signed int", "int32", "int32_t", "uint", "unsigned int", "uint32", "uint32_t", "float"), 4
+    ),
+    **dict.fromkeys(
+        (
+            "longlong",
+            "long long",
+            "long long int",
+            "signed long long",
+            "signed long long int",
+            "int64",
+            "int64_t",
+            "ulonglong",
+            "unsigned long long",
+            "unsigned long long int",
+            "uint64",
+            "uint64_t",
+            "double",
+        ),
+        8,
+    ),
 }
 #: Bytes per value of MetaImage ``ElementType`` names.
-_META_BYTES = {"MET_CHAR": 1, "MET_UCHAR": 1, "MET_SHORT": 2, "MET_USHORT": 2, "MET_INT": 4, "MET_UINT": 4,
-               "MET_FLOAT": 4, "MET_LONG_LONG": 8, "MET_ULONG_LONG": 8, "MET_DOUBLE": 8}
+_META_BYTES = {
+    "MET_CHAR": 1,
+    "MET_UCHAR": 1,
+    "MET_SHORT": 2,
+    "MET_USHORT": 2,
+    "MET_INT": 4,
+    "MET_UINT": 4,
+    "MET_FLOAT": 4,
+    "MET_LONG_LONG": 8,
+    "MET_ULONG_LONG": 8,
+    "MET_DOUBLE": 8,
+}
 
 
 def _truncated(path, declared, held) -> InputError:
@@ -198,8 +237,10 @@ def _nifti_declared(head: bytes, path) -> int:
     else:
         raise InputError("cannot read image: its header is neither NIfTI-1 nor NIfTI-2", file=path)
     if not 1 <= dim[0] <= 7 or min(dim[1 : 1 + dim[0]]) < 1 or bitpix < 1:
-        raise InputError(f"cannot read image: NIfTI header declares dimensions {dim[1:1 + max(dim[0], 0)]} "
-                         f"of {bitpix} bits", file=path)
+        raise InputError(
+            f"cannot read image: NIfTI header declares dimensions {dim[1 : 1 + max(dim[0], 0)]} of {bitpix} bits",
+            file=path,
+        )
     return int(vox_offset) + math.prod(dim[1 : 1 + dim[0]]) * bitpix // 8
 
 
@@ -265,8 +306,11 @@ def check_voxel_data(path) -> None:
         fields, offset = _text_header(path, ":")
         size = _NRRD_BYTES.get(fields.get("type", "").lower())
         encoding = fields.get("encoding", "").lower()
-        if size is None or "sizes" not in fields or encoding not in ("raw", "gzip", "gz") or (
-            "byte skip" in fields or "line skip" in fields
+        if (
+            size is None
+            or "sizes" not in fields
+            or encoding not in ("raw", "gzip", "gz")
+            or ("byte skip" in fields or "line skip" in fields)
         ):
             return
         declared = math.prod(int(v) for v in fields["sizes"].split()) * size
@@ -276,8 +320,7 @@ def check_voxel_data(path) -> None:
             if path is None:
                 return
             _check_path(path)
-        held = (_gzip_length(path, offset, at_least=declared) if encoding != "raw"
-                else path.stat().st_size - offset)
+        held = _gzip_length(path, offset, at_least=declared) if encoding != "raw" else path.stat().st_size - offset
     elif name.endswith((".mha", ".mhd")):
         fields, offset = _text_header(path, "=", last_key="elementdatafile")
         size = _META_BYTES.get(fields.get("elementtype", "").upper())
@@ -514,7 +557,9 @@ def extents_overlap(a, b, *, atol=1e-3) -> bool:
     bool
     """
     (a_lo, a_hi), (b_lo, b_hi) = a, b
-    return bool(np.all(np.asarray(a_lo) <= np.asarray(b_hi) + atol) and np.all(np.asarray(b_lo) <= np.asarray(a_hi) + atol))
+    return bool(
+        np.all(np.asarray(a_lo) <= np.asarray(b_hi) + atol) and np.all(np.asarray(b_lo) <= np.asarray(a_hi) + atol)
+    )
 
 
 def format_extent(extent) -> str:

@@ -29,12 +29,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from lifelines.utils import concordance_index
 
+from .concordance import concordance_index
 from .cox import TIES, baseline_cumulative_hazard, linear_predictor, newton_cox
 from .errors import InputError
 from .io import read_table
 from .km import kaplan_meier_at
+from .vocabulary import EN_DASH, MINUS, horizon_text
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,21 @@ RMS_ITER_MAX = 10
 #: Rows of the validation table, in rms's order (C added after Dxy).
 INDICES = ("Dxy", "C", "R2", "Slope", "D", "U", "Q", "g")
 INDEX_COLUMNS = ("index", "apparent", "training", "test", "optimism", "corrected", "n")
-CALIBRATION_COLUMNS = ("group", "apparent", "training", "test", "optimism", "corrected", "n", "mean_predicted",
-                       "observed", "observed_corrected", "std_err", "patients", "events")
+CALIBRATION_COLUMNS = (
+    "group",
+    "apparent",
+    "training",
+    "test",
+    "optimism",
+    "corrected",
+    "n",
+    "mean_predicted",
+    "observed",
+    "observed_corrected",
+    "std_err",
+    "patients",
+    "events",
+)
 #: rms skips a resample's calibration with fewer events than this.
 MIN_CALIBRATION_EVENTS = 5
 
@@ -89,7 +103,7 @@ def somers_dxy(time, event, lp) -> float:
     Pairs tied on the score count one half; two deaths at the same time are not
     comparable (R's ``concordance``; rms's ``dxy.cens``).
     """
-    return 2 * concordance_index(time, -np.asarray(lp, dtype=float), event) - 1
+    return 2 * concordance_index(time, event, lp) - 1
 
 
 def _likelihood_indices(n, loglik_null, loglik):
@@ -211,14 +225,22 @@ def group_km(predicted, time, event, cuts, horizon) -> pd.DataFrame:
         s = group == k
         nobs = int(s.sum())
         if nobs < 2:
-            rows.append({"x": float(predicted[s].mean()) if nobs == 1 else np.nan, "n": 0, "events": 0,
-                         "KM": np.nan, "std_err": np.nan})
+            rows.append(
+                {
+                    "x": float(predicted[s].mean()) if nobs == 1 else np.nan,
+                    "n": 0,
+                    "events": 0,
+                    "KM": np.nan,
+                    "std_err": np.nan,
+                }
+            )
             continue
         km, se_log, last_time = kaplan_meier_at(time[s], event[s], horizon, tolerance=1e-6)
         if horizon > last_time + 1e-6 and km > 0:
             km, se_log = float("nan"), float("nan")
-        rows.append({"x": float(predicted[s].mean()), "n": nobs, "events": int(event[s].sum()), "KM": km,
-                     "std_err": se_log})
+        rows.append(
+            {"x": float(predicted[s].mean()), "n": nobs, "events": int(event[s].sum()), "KM": km, "std_err": se_log}
+        )
     return pd.DataFrame(rows, columns=["x", "n", "events", "KM", "std_err"])
 
 
@@ -290,7 +312,7 @@ class CoxBootstrapValidation:
         lp = linear_predictor(self._columns(X, refit.terms)[rows], refit.fit.coef) - refit.fit.center
         return refit.survival0 ** np.exp(lp)
 
-    def fit(self, time, event, X: pd.DataFrame, resamples, *, progress=None) -> "CoxBootstrapValidation":
+    def fit(self, time, event, X: pd.DataFrame, resamples, *, progress=None) -> CoxBootstrapValidation:
         """Validate on (time, event, X) with ``resamples`` (rows of 0-based indices); returns self.
 
         ``progress(done, total)`` is called after each resample.
@@ -348,8 +370,7 @@ class CoxBootstrapValidation:
                     if event[part].sum() < MIN_CALIBRATION_EVENTS:
                         dist.append(np.full(len(apparent_cal), np.nan))
                         continue
-                    km = group_km(self._predicted_survival(refit, X, part), time[part], event[part], cuts,
-                                  self.horizon)
+                    km = group_km(self._predicted_survival(refit, X, part), time[part], event[part], cuts, self.horizon)
                     dist.append((km["KM"] - km["x"]).to_numpy())
                 pair = np.array(dist)
                 ok = ~np.isnan(pair).any(axis=0)
@@ -366,26 +387,57 @@ class CoxBootstrapValidation:
             train_mean, test_mean = sums / counts
         optimism = train_mean - test_mean
         apparent_row = np.array([apparent[k] for k in INDICES])
-        self.indices_ = pd.DataFrame({"index": INDICES, "apparent": apparent_row, "training": train_mean,
-                                      "test": test_mean, "optimism": optimism, "corrected": apparent_row - optimism,
-                                      "n": counts.astype(int)}, columns=list(INDEX_COLUMNS))
+        self.indices_ = pd.DataFrame(
+            {
+                "index": INDICES,
+                "apparent": apparent_row,
+                "training": train_mean,
+                "test": test_mean,
+                "optimism": optimism,
+                "corrected": apparent_row - optimism,
+                "n": counts.astype(int),
+            },
+            columns=list(INDEX_COLUMNS),
+        )
         self.calibration_ = None
         if calibrating:
             with np.errstate(invalid="ignore", divide="ignore"):
                 train_mean, test_mean = cal_sums / cal_counts
             optimism = train_mean - test_mean
-            self.calibration_ = pd.DataFrame({
-                "group": np.arange(1, len(apparent_cal) + 1), "apparent": apparent_cal, "training": train_mean,
-                "test": test_mean, "optimism": optimism, "corrected": apparent_cal - optimism,
-                "n": cal_counts.astype(int), "mean_predicted": apparent_km["x"], "observed": apparent_km["KM"],
-                "observed_corrected": apparent_km["KM"] - optimism, "std_err": apparent_km["std_err"],
-                "patients": apparent_km["n"], "events": apparent_km["events"]}, columns=list(CALIBRATION_COLUMNS))
+            self.calibration_ = pd.DataFrame(
+                {
+                    "group": np.arange(1, len(apparent_cal) + 1),
+                    "apparent": apparent_cal,
+                    "training": train_mean,
+                    "test": test_mean,
+                    "optimism": optimism,
+                    "corrected": apparent_cal - optimism,
+                    "n": cal_counts.astype(int),
+                    "mean_predicted": apparent_km["x"],
+                    "observed": apparent_km["KM"],
+                    "observed_corrected": apparent_km["KM"] - optimism,
+                    "std_err": apparent_km["std_err"],
+                    "patients": apparent_km["n"],
+                    "events": apparent_km["events"],
+                },
+                columns=list(CALIBRATION_COLUMNS),
+            )
         return self
 
 
 # --------------------------------------------------------------------------- the nomograms
-SUMMARY_COLUMNS = ("nomogram", "terms", "c_apparent", "c_optimism", "c_corrected", "slope_corrected",
-                   "r2_apparent", "r2_corrected", "resamples", "resamples_failed")
+SUMMARY_COLUMNS = (
+    "nomogram",
+    "terms",
+    "c_apparent",
+    "c_optimism",
+    "c_corrected",
+    "slope_corrected",
+    "r2_apparent",
+    "r2_corrected",
+    "resamples",
+    "resamples_failed",
+)
 
 
 @contextlib.contextmanager
@@ -403,8 +455,20 @@ def _quiet_selection():
         logger.setLevel(level)
 
 
-def validate_nomograms(frame: pd.DataFrame, nomograms, *, clinical_factors, p_threshold, use_suv, integrated_model,
-                       ties="efron", resamples, horizon=None, m=50, progress_every=20) -> dict:
+def validate_nomograms(
+    frame: pd.DataFrame,
+    nomograms,
+    *,
+    clinical_factors,
+    p_threshold,
+    use_suv,
+    integrated_model,
+    ties="efron",
+    resamples,
+    horizon=None,
+    m=50,
+    progress_every=20,
+) -> dict:
     """Bootstrap validation of each nomogram, the term selection repeated in every resample.
 
     The procedure that made the nomograms on the training set is run again on each
@@ -435,8 +499,15 @@ def validate_nomograms(frame: pd.DataFrame, nomograms, *, clinical_factors, p_th
         Nomogram -> fitted :class:`CoxBootstrapValidation`.
     """
     from . import columns as col
-    from .nomogram import (CLINICAL_TERMS, SIGNATURE_PREFIX, design_matrix, nomogram_term_names, select_terms,
-                           suv_term, term_for)
+    from .nomogram import (
+        CLINICAL_TERMS,
+        SIGNATURE_PREFIX,
+        design_matrix,
+        nomogram_term_names,
+        select_terms,
+        suv_term,
+        term_for,
+    )
 
     train = frame[frame[col.SPLIT] == col.SPLIT_LEVELS[0]].reset_index(drop=True)
     candidates = [term_for(f) for f in clinical_factors if CLINICAL_TERMS[f].source in train.columns]
@@ -452,8 +523,9 @@ def validate_nomograms(frame: pd.DataFrame, nomograms, *, clinical_factors, p_th
         if key not in selections:  # a failed selection is kept too: it fails every nomogram that needs it
             part = train.iloc[rows].reset_index(drop=True)
             try:
-                selections[key] = select_terms(part, clinical_factors=clinical_factors, p_threshold=p_threshold,
-                                               ties=ties, use_suv=use_suv)
+                selections[key] = select_terms(
+                    part, clinical_factors=clinical_factors, p_threshold=p_threshold, ties=ties, use_suv=use_suv
+                )
             except InputError as err:
                 selections[key] = InputError(f"the selection failed: {err.reason}")
         if isinstance(selections[key], InputError):
@@ -462,6 +534,7 @@ def validate_nomograms(frame: pd.DataFrame, nomograms, *, clinical_factors, p_th
 
     results = {}
     for name in nomograms:
+
         def select(rows, name=name):
             if name.startswith("dl_"):  # the signature alone: nothing is selected
                 return nomogram_term_names(name, {"clinical": [], "suv": []}, integrated_model=integrated_model)
@@ -473,10 +546,17 @@ def validate_nomograms(frame: pd.DataFrame, nomograms, *, clinical_factors, p_th
 
         with _quiet_selection():
             results[name] = CoxBootstrapValidation(ties=ties, horizon=horizon, m=m, select=select).fit(
-                time, event, X, resamples, progress=progress)
+                time, event, X, resamples, progress=progress
+            )
         c = results[name].indices_.set_index("index").loc["C"]
-        log.info("%s: C apparent %.4f, optimism %.4f, corrected %.4f (%d resamples)", name, c["apparent"],
-                 c["optimism"], c["corrected"], results[name].resamples_used_)
+        log.info(
+            "%s: C apparent %.4f, optimism %.4f, corrected %.4f (%d resamples)",
+            name,
+            c["apparent"],
+            c["optimism"],
+            c["corrected"],
+            results[name].resamples_used_,
+        )
     return results
 
 
@@ -485,11 +565,20 @@ def summary_table(results: dict) -> pd.DataFrame:
     rows = []
     for name, result in results.items():
         table = result.indices_.set_index("index")
-        rows.append({"nomogram": name, "terms": " + ".join(result.terms_),
-                     "c_apparent": table.loc["C", "apparent"], "c_optimism": table.loc["C", "optimism"],
-                     "c_corrected": table.loc["C", "corrected"], "slope_corrected": table.loc["Slope", "corrected"],
-                     "r2_apparent": table.loc["R2", "apparent"], "r2_corrected": table.loc["R2", "corrected"],
-                     "resamples": result.resamples_used_, "resamples_failed": result.resamples_failed_})
+        rows.append(
+            {
+                "nomogram": name,
+                "terms": " + ".join(result.terms_),
+                "c_apparent": table.loc["C", "apparent"],
+                "c_optimism": table.loc["C", "optimism"],
+                "c_corrected": table.loc["C", "corrected"],
+                "slope_corrected": table.loc["Slope", "corrected"],
+                "r2_apparent": table.loc["R2", "apparent"],
+                "r2_corrected": table.loc["R2", "corrected"],
+                "resamples": result.resamples_used_,
+                "resamples_failed": result.resamples_failed_,
+            }
+        )
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 
@@ -503,7 +592,7 @@ def read_calibration(path) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- figure
-def plot_bootstrap_calibration(table: pd.DataFrame, ax=None, *, horizon_text, title=None, confidence=0.95):
+def plot_bootstrap_calibration(table: pd.DataFrame, ax=None, *, horizon_months, title=None, confidence=0.95):
     """rms ``plot(calibrate(...))``: observed (KM) against predicted survival per group,
     apparent with its CI, and the bias-corrected estimate (the legend gives the number
     of resamples used, the table's largest ``n``).
@@ -512,14 +601,13 @@ def plot_bootstrap_calibration(table: pd.DataFrame, ax=None, *, horizon_text, ti
     -------
     matplotlib.axes.Axes
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     from scipy.special import ndtri
 
+    from .figures import new_figure
+
     if ax is None:
-        fig = Figure(figsize=(5.5, 5.5))
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
+        ax = new_figure(5.5, 5.5).add_subplot()
+    horizon = horizon_text(horizon_months)
     ok = table["observed"].notna().to_numpy()
     x = table["mean_predicted"].to_numpy(dtype=float)[ok]
     observed = table["observed"].to_numpy(dtype=float)[ok]
@@ -531,40 +619,58 @@ def plot_bootstrap_calibration(table: pd.DataFrame, ax=None, *, horizon_text, ti
         upper = np.where(observed > 0, np.minimum(1.0, observed * np.exp(z * se)), 0.0)
     yerr = np.nan_to_num(np.vstack([observed - lower, upper - observed]), nan=0.0, posinf=0.0)
     ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=0.8, label="Ideal")
-    ax.errorbar(x, observed, yerr=yerr, fmt="o", color="tab:blue", ecolor="tab:blue", capsize=3, markersize=5,
-                linewidth=1.1, label=f"Apparent (Kaplan\u2013Meier, {confidence:.0%} CI)")
+    ax.errorbar(
+        x,
+        observed,
+        yerr=yerr,
+        fmt="o",
+        color="tab:blue",
+        ecolor="tab:blue",
+        capsize=3,
+        markersize=5,
+        linewidth=1.1,
+        label=f"Apparent (Kaplan{EN_DASH}Meier, {confidence:.0%} CI)",
+    )
     ax.plot(x, observed, color="tab:blue", linewidth=0.8)
     resamples = int(table["n"].max()) if len(table) else 0
-    ax.plot(x, corrected, marker="X", color="tab:red", linewidth=1.0, markersize=7,
-            label=f"Bias-corrected ({resamples} bootstrap resamples)")
+    ax.plot(
+        x,
+        corrected,
+        marker="X",
+        color="tab:red",
+        linewidth=1.0,
+        markersize=7,
+        label=f"Bias-corrected ({resamples} bootstrap resamples)",
+    )
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.set_aspect("equal")
-    ax.set_xlabel(f"Predicted {horizon_text} OS probability")
-    ax.set_ylabel(f"Observed {horizon_text} OS (Kaplan\u2013Meier)")
+    ax.set_xlabel(f"Predicted {horizon} OS probability")
+    ax.set_ylabel(f"Observed {horizon} OS (Kaplan{EN_DASH}Meier)")
     groups = int(ok.sum())
     patients = int(table["patients"].sum())
-    ax.text(0.03, 0.97, f"{groups} group{'s' if groups != 1 else ''} of predicted survival, {patients} patients\n"
-            "corrected = observed \u2212 mean optimism of the resamples", transform=ax.transAxes, ha="left", va="top",
-            fontsize=8.5)
+    ax.text(
+        0.03,
+        0.97,
+        f"{groups} group{'s' if groups != 1 else ''} of predicted survival, {patients} patients\n"
+        f"corrected = observed {MINUS} mean optimism of the resamples",
+        transform=ax.transAxes,
+        ha="left",
+        va="top",
+        fontsize=8.5,
+    )
     ax.legend(loc="lower right", fontsize=8, frameon=False)
     if title:
         ax.set_title(title, fontsize=11)
     return ax
 
 
-def save_bootstrap_calibration_figure(table, png_path, pdf_path, *, horizon_text, title, dpi=200):
-    """:func:`plot_bootstrap_calibration` saved as PNG and PDF."""
-    import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def bootstrap_calibration_figure(table, *, horizon_months, title):
+    """:func:`plot_bootstrap_calibration` on a figure of its own (:class:`matplotlib.figure.Figure`)."""
+    from .figures import new_figure, style
 
-    from .figures import save_figure
-
-    with matplotlib.rc_context({"font.family": "DejaVu Sans", "path.simplify": False}):
-        fig = Figure(figsize=(5.5, 5.5))
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        plot_bootstrap_calibration(table, ax=ax, horizon_text=horizon_text, title=title)
+    with style():
+        fig = new_figure(5.5, 5.5)
+        plot_bootstrap_calibration(table, ax=fig.add_subplot(), horizon_months=horizon_months, title=title)
         fig.tight_layout()
-        save_figure(fig, png_path, pdf_path, dpi=dpi)
+    return fig

@@ -117,8 +117,9 @@ class JsonKeys:
         table = self.mapping(self.get(data, name), name)
         extra = [k for k in table if k not in terms]
         if extra:
-            raise self.error(name, f"has an entry {extra[0]!r} that is not a term of the nomogram "
-                                   f"(terms: {', '.join(terms)})")
+            raise self.error(
+                name, f"has an entry {extra[0]!r} that is not a term of the nomogram (terms: {', '.join(terms)})"
+            )
         values = [self.number(self.get(table, t, name), f"{name}.{t}", **bounds) for t in terms]
         return pd.Series(values, index=list(terms), dtype=float)
 
@@ -129,5 +130,6 @@ class JsonKeys:
         far = np.abs(actual - expected) > tolerance
         if far.any():
             i = int(np.flatnonzero(far.ravel())[0])
-            raise self.error(key, f"disagrees with {what} ({actual.ravel()[i]!r} vs {expected.ravel()[i]!r}): "
-                                  "was the file edited?")
+            raise self.error(
+                key, f"disagrees with {what} ({actual.ravel()[i]!r} vs {expected.ravel()[i]!r}): was the file edited?"
+            )

@@ -10,12 +10,13 @@ Comparison
     :func:`compare_groups`: numbers at risk and deaths per group, survival at a time
     point with its CI, the log-rank test (:func:`lifelines.statistics.logrank_test`,
     equal to R's ``survdiff``) and the hazard ratio of one group against the other
-    from a Cox model on the group indicator (:class:`lifelines.CoxPHFitter`, Efron
+    from a Cox model on the group indicator (:func:`survsig.cox.fit_cox`, Efron
     ties and Wald CI, as R's ``coxph``).
 Figures
     :func:`plot_km` and :func:`plot_at_risk` draw on one axes each (``ax=None``: a new
     figure) and return it; :func:`draw_km_panel` puts curves, their header (legend,
-    test results) and the table of numbers at risk together, sharing the time axis.
+    test results) and the table of numbers at risk together, sharing the time axis;
+    :func:`km_risk_figure` is the figure of two risk groups in one set (Fig. 3, Fig. S1).
     Save them with :func:`survsig.figures.save_figure` (PNG and PDF, byte-reproducible).
 
 Times are in months throughout; survival probabilities are fractions in [0, 1].
@@ -26,21 +27,22 @@ from __future__ import annotations
 import logging
 import math
 import textwrap
-import warnings
 from dataclasses import dataclass, field
 
-import matplotlib
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter, KaplanMeierFitter
-from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+from lifelines import KaplanMeierFitter
 from lifelines.statistics import logrank_test, multivariate_logrank_test
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from scipy import stats
 
+from .columns import OS_EVENT, OS_MONTHS, RISK_GROUP, RISK_LEVELS, SPLIT
+from .cox import fit_cox
 from .errors import InputError
+from .figures import RISK_GROUP_COLOURS, new_figure, style
+from .formats import format_hr, format_median, format_p, format_survival
+from .survival import survival_arrays
+from .vocabulary import RISK_LABELS, SPLIT_TITLES, horizon_text, nomogram_title
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +50,6 @@ CONF_TYPES = ("log", "log-log", "plain")
 
 #: Columns of :func:`kaplan_meier`'s table.
 CURVE_COLUMNS = ("time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper")
-
-EN_DASH = "\u2013"
 
 
 # --------------------------------------------------------------------------- checks
@@ -61,16 +61,12 @@ def _check_conf(conf_level, conf_type):
 
 
 def _survival_data(os_months, os_event):
-    """Times and 0/1 events as float and int arrays, checked (one message per problem)."""
-    time = np.asarray(os_months, dtype=float)
-    event = np.asarray(os_event, dtype=float)
-    if time.shape != event.shape or time.ndim != 1:
-        raise InputError("os_months and os_event must be 1-d and of equal length")
-    if not np.isfinite(time).all() or (time < 0).any():
-        raise InputError("os_months must be finite and >= 0", column="os_months")
-    if not np.isin(event, (0, 1)).all():
-        raise InputError("os_event must be 0 (censored) or 1 (death)", column="os_event")
-    return time, event.astype(int)
+    """Times (>= 0) and 0/1 events as float and int arrays (:func:`survsig.survival.survival_arrays`)."""
+    return survival_arrays(os_months, os_event, times="non-negative")
+
+
+#: R's tolerance of "equal" survival probabilities (``sqrt(.Machine$double.eps)``).
+SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
 
 # --------------------------------------------------------------------------- estimation
@@ -261,6 +257,95 @@ def median_survival(curve: pd.DataFrame) -> tuple:
     return tuple(_first_below_half(curve[column], times) for column in ("surv", "lower", "upper"))
 
 
+def survival_quantile(times, surv, q, *, tolerance=SQRT_EPS):
+    """Time at which a step survival curve falls to ``q``, by R's ``quantile.survfit`` rule.
+
+    The first time with S(t) <= q; where the curve is flat exactly at ``q`` (within
+    ``tolerance``), the midpoint between that time and the next drop, as R's survival
+    package does (so the quantile of 1, 2, ..., 6 all observed is 3.5, not 3 or 4).
+
+    Parameters
+    ----------
+    times : array_like of float
+        Increasing time points of the curve (any unit; the result has the same unit).
+    surv : array_like of float
+        Survival probability at and after each time point.
+    q : float
+        Survival level in (0, 1).
+
+    Returns
+    -------
+    float
+        The quantile time; ``inf`` when the curve never falls to ``q`` (not reached).
+    """
+    times = np.asarray(times, dtype=float)
+    surv = np.asarray(surv, dtype=float)
+    below = np.flatnonzero(surv < q + tolerance)
+    if len(below) == 0:
+        return float("inf")
+    first = below[0]
+    if abs(surv[first] - q) < tolerance:
+        drops = np.flatnonzero(surv < surv[first] - tolerance)
+        if len(drops):
+            return float((times[first] + times[drops[0]]) / 2)
+    return float(times[first])
+
+
+def reverse_km_follow_up(months, event):
+    """Median follow-up and IQR by the reverse Kaplan-Meier method.
+
+    Censoring is the "event": the Kaplan-Meier estimate of time to censoring
+    (:func:`kaplan_meier` on ``1 - event``). Quantiles are read off that
+    curve with :func:`survival_quantile` (R's rule): the median where it falls to 0.5, the
+    first quartile at 0.75 and the third at 0.25.
+
+    Parameters
+    ----------
+    months : array_like of float
+        Follow-up time (months).
+    event : array_like of {0, 1}
+        1 = death, 0 = censored.
+
+    Returns
+    -------
+    (float, float, float)
+        Median, first and third quartile of follow-up (months); ``inf`` when the curve
+        never reaches that level (not reached).
+    """
+    curve = kaplan_meier(months, 1 - np.asarray(event, int))
+    times, surv = curve["time"].to_numpy(dtype=float), curve["surv"].to_numpy(dtype=float)
+    return tuple(survival_quantile(times, surv, q) for q in (0.5, 0.75, 0.25))
+
+
+def censoring_survival(time, event):
+    """Kaplan-Meier of the censoring time, with deaths before censorings at tied times.
+
+    The convention of ``prodlim`` (``reverse = TRUE``), which ``timeROC`` and
+    ``riskRegression`` use through ``pec::ipcw``: at a censoring time ``c`` the number
+    at risk is ``#{T >= c} - #{deaths at c}``.
+
+    Returns
+    -------
+    (callable, callable)
+        ``G(t-)`` and ``G(t)`` as functions of an array of times (months).
+    """
+    time, event = _survival_data(time, event)
+    cens_times = np.unique(time[event == 0])
+    sorted_time = np.sort(time)
+    at_risk = len(time) - np.searchsorted(sorted_time, cens_times, side="left")
+    deaths_at = np.array([np.sum((time == c) & (event == 1)) for c in cens_times], dtype=float)
+    censored_at = np.array([np.sum((time == c) & (event == 0)) for c in cens_times], dtype=float)
+    surv = np.r_[1.0, np.cumprod(1 - censored_at / (at_risk - deaths_at))]
+
+    def left(t):
+        return surv[np.searchsorted(cens_times, np.asarray(t, dtype=float), side="left")]
+
+    def at(t):
+        return surv[np.searchsorted(cens_times, np.asarray(t, dtype=float), side="right")]
+
+    return left, at
+
+
 def number_at_risk(os_months, times) -> np.ndarray:
     """Patients still under follow-up (time >= t) at each time t (months)."""
     follow = np.sort(np.asarray(os_months, dtype=float))
@@ -293,39 +378,18 @@ def logrank(os_months, os_event, group):
     return float(result.test_statistic), len(levels) - 1, float(result.p_value)
 
 
-def fit_cox(data: pd.DataFrame, *, duration="time", event="event"):
-    """Cox model of ``duration``/``event`` on every other column, or None when not estimable.
-
-    :class:`lifelines.CoxPHFitter` (Efron ties, as R's ``coxph``). None when lifelines
-    raises :class:`~lifelines.exceptions.ConvergenceError` or warns that Newton-Raphson
-    did not converge (:class:`~lifelines.exceptions.ConvergenceWarning`): a monotone
-    likelihood, whose estimate runs off to infinity (R's ``coxph`` warns "coefficient
-    may be infinite" and reports the huge value).
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            fit = CoxPHFitter().fit(data, duration, event)
-        except ConvergenceError:
-            return None
-    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
-        return None
-    return fit
-
-
 def hazard_ratio(os_months, os_event, exposed, *, conf_level=0.95):
     """Hazard ratio of exposed vs unexposed patients from a Cox model on the indicator.
 
-    :class:`lifelines.CoxPHFitter` (Efron ties, as R's ``coxph`` default); Wald
+    :func:`survsig.cox.fit_cox` (Efron ties, as R's ``coxph`` default); Wald
     confidence interval and p-value.
 
     Returns
     -------
     (float, float, float, float)
         HR, lower and upper confidence limit, Wald p-value. NaN when either group has
-        no patient or no death, or when the likelihood is monotone (lifelines warns
-        that Newton-Raphson did not converge: the estimate runs off to 0 or infinity,
-        where R's ``coxph`` warns "coefficient may be infinite").
+        no patient or no death, or when the likelihood is monotone (the estimate runs
+        off to 0 or infinity, where R's ``coxph`` warns "coefficient may be infinite").
     """
     time, event = _survival_data(os_months, os_event)
     exposed = np.asarray(exposed, dtype=bool)
@@ -333,16 +397,14 @@ def hazard_ratio(os_months, os_event, exposed, *, conf_level=0.95):
     for mask in (exposed, ~exposed):
         if not mask.any() or event[mask].sum() == 0:
             return not_estimable
-    fit = fit_cox(pd.DataFrame({"time": time, "event": event, "exposed": exposed.astype(float)}))
-    if fit is None:
+    fit = fit_cox(time, event, exposed.astype(float), names=["exposed"])
+    if not fit.converged:
         return not_estimable
-    row = fit.summary.loc["exposed"]
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
-    coef, se = float(row["coef"]), float(row["se(coef)"])
-    limits = np.exp([coef, coef - z * se, coef + z * se])
+    row = fit.summary(confidence=conf_level).iloc[0]
+    limits = np.array([row["hr"], row["hr_lower"], row["hr_upper"]])
     if not np.isfinite(limits).all():
         return not_estimable
-    return float(limits[0]), float(limits[1]), float(limits[2]), float(row["p"])
+    return float(limits[0]), float(limits[1]), float(limits[2]), float(row["p_value"])
 
 
 def compare_groups(
@@ -421,53 +483,7 @@ def compare_groups(
     return out
 
 
-# --------------------------------------------------------------------------- text
-def format_p(p, *, digits=3) -> str:
-    """``p = 0.012`` or ``p < 0.001``; ``p = NA`` when undefined."""
-    if p is None or not np.isfinite(p):
-        return "p = NA"
-    floor = 10.0**-digits
-    return f"p < {floor:.{digits}f}" if p < floor else f"p = {p:.{digits}f}"
-
-
-def format_hr(hr, lower, upper, *, conf_level=0.95) -> str:
-    """``HR 4.56 (95% CI 2.80–7.42)``; ``HR NA`` when not estimable."""
-    if not np.isfinite(hr):
-        return "HR NA"
-    return f"HR {hr:.2f} ({100 * conf_level:g}% CI {lower:.2f}{EN_DASH}{upper:.2f})"
-
-
-def format_median(median, lower, upper) -> str:
-    """``median OS 31.2 months (25.0–40.1)``; ``NR`` for a limit not reached."""
-
-    def months(value):
-        return f"{value:.1f}" if np.isfinite(value) else "NR"
-
-    if not np.isfinite(median):
-        return f"median OS not reached (lower limit {months(lower)} months)" if np.isfinite(lower) else \
-            "median OS not reached"
-    return f"median OS {months(median)} months ({months(lower)}{EN_DASH}{months(upper)})"
-
-
-def format_survival(surv, lower, upper) -> str:
-    """``89.2% (84.1–94.5)`` in percent; ``NA`` when not estimable."""
-    if not np.isfinite(surv):
-        return "NA"
-    if not (np.isfinite(lower) and np.isfinite(upper)):
-        return f"{100 * surv:.1f}%"
-    return f"{100 * surv:.1f}% ({100 * lower:.1f}{EN_DASH}{100 * upper:.1f})"
-
-
 # --------------------------------------------------------------------------- figures
-#: rcParams of every KM figure (fonts and lines are fixed when artists are made).
-STYLE = {
-    "font.family": "DejaVu Sans",
-    "font.size": 9,
-    "axes.linewidth": 0.8,
-    "path.simplify": False,
-}
-
-
 @dataclass
 class KMGroup:
     """One curve of a KM figure: a label, its patients' follow-up and deaths, a colour."""
@@ -514,8 +530,7 @@ def plot_km(curve, *, ax=None, color=None, label=None, conf_int=True, censor_mar
     matplotlib.axes.Axes
     """
     if ax is None:
-        fig = Figure(figsize=(5, 4))
-        FigureCanvasAgg(fig)
+        fig = new_figure(5, 4)
         ax = fig.add_subplot()
     if len(curve) == 0:
         return ax
@@ -561,8 +576,7 @@ def plot_at_risk(groups, ticks, *, ax=None):
     matplotlib.axes.Axes
     """
     if ax is None:
-        fig = Figure(figsize=(5, 0.3 + 0.22 * len(groups)))
-        FigureCanvasAgg(fig)
+        fig = new_figure(5, 0.3 + 0.22 * len(groups))
         ax = fig.add_subplot()
     ticks = np.asarray(ticks, dtype=float)
     n_rows = len(groups)
@@ -732,14 +746,90 @@ def draw_km_panel(
     return ax, ax_risk
 
 
-def km_style():
-    """Context manager applying :data:`STYLE`; draw and save figures inside it."""
-    return matplotlib.rc_context(STYLE)
+# --------------------------------------------------------------------------- risk groups
+def group_legend(result, level, time_months):
+    return (
+        f"n = {result[f'n_{level}']}, deaths {result[f'events_{level}']}; {horizon_text(time_months)} OS "
+        + format_survival(result[f"os_{level}"], result[f"os_{level}_lower"], result[f"os_{level}_upper"])
+        + "\n"
+        + format_median(result[f"median_{level}"], result[f"median_{level}_lower"], result[f"median_{level}_upper"])
+    )
 
 
-def new_figure(width, height):
-    """A pyplot-free figure of the given size (inches); create it inside :func:`km_style`."""
-    fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
-    fig.patch.set_facecolor("white")
+def risk_group_curves(frame, result, time_months):
+    return [
+        KMGroup(
+            RISK_LABELS[level],
+            frame.loc[frame[RISK_GROUP] == level, OS_MONTHS].to_numpy(float),
+            frame.loc[frame[RISK_GROUP] == level, OS_EVENT].to_numpy(int),
+            RISK_GROUP_COLOURS[level],
+            legend=group_legend(result, level, time_months),
+        )
+        for level in RISK_LEVELS
+    ]
+
+
+def comparison_line(result, conf_level, what="High vs low risk"):
+    return (
+        f"{what}: {format_hr(result['hr'], result['hr_lower'], result['hr_upper'], confidence=conf_level)}; "
+        f"log-rank {format_p(result['logrank_p'])}"
+    )
+
+
+# --------------------------------------------------------------------------- Fig. 3
+def km_risk_figure(
+    groups,
+    cutoff_row,
+    split,
+    *,
+    nomogram=None,
+    title=None,
+    time_months=36.0,
+    conf_level=0.95,
+    conf_type="log",
+    step_months=12.0,
+    cutoff_text=None,
+):
+    """Kaplan-Meier curves of the two risk groups in one split (Fig. 3 A-F).
+
+    Header: legend with n, deaths, survival at ``time_months`` (CI) and median survival
+    (CI) per group; the
+    hazard ratio (high vs low, Cox) and log-rank p; the cut-off (``cutoff_text`` replaces
+    its line). Under the plot: the
+    numbers at risk at each time tick. The title names the nomogram
+    (:func:`survsig.vocabulary.nomogram_title`) or, when given, ``title``. Returns the
+    figure (save with :func:`survsig.figures.save_figure`).
+    """
+    part = groups[groups[SPLIT] == split]
+    result = compare_groups(
+        part[OS_MONTHS],
+        part[OS_EVENT],
+        part[RISK_GROUP],
+        levels=RISK_LEVELS,
+        time_months=time_months,
+        conf_level=conf_level,
+        conf_type=conf_type,
+    )
+    lines = [
+        comparison_line(result, conf_level),
+        cutoff_text or f"Cut-off learned on the training set: high risk = lp > {cutoff_row['cutoff']:.4g}",
+    ]
+    if result["note"]:
+        lines.append(f"Note: {result['note']}")
+    title = f"{title or nomogram_title(nomogram)}, {SPLIT_TITLES[split]}"
+    max_months = float(groups[OS_MONTHS].max())
+    km_groups = risk_group_curves(part, result, time_months)
+    with style("km"):
+        fig = new_figure(PANEL_WIDTH, panel_height(2, lines, legend_lines=legend_line_count(km_groups)))
+        draw_km_panel(
+            fig,
+            (0, 0),
+            km_groups,
+            title=title,
+            lines=lines,
+            step_months=step_months,
+            max_months=max_months,
+            conf_level=conf_level,
+            conf_type=conf_type,
+        )
     return fig

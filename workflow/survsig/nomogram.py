@@ -14,7 +14,7 @@ Efron ties) drawn as ``rms`` nomograms. This module holds
 * :class:`CoxNomogram`: a fitted nomogram that scores new patients (linear predictor,
   survival, points) and saves itself as JSON; its points scale follows ``rms``'s
   ``nomogram()`` (:func:`points_scale`, :func:`r_pretty`);
-* :func:`plot_nomogram` (Fig. 2A) and :func:`render_table2`.
+* :func:`plot_nomogram` and :func:`nomogram_figure` (Fig. 2A), :func:`table2_figure`.
 
 Times are in months. Sign convention: a higher linear predictor means a higher hazard.
 """
@@ -26,27 +26,25 @@ import logging
 import math
 from dataclasses import dataclass, field
 
-import matplotlib
-import matplotlib.lines
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from . import columns as col
 from .cox import TIES, CoxFit, baseline_cumulative_hazard, fit_cox, linear_predictor
 from .errors import InputError
-from .figures import save_figure
+from .figures import new_figure, style, table_figure
+from .files import read_split
+from .formats import format_interval, format_p_cell, suv_mathtext
 from .io import atomic_path, first_repeat, read_table, write_tsv
 from .jsonkeys import JsonKeys, json_type, show
+from .vocabulary import EN_DASH as DASH
+from .vocabulary import SUV_KIND_LABELS, SUV_SITE_LABELS, horizon_text, signature_label
 
 log = logging.getLogger(__name__)
 
 TRAIN, TEST = col.SPLIT_LEVELS
 #: Version tag written into every nomogram JSON file.
 JSON_FORMAT = "survsig-cox-nomogram/1"
-DASH = "\u2013"
-
 
 
 # --------------------------------------------------------------------------- terms
@@ -107,7 +105,7 @@ class Term:
         return out
 
     @classmethod
-    def from_dict(cls, data, *, key="term", file=None) -> "Term":
+    def from_dict(cls, data, *, key="term", file=None) -> Term:
         """The term of :meth:`to_dict`'s dict, every key checked.
 
         Parameters
@@ -184,16 +182,22 @@ def _binary(name, label, negative, positive, level_labels):
 CLINICAL_TERMS = {
     "sex": _binary("sex", "Sex (female vs. male)", ["M"], ["F"], ["Male", "Female"]),
     "age": Term("age", "age", "continuous", "Age (years)", unit="year"),
-    "rT_stage": _binary("rT_stage", f"rT-stage (T3{DASH}4 vs. T0{DASH}2)", ["T0", "T1", "T2"], ["T3", "T4"],
-                        [f"T0{DASH}2", f"T3{DASH}4"]),
+    "rT_stage": _binary(
+        "rT_stage",
+        f"rT-stage (T3{DASH}4 vs. T0{DASH}2)",
+        ["T0", "T1", "T2"],
+        ["T3", "T4"],
+        [f"T0{DASH}2", f"T3{DASH}4"],
+    ),
     "N_stage": _binary("N_stage", f"N-stage (N1{DASH}3 vs. N0)", ["N0"], ["N1", "N2", "N3"], ["N0", f"N1{DASH}3"]),
-    "ebv_dna": _binary("ebv_dna", "EBV DNA (detectable vs. undetectable)", ["undetectable"], ["detectable"],
-                       ["Undetectable", "Detectable"]),
+    "ebv_dna": _binary(
+        "ebv_dna",
+        "EBV DNA (detectable vs. undetectable)",
+        ["undetectable"],
+        ["detectable"],
+        ["Undetectable", "Detectable"],
+    ),
 }
-SUV_SITE_LABELS = {"tumor": "Tumor", "node": "Lymph node"}
-SUV_KIND_LABELS = {"max": "SUVmax", "peak": "SUVpeak", "mean": "SUVmean"}
-#: How signatures of the default models are called in tables and figures.
-SIGNATURE_LABELS = {"ct": "CT-only signature", "pet": "PET-only signature", "petct": "PET/CT signature"}
 SIGNATURE_PREFIX = "signature_"
 
 
@@ -206,8 +210,7 @@ def suv_term(column: str) -> Term:
 def signature_term(model: str) -> Term:
     """Continuous term of the deep learning signature of ``model`` (column ``signature_{model}``)."""
     name = f"{SIGNATURE_PREFIX}{model}"
-    label = SIGNATURE_LABELS.get(model, f"{model} signature")
-    return Term(name, name, "continuous", label, unit="training SD")
+    return Term(name, name, "continuous", signature_label(model), unit="training SD")
 
 
 def term_for(name: str) -> Term:
@@ -217,7 +220,7 @@ def term_for(name: str) -> Term:
     if name in col.SUV_COLUMNS:
         return suv_term(name)
     if name.startswith(SIGNATURE_PREFIX) and len(name) > len(SIGNATURE_PREFIX):
-        return signature_term(name[len(SIGNATURE_PREFIX):])
+        return signature_term(name[len(SIGNATURE_PREFIX) :])
     raise InputError(f"unknown model term {name!r}: not a clinical factor, SUV column or signature_<model>")
 
 
@@ -252,7 +255,10 @@ def _split_labels(split: pd.DataFrame, *, file=None) -> pd.Series:
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(
             f"split label {split[col.SPLIT].iloc[i]!r} is not one of {', '.join(col.SPLIT_LEVELS)}",
-            file=file, patient=ids.iloc[i], row=i + 1, column=col.SPLIT,
+            file=file,
+            patient=ids.iloc[i],
+            row=i + 1,
+            column=col.SPLIT,
         )
     return pd.Series(split[col.SPLIT].to_numpy(), index=ids.to_numpy())
 
@@ -293,12 +299,17 @@ def patient_table(clinical: pd.DataFrame, split: pd.DataFrame, signatures=None, 
     ids = frame[col.PATIENT_ID]
     unknown = labels.index[~labels.index.isin(ids)]
     if len(unknown):
-        raise InputError("patient of the split table is not in the clinical sheet", file=files.get("split"),
-                         patient=unknown[0])
+        raise InputError(
+            "patient of the split table is not in the clinical sheet", file=files.get("split"), patient=unknown[0]
+        )
     missing = ids[~ids.isin(labels.index)]
     if len(missing):
-        raise InputError("patient of the clinical sheet has no split", file=files.get("split"),
-                         patient=missing.iloc[0], column=col.SPLIT)
+        raise InputError(
+            "patient of the clinical sheet has no split",
+            file=files.get("split"),
+            patient=missing.iloc[0],
+            column=col.SPLIT,
+        )
     frame[col.SPLIT] = labels.reindex(ids.to_numpy()).to_numpy()
     for model, table in (signatures or {}).items():
         file = files.get(model)
@@ -307,25 +318,35 @@ def patient_table(clinical: pd.DataFrame, split: pd.DataFrame, signatures=None, 
                 raise InputError("the signature file lacks this column", file=file, column=column)
         sig_ids = table[col.PATIENT_ID].astype(str)
         if sig_ids.duplicated().any():
-            raise InputError("duplicate patient in the signature file", file=file,
-                             patient=sig_ids[sig_ids.duplicated()].iloc[0])
+            raise InputError(
+                "duplicate patient in the signature file", file=file, patient=sig_ids[sig_ids.duplicated()].iloc[0]
+            )
         extra = sig_ids[~sig_ids.isin(ids)]
         if len(extra):
-            raise InputError("patient of the signature file is not in the clinical sheet", file=file,
-                             patient=extra.iloc[0])
+            raise InputError(
+                "patient of the signature file is not in the clinical sheet", file=file, patient=extra.iloc[0]
+            )
         absent = ids[~ids.isin(sig_ids)]
         if len(absent):
             raise InputError(
                 f"patient has no signature of model '{model}' ({len(absent)} patient(s) missing)",
-                file=file, patient=absent.iloc[0], column="signature",
+                file=file,
+                patient=absent.iloc[0],
+                column="signature",
             )
-        values = pd.Series(pd.to_numeric(table["signature"], errors="coerce").to_numpy(dtype=float),
-                           index=sig_ids.to_numpy())
+        values = pd.Series(
+            pd.to_numeric(table["signature"], errors="coerce").to_numpy(dtype=float), index=sig_ids.to_numpy()
+        )
         bad = ~np.isfinite(values.to_numpy())
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"signature is not a finite number: {table['signature'].iloc[i]!r}", file=file,
-                             patient=sig_ids.iloc[i], row=i + 1, column="signature")
+            raise InputError(
+                f"signature is not a finite number: {table['signature'].iloc[i]!r}",
+                file=file,
+                patient=sig_ids.iloc[i],
+                row=i + 1,
+                column="signature",
+            )
         if col.SPLIT in table.columns:
             theirs = pd.Series(table[col.SPLIT].to_numpy(), index=sig_ids.to_numpy()).reindex(ids.to_numpy())
             differ = theirs.to_numpy() != frame[col.SPLIT].to_numpy()
@@ -333,7 +354,10 @@ def patient_table(clinical: pd.DataFrame, split: pd.DataFrame, signatures=None, 
                 i = int(np.flatnonzero(differ)[0])
                 raise InputError(
                     f"split {theirs.iloc[i]!r} of the signature file disagrees with the split table "
-                    f"({frame[col.SPLIT].iloc[i]!r})", file=file, patient=ids.iloc[i], column=col.SPLIT,
+                    f"({frame[col.SPLIT].iloc[i]!r})",
+                    file=file,
+                    patient=ids.iloc[i],
+                    column=col.SPLIT,
                 )
         frame[f"{SIGNATURE_PREFIX}{model}"] = values.reindex(ids.to_numpy()).to_numpy()
     return frame
@@ -347,7 +371,7 @@ def read_patient_table(clinical, split, signatures=None) -> pd.DataFrame:
     tables = {m: read_table(p, dtype={col.PATIENT_ID: str}) for m, p in signatures.items()}
     return patient_table(
         read_table(clinical, dtype={col.PATIENT_ID: str}),
-        read_table(split, dtype={col.PATIENT_ID: str}),
+        read_split(split),
         tables,
         files=files,
     )
@@ -355,8 +379,19 @@ def read_patient_table(clinical, split, signatures=None) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- Table 2
 TABLE2_COLUMNS = (
-    "term", "label", "group", "split", "n", "events",
-    "coef", "se", "hr", "hr_lower", "hr_upper", "p_value", "note",
+    "term",
+    "label",
+    "group",
+    "split",
+    "n",
+    "events",
+    "coef",
+    "se",
+    "hr",
+    "hr_lower",
+    "hr_upper",
+    "p_value",
+    "note",
 )
 
 
@@ -386,8 +421,15 @@ def univariable_table(frame: pd.DataFrame, terms, *, ties="efron", confidence=0.
         for split in col.SPLIT_LEVELS:
             part = frame[frame[col.SPLIT] == split]
             row = dict.fromkeys(TABLE2_COLUMNS, np.nan)
-            row.update(term=term.name, label=term.label, group=_term_group(term), split=split, n=len(part),
-                       events=int(part[col.OS_EVENT].sum()), note="")
+            row.update(
+                term=term.name,
+                label=term.label,
+                group=_term_group(term),
+                split=split,
+                n=len(part),
+                events=int(part[col.OS_EVENT].sum()),
+                note="",
+            )
             x = design_matrix(part, [term])
             try:
                 fit = fit_cox(part[col.OS_MONTHS], part[col.OS_EVENT], x, ties=ties, what=f"the {split} set")
@@ -399,8 +441,13 @@ def univariable_table(frame: pd.DataFrame, terms, *, ties="efron", confidence=0.
             summary = fit.summary(confidence=confidence).iloc[0]
             row.update({k: summary[k] for k in ("coef", "se", "hr", "hr_lower", "hr_upper", "p_value")})
             if not fit.converged:
-                row.update(hr=np.nan, hr_lower=np.nan, hr_upper=np.nan, p_value=np.nan,
-                           note="no finite maximum of the likelihood (all events in one group?)")
+                row.update(
+                    hr=np.nan,
+                    hr_lower=np.nan,
+                    hr_upper=np.nan,
+                    p_value=np.nan,
+                    note="no finite maximum of the likelihood (all events in one group?)",
+                )
             rows.append(row)
     table = pd.DataFrame(rows, columns=list(TABLE2_COLUMNS))
     table["n"] = table["n"].astype(int)
@@ -563,19 +610,26 @@ def selection_table(selection: dict) -> pd.DataFrame:
     Columns ``stage`` (``univariable``, ``backward_clinical``, ``backward_suv``,
     ``selected``), ``term``, ``terms``, ``p_value``, ``aic``.
     """
-    rows = [{"stage": "univariable", "term": t, "terms": "", "p_value": p, "aic": np.nan}
-            for t, p in selection["univariable_p"].items()]
+    rows = [
+        {"stage": "univariable", "term": t, "terms": "", "p_value": p, "aic": np.nan}
+        for t, p in selection["univariable_p"].items()
+    ]
     for stage, key in (("backward_clinical", "clinical_trace"), ("backward_suv", "suv_trace")):
-        rows += [{"stage": stage, "term": step["step"].removeprefix("- "), "terms": step["terms"],
-                  "p_value": np.nan, "aic": step["aic"]} for step in selection[key]]
-    rows += [{"stage": "selected", "term": t, "terms": "", "p_value": np.nan, "aic": np.nan}
-             for t in (*selection["clinical"], *selection["suv"])]
+        rows += [
+            {
+                "stage": stage,
+                "term": step["step"].removeprefix("- "),
+                "terms": step["terms"],
+                "p_value": np.nan,
+                "aic": step["aic"],
+            }
+            for step in selection[key]
+        ]
+    rows += [
+        {"stage": "selected", "term": t, "terms": "", "p_value": np.nan, "aic": np.nan}
+        for t in (*selection["clinical"], *selection["suv"])
+    ]
     return pd.DataFrame(rows, columns=["stage", "term", "terms", "p_value", "aic"])
-
-
-def nomogram_names(models) -> list:
-    """Names of the nomograms: clinical, clinical_suv, dl_{model} per model, integrated, integrated_suv."""
-    return ["clinical", "clinical_suv", *(f"dl_{m}" for m in models), "integrated", "integrated_suv"]
 
 
 def nomogram_term_names(nomogram: str, selection: dict, *, integrated_model: str) -> list:
@@ -801,15 +855,17 @@ class CoxNomogram:
     def term_names(self) -> list:
         return [t.name for t in self.terms]
 
-    def fit(self, frame: pd.DataFrame, *, what="the training set") -> "CoxNomogram":
+    def fit(self, frame: pd.DataFrame, *, what="the training set") -> CoxNomogram:
         """Fit on ``frame`` (``os_months``, ``os_event`` and the terms' columns); returns self."""
         X = design_matrix(frame, self.terms)
         time = frame[col.OS_MONTHS].to_numpy(dtype=float)
         event = frame[col.OS_EVENT].to_numpy(dtype=int)
         fit = fit_cox(time, event, X, ties=self.ties, what=what)
         if not fit.converged:
-            raise InputError(f"the Cox model of nomogram {self.name!r} did not converge on {what}: "
-                             "a term separates deaths from survivors (infinite hazard ratio)")
+            raise InputError(
+                f"the Cox model of nomogram {self.name!r} did not converge on {what}: "
+                "a term separates deaths from survivors (infinite hazard ratio)"
+            )
         self.coef_ = pd.Series(fit.coef, index=self.term_names)
         self.se_ = pd.Series(fit.se, index=self.term_names)
         self.cov_ = pd.DataFrame(fit.cov, index=self.term_names, columns=self.term_names)
@@ -821,11 +877,13 @@ class CoxNomogram:
         self.max_followup_months_ = float(time.max())
         self.baseline_survival_ = {t: float(np.exp(-self.cumulative_hazard(t))) for t in self.survival_times}
         self.lp_range_ = (float(lp.min()), float(lp.max()))
-        self.training_range_ = {t.name: (float(X[t.name].min()), float(X[t.name].max()))
-                                for t in self.terms if t.kind == "continuous"}
+        self.training_range_ = {
+            t.name: (float(X[t.name].min()), float(X[t.name].max())) for t in self.terms if t.kind == "continuous"
+        }
         values = {t.name: axis_values(X[t.name], kind=t.kind) for t in self.terms}
-        self.scale_ = points_scale(self.coef_.to_dict(), values, center=float(fit.means @ fit.coef),
-                                   lp_range=self.lp_range_)
+        self.scale_ = points_scale(
+            self.coef_.to_dict(), values, center=float(fit.means @ fit.coef), lp_range=self.lp_range_
+        )
         return self
 
     def _check_fitted(self):
@@ -895,8 +953,18 @@ class CoxNomogram:
     def summary(self) -> pd.DataFrame:
         """Per term: coefficient, SE, HR with its Wald CI, p."""
         self._check_fitted()
-        fit = CoxFit(self.term_names, self.coef_.to_numpy(), self.se_.to_numpy(), self.cov_.to_numpy(),
-                     self.loglik_, self.loglik_null_, self.aic_, self.n_, self.events_, self.means_.to_numpy())
+        fit = CoxFit(
+            self.term_names,
+            self.coef_.to_numpy(),
+            self.se_.to_numpy(),
+            self.cov_.to_numpy(),
+            self.loglik_,
+            self.loglik_null_,
+            self.aic_,
+            self.n_,
+            self.events_,
+            self.means_.to_numpy(),
+        )
         table = fit.summary(confidence=self.confidence)
         table.insert(1, "label", [t.label for t in self.terms])
         return table
@@ -926,15 +994,16 @@ class CoxNomogram:
             "max_followup_months": self.max_followup_months_,
             "survival_times": list(self.survival_times),
             # unknown after the follow-up: null, as JSON has no NaN
-            "baseline_survival": {f"{t:g}": s if math.isfinite(s) else None
-                                  for t, s in self.baseline_survival_.items()},
+            "baseline_survival": {
+                f"{t:g}": s if math.isfinite(s) else None for t, s in self.baseline_survival_.items()
+            },
             "baseline": {"times": self.baseline_times_.tolist(), "cumhaz": self.baseline_cumhaz_.tolist()},
             "points_scale": self.scale_,
             "notes": list(self.notes),
         }
 
     @classmethod
-    def from_dict(cls, data, *, file=None) -> "CoxNomogram":
+    def from_dict(cls, data, *, file=None) -> CoxNomogram:
         """The nomogram of :meth:`to_dict`'s data, every key checked before it is used.
 
         Files written before ``training_range`` and ``max_followup_months`` were saved
@@ -959,13 +1028,15 @@ class CoxNomogram:
         """
         keys = JsonKeys(file, kind="nomogram")
         if not isinstance(data, dict):
-            raise InputError(f"not a survsig nomogram file: the JSON holds {json_type(data)}, not an object",
-                             file=file)
+            raise InputError(f"not a survsig nomogram file: the JSON holds {json_type(data)}, not an object", file=file)
         if data.get("format") != JSON_FORMAT:
-            raise InputError(f"not a survsig nomogram file (format {data.get('format')!r}, expected {JSON_FORMAT})",
-                             file=file)
-        terms = [Term.from_dict(t, key=f"terms[{i}]", file=file)
-                 for i, t in enumerate(keys.array(keys.get(data, "terms"), "terms"))]
+            raise InputError(
+                f"not a survsig nomogram file (format {data.get('format')!r}, expected {JSON_FORMAT})", file=file
+            )
+        terms = [
+            Term.from_dict(t, key=f"terms[{i}]", file=file)
+            for i, t in enumerate(keys.array(keys.get(data, "terms"), "terms"))
+        ]
         names = [t.name for t in terms]
         for i, name in enumerate(names):
             if name in names[:i]:
@@ -974,25 +1045,31 @@ class CoxNomogram:
         if ties not in TIES:
             raise keys.error("ties", f"must be one of {', '.join(TIES)}, got {ties!r}")
         if data.get("time_unit", "months") != "months":
-            raise keys.error("time_unit", f"must be \"months\", got {show(data['time_unit'])}")
+            raise keys.error("time_unit", f'must be "months", got {show(data["time_unit"])}')
         survival_times = keys.numbers(keys.get(data, "survival_times"), "survival_times", above=0)
         if len(set(survival_times)) < len(survival_times):
             raise keys.error("survival_times", f"repeats a time: {show(survival_times.tolist())}")
-        model = cls(terms, ties=ties, survival_times=tuple(survival_times),
-                    name=keys.text(data.get("name", ""), "name"),
-                    confidence=keys.number(data.get("confidence", 0.95), "confidence", above=0, below=1),
-                    notes=list(keys.texts(data.get("notes", []), "notes", min_length=0)))
+        model = cls(
+            terms,
+            ties=ties,
+            survival_times=tuple(survival_times),
+            name=keys.text(data.get("name", ""), "name"),
+            confidence=keys.number(data.get("confidence", 0.95), "confidence", above=0, below=1),
+            notes=list(keys.texts(data.get("notes", []), "notes", min_length=0)),
+        )
 
         model.coef_ = keys.per_term(data, "coef", names)
         model.se_ = keys.per_term(data, "se", names, low=0)
         model.means_ = keys.per_term(data, "means", names)
         rows = keys.array(keys.get(data, "cov"), "cov", length=len(names))
-        model.cov_ = pd.DataFrame([keys.numbers(r, f"cov[{i}]", length=len(names)) for i, r in enumerate(rows)],
-                                  index=names, columns=names)
+        model.cov_ = pd.DataFrame(
+            [keys.numbers(r, f"cov[{i}]", length=len(names)) for i, r in enumerate(rows)], index=names, columns=names
+        )
         model.n_ = keys.number(keys.get(data, "n"), "n", low=1, integer=True)
         model.events_ = keys.number(keys.get(data, "events"), "events", low=1, high=model.n_, integer=True)
-        model.loglik_, model.loglik_null_, model.aic_ = (keys.number(keys.get(data, k), k)
-                                                         for k in ("loglik", "loglik_null", "aic"))
+        model.loglik_, model.loglik_null_, model.aic_ = (
+            keys.number(keys.get(data, k), k) for k in ("loglik", "loglik_null", "aic")
+        )
         lp_range = keys.numbers(keys.get(data, "lp_range"), "lp_range", length=2)
         if lp_range[0] > lp_range[1]:
             raise keys.error("lp_range", f"must be [lowest, highest], got {show(lp_range.tolist())}")
@@ -1000,24 +1077,32 @@ class CoxNomogram:
 
         baseline = keys.mapping(keys.get(data, "baseline"), "baseline")
         times = keys.numbers(keys.get(baseline, "times", "baseline"), "baseline.times", low=0)
-        cumhaz = keys.numbers(keys.get(baseline, "cumhaz", "baseline"), "baseline.cumhaz", low=0,
-                              length=len(times))
+        cumhaz = keys.numbers(keys.get(baseline, "cumhaz", "baseline"), "baseline.cumhaz", low=0, length=len(times))
         step = np.flatnonzero(np.diff(times) <= 0)
         if len(step):
             i = int(step[0]) + 1
-            raise keys.error(f"baseline.times[{i}]", f"({times[i]:g}) is not after baseline.times[{i - 1}] "
-                                                     f"({times[i - 1]:g}): death times must increase strictly")
+            raise keys.error(
+                f"baseline.times[{i}]",
+                f"({times[i]:g}) is not after baseline.times[{i - 1}] "
+                f"({times[i - 1]:g}): death times must increase strictly",
+            )
         step = np.flatnonzero(np.diff(cumhaz) < 0)
         if len(step):
             i = int(step[0]) + 1
-            raise keys.error(f"baseline.cumhaz[{i}]", f"({cumhaz[i]:g}) is below baseline.cumhaz[{i - 1}] "
-                                                      f"({cumhaz[i - 1]:g}): a cumulative hazard never decreases")
+            raise keys.error(
+                f"baseline.cumhaz[{i}]",
+                f"({cumhaz[i]:g}) is below baseline.cumhaz[{i - 1}] "
+                f"({cumhaz[i - 1]:g}): a cumulative hazard never decreases",
+            )
         model.baseline_times_, model.baseline_cumhaz_ = times, cumhaz
-        model.max_followup_months_ = keys.number(data.get("max_followup_months", float(times[-1])),
-                                                 "max_followup_months")
+        model.max_followup_months_ = keys.number(
+            data.get("max_followup_months", float(times[-1])), "max_followup_months"
+        )
         if model.max_followup_months_ < times[-1]:
-            raise keys.error("max_followup_months", f"({model.max_followup_months_:g}) is before the last "
-                                                    f"baseline death time ({times[-1]:g})")
+            raise keys.error(
+                "max_followup_months",
+                f"({model.max_followup_months_:g}) is before the last baseline death time ({times[-1]:g})",
+            )
 
         model.scale_ = _points_scale_from_dict(keys, data, model)
         model.training_range_ = _training_range_from_dict(keys, data, model)
@@ -1030,13 +1115,14 @@ class CoxNomogram:
             # NaN is not JSON, and load() would refuse it
             text = json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n"
         except ValueError as err:
-            raise InputError(f"nomogram {self.name!r} holds a number that is not finite; not saved ({err})",
-                             file=path) from None
+            raise InputError(
+                f"nomogram {self.name!r} holds a number that is not finite; not saved ({err})", file=path
+            ) from None
         with atomic_path(path) as tmp:
             tmp.write_text(text)
 
     @classmethod
-    def load(cls, path) -> "CoxNomogram":
+    def load(cls, path) -> CoxNomogram:
         """Read a nomogram written by :meth:`save`, checking every key (:meth:`from_dict`).
 
         Raises
@@ -1084,11 +1170,19 @@ def _points_scale_from_dict(keys: JsonKeys, data: dict, model: CoxNomogram) -> d
         keys.close(points, (xbeta - xbeta.min()) * sc, f"{at}.points", f"{at}.xbeta above its lowest, times {where}.sc")
         checked[term.name] = {"values": values.tolist(), "xbeta": xbeta.tolist(), "points": points.tolist()}
     widest = max(max(a["xbeta"]) - min(a["xbeta"]) for a in checked.values())
-    keys.close(sc, maxscale / widest if widest > 0 else np.inf, f"{where}.sc",
-               f"{where}.maxscale over the widest axis' xbeta range")
+    keys.close(
+        sc,
+        maxscale / widest if widest > 0 else np.inf,
+        f"{where}.sc",
+        f"{where}.maxscale over the widest axis' xbeta range",
+    )
     center = float(np.sum(model.coef_.to_numpy() * model.means_.to_numpy()))
-    keys.close(intercept, -center + sum(min(a["xbeta"]) for a in checked.values()), f"{where}.intercept",
-               "minus the sum of coef times means, plus each axis' lowest xbeta")
+    keys.close(
+        intercept,
+        -center + sum(min(a["xbeta"]) for a in checked.values()),
+        f"{where}.intercept",
+        "minus the sum of coef times means, plus each axis' lowest xbeta",
+    )
     return {
         "sc": sc,
         "intercept": intercept,
@@ -1103,8 +1197,10 @@ def _training_range_from_dict(keys: JsonKeys, data: dict, model: CoxNomogram) ->
     """Continuous term -> (lowest, highest) training value; the axis range in older files."""
     continuous = [t.name for t in model.terms if t.kind == "continuous"]
     if "training_range" not in data:
-        return {name: (min(model.scale_["axes"][name]["values"]), max(model.scale_["axes"][name]["values"]))
-                for name in continuous}
+        return {
+            name: (min(model.scale_["axes"][name]["values"]), max(model.scale_["axes"][name]["values"]))
+            for name in continuous
+        }
     ranges = keys.mapping(data["training_range"], "training_range")
     extra = [k for k in ranges if k not in continuous]
     if extra:
@@ -1253,8 +1349,13 @@ def score_new_patients(nomogram: CoxNomogram, sheet: pd.DataFrame, *, file=None)
     if repeated.any():
         i = int(np.flatnonzero(repeated)[0])
         first = int(np.flatnonzero(ids.eq(ids.iloc[i]).to_numpy())[0])
-        raise InputError(f"duplicate patient id (first in data row {first + 1})", file=file, patient=ids.iloc[i],
-                         row=row(i), column=col.PATIENT_ID)
+        raise InputError(
+            f"duplicate patient id (first in data row {first + 1})",
+            file=file,
+            patient=ids.iloc[i],
+            row=row(i),
+            column=col.PATIENT_ID,
+        )
     frame = sheet.reset_index(drop=True).assign(**{col.PATIENT_ID: ids})
 
     X = design_matrix(frame, nomogram.terms, file=file)
@@ -1274,7 +1375,10 @@ def score_new_patients(nomogram: CoxNomogram, sheet: pd.DataFrame, *, file=None)
                 f"{values[i]:g} is refused: the nomogram scores {term.source} from {low:g} to {high:g} (the training "
                 f"range {train_low:g} to {train_high:g} widened by its width on each side{cut}); a typo or another "
                 "unit?",
-                file=file, patient=ids.iloc[i], row=row(i), column=term.source,
+                file=file,
+                patient=ids.iloc[i],
+                row=row(i),
+                column=term.source,
             )
         train_low, train_high = nomogram.training_range_[term.name]
         for i in np.flatnonzero((values < train_low) | (values > train_high)):
@@ -1286,15 +1390,23 @@ def score_new_patients(nomogram: CoxNomogram, sheet: pd.DataFrame, *, file=None)
         out[f"survival_{t:g}m"] = survival[:, j]
     beyond = [t for t in nomogram.survival_times if t > nomogram.max_followup_months_]
     if beyond:
-        log.warning("survival at %s months is left empty (NaN): the training data's follow-up ends at %g months, "
-                    "after which the baseline hazard is unknown", ", ".join(f"{t:g}" for t in beyond),
-                    nomogram.max_followup_months_)
+        log.warning(
+            "survival at %s months is left empty (NaN): the training data's follow-up ends at %g months, "
+            "after which the baseline hazard is unknown",
+            ", ".join(f"{t:g}" for t in beyond),
+            nomogram.max_followup_months_,
+        )
     out[OUTSIDE_TRAINING_RANGE] = [";".join(names) for names in outside]
     flagged = [i for i, names in enumerate(outside) if names]
     if flagged:
-        log.warning("%d patient(s) have values outside the training range, scored by extrapolation and flagged in "
-                    "column %s (first: patient %s, %s)", len(flagged), OUTSIDE_TRAINING_RANGE,
-                    ids.iloc[flagged[0]], ", ".join(outside[flagged[0]]))
+        log.warning(
+            "%d patient(s) have values outside the training range, scored by extrapolation and flagged in "
+            "column %s (first: patient %s, %s)",
+            len(flagged),
+            OUTSIDE_TRAINING_RANGE,
+            ids.iloc[flagged[0]],
+            ", ".join(outside[flagged[0]]),
+        )
     return out
 
 
@@ -1338,8 +1450,7 @@ def score_new_patients_file(nomogram_path, sheet_path, output_path) -> pd.DataFr
     nomogram = CoxNomogram.load(nomogram_path)
     table = score_new_patients(nomogram, read_new_patients(sheet_path), file=str(sheet_path))
     write_tsv(table, output_path, float_format="%.10g")
-    log.info("scored %d new patient(s) with nomogram %s: %s", len(table), nomogram.name or nomogram_path,
-             output_path)
+    log.info("scored %d new patient(s) with nomogram %s: %s", len(table), nomogram.name or nomogram_path, output_path)
     return table
 
 
@@ -1372,13 +1483,13 @@ def survival_axis(nomogram: CoxNomogram, t, ticks) -> tuple:
     return positions, labels
 
 
-def _years(months) -> str:
-    years = months / 12
-    return f"{years:g}-year" if float(years).is_integer() else f"{months:g}-month"
-
-
-def plot_nomogram(nomogram: CoxNomogram, ax=None, *, survival_ticks=(0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3,
-                                                                      0.2, 0.1, 0.05), title=None):
+def plot_nomogram(
+    nomogram: CoxNomogram,
+    ax=None,
+    *,
+    survival_ticks=(0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05),
+    title=None,
+):
     """Draw the nomogram as ``rms``'s ``plot.nomogram`` does (Fig. 2A of the study).
 
     From the top: a Points axis (0-100), one axis per term with its values placed at
@@ -1402,8 +1513,7 @@ def plot_nomogram(nomogram: CoxNomogram, ax=None, *, survival_ticks=(0.95, 0.9, 
     nomogram._check_fitted()
     scale = nomogram.scale_
     if ax is None:
-        fig = Figure(figsize=(9, 1.0 + 0.55 * (len(nomogram.terms) + 3 + len(nomogram.survival_times))))
-        FigureCanvasAgg(fig)
+        fig = new_figure(9, 1.0 + 0.55 * (len(nomogram.terms) + 3 + len(nomogram.survival_times)))
         ax = fig.add_subplot()
     total_ticks = np.asarray(scale["total_points"])
     total_max = float(total_ticks.max())
@@ -1419,11 +1529,12 @@ def plot_nomogram(nomogram: CoxNomogram, ax=None, *, survival_ticks=(0.95, 0.9, 
         rows.append((_axis_title(term), points, labels, None))
     rows.append(("Total Points", total_ticks * to_x, [_format_tick(v) for v in total_ticks], None))
     lp_at = np.asarray(scale["lp_at"])
-    rows.append(("Linear Predictor", (lp_at - scale["intercept"]) * scale["sc"] * to_x,
-                 [_format_tick(v) for v in lp_at], None))
+    rows.append(
+        ("Linear Predictor", (lp_at - scale["intercept"]) * scale["sc"] * to_x, [_format_tick(v) for v in lp_at], None)
+    )
     for t in nomogram.survival_times:
         positions, labels = survival_axis(nomogram, t, survival_ticks)
-        rows.append((f"{_years(t)} OS", np.asarray(positions) * to_x, labels, None))
+        rows.append((f"{horizon_text(t)} OS", np.asarray(positions) * to_x, labels, None))
 
     n = len(rows)
     ax.set_xlim(-48, 104)
@@ -1436,8 +1547,15 @@ def plot_nomogram(nomogram: CoxNomogram, ax=None, *, survival_ticks=(0.95, 0.9, 
         ax.axvline(x, color="0.88", linewidth=0.6, zorder=0)
     for i, (label, positions, labels, minor) in enumerate(rows):
         y = i + 0.15
-        ax.text(-46, y, label, ha="left", va="center", fontsize=10,
-                fontweight="bold" if label in ("Points", "Total Points") else "normal")
+        ax.text(
+            -46,
+            y,
+            label,
+            ha="left",
+            va="center",
+            fontsize=10,
+            fontweight="bold" if label in ("Points", "Total Points") else "normal",
+        )
         if len(positions) == 0:
             ax.text(0, y, "(outside the range of the linear predictor)", fontsize=8, color="0.4", va="center")
             continue
@@ -1468,127 +1586,44 @@ def _axis_title(term: Term) -> str:
     return term.label
 
 
-def save_nomogram_figure(nomogram: CoxNomogram, png_path, pdf_path, *, survival_ticks, title=None, dpi=200):
-    """Draw :func:`plot_nomogram` into a PNG and a PDF (byte-stable, no timestamps)."""
-    style = {"font.family": "DejaVu Sans", "svg.hashsalt": "survsig-nomogram", "pdf.fonttype": 42,
-             "path.simplify": False}
-    with matplotlib.rc_context(style):
+def nomogram_figure(nomogram: CoxNomogram, *, survival_ticks, title=None):
+    """Fig. 2A: :func:`plot_nomogram` on a figure of its own, with a title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    with style():
         n_rows = len(nomogram.terms) + 3 + len(nomogram.survival_times)
-        fig = Figure(figsize=(10, 1.2 + 0.62 * n_rows))
-        FigureCanvasAgg(fig)
+        fig = new_figure(10, 1.2 + 0.62 * n_rows)
         ax = fig.add_axes([0.02, 0.02, 0.96, 0.92 if title else 0.96])
         plot_nomogram(nomogram, ax=ax, survival_ticks=survival_ticks)
         if title:
             fig.text(0.02, 0.985, title, ha="left", va="top", fontsize=12, fontweight="bold")
-        save_figure(fig, png_path, pdf_path, dpi=dpi)
+    return fig
 
 
 # --------------------------------------------------------------------------- table figures
-def format_p(p) -> str:
-    """p-value as printed: three decimals, ``< 0.001``, ``*`` when < 0.05; empty when NaN."""
-    if p is None or not np.isfinite(p):
-        return ""
-    text = "< 0.001" if p < 0.001 else f"{p:.3f}"
-    return text + ("*" if p < 0.05 else "")
+def table2_figure(table: pd.DataFrame, *, confidence=0.95, ties="efron"):
+    """Table 2 of the study as a figure: HR (95% CI) and p per term, training and test set.
 
-
-def format_interval(center, lower, upper, digits=3, *, sep=DASH) -> str:
-    """``center (lower–upper)`` with ``digits`` decimals and minus signs; ``NA`` when not finite.
-
-    Use ``sep=", "`` when the limits may be negative, so no dash meets a minus sign.
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
-    if not all(np.isfinite(v) for v in (center, lower, upper)):
-        return "NA"
-
-    def number(v):
-        return f"{v:.{digits}f}".replace("-", "\u2212")
-
-    return f"{number(center)} ({number(lower)}{sep}{number(upper)})"
-
-
-def render_table_figure(title, headers, lines, footnote, png_path, pdf_path, *, widths, dpi=200):
-    """Draw a three-line table (as the study's tables) into a PNG and a PDF.
-
-    Parameters
-    ----------
-    title : str
-    headers : list of (str, str)
-        Two header rows: ``headers[0]`` spans column groups (may hold empty strings; a
-        group spans 2 columns, or ``span`` given as a ``(text, span)`` cell),
-        ``headers[1]`` names every column.
-    lines : list of (list of str, bool, bool)
-        Cells of a row, whether the first cell is indented, whether the row is bold.
-    footnote : str
-    widths : list of float
-        Column widths, inches.
-    """
-    row_h, top = 0.3, 0.3
-    width = sum(widths) + 0.6
-    height = top + 0.45 + 2 * row_h + row_h * len(lines) + 0.25 + 0.2 * (footnote.count("\n") + 1) + 0.2
-    x_edges = np.cumsum([0.3, *widths])
-    style = {"font.family": "DejaVu Sans", "font.size": 9.5, "mathtext.default": "regular",
-             "svg.hashsalt": "survsig-table", "pdf.fonttype": 42, "path.simplify": False}
-    with matplotlib.rc_context(style):
-        fig = Figure(figsize=(width, height))
-        FigureCanvasAgg(fig)
-
-        def y(inches):
-            return 1.0 - inches / height
-
-        def hline(at, lw, x0=x_edges[0], x1=x_edges[-1]):
-            fig.add_artist(matplotlib.lines.Line2D([x0 / width, x1 / width], [y(at), y(at)], color="black",
-                                                   linewidth=lw))
-
-        fig.text(x_edges[0] / width, y(top), title, ha="left", va="top", fontsize=11.5, fontweight="bold")
-        head = top + 0.45
-        hline(head, 1.2)
-        for r, cells in enumerate(headers):
-            at = head + row_h * (r + 0.5)
-            for j, text in enumerate(cells):
-                text, span = text if isinstance(text, tuple) else (text, 2)
-                if not text:
-                    continue
-                if r == 0 and j > 0:
-                    # group header spans this column and the next span - 1
-                    end = x_edges[min(j + span, len(x_edges) - 1)]
-                    x = (x_edges[j] + end) / 2
-                    fig.text(x / width, y(at), text, ha="center", va="center", fontweight="bold")
-                    hline(head + row_h * 0.95, 0.6, x_edges[j] + 0.1, end - 0.1)
-                else:
-                    x = x_edges[j] if j == 0 else (x_edges[j] + x_edges[j + 1]) / 2
-                    fig.text(x / width, y(at), text, ha="left" if j == 0 else "center", va="center",
-                             fontweight="bold")
-        body = head + 2 * row_h
-        hline(body, 0.8)
-        for i, (cells, indent, bold) in enumerate(lines):
-            at = body + row_h * (i + 0.5)
-            for j, text in enumerate(cells):
-                if j == 0:
-                    x, ha = x_edges[0] + (0.25 if indent else 0.0), "left"
-                else:
-                    x, ha = (x_edges[j] + x_edges[j + 1]) / 2, "center"
-                weight = "bold" if bold or (j > 0 and "*" in text) else "normal"
-                fig.text(x / width, y(at), text, ha=ha, va="center", fontweight=weight)
-        end = body + row_h * len(lines) + 0.05
-        hline(end, 1.2)
-        fig.text(x_edges[0] / width, y(end + 0.12), footnote, ha="left", va="top", fontsize=8, linespacing=1.5)
-        save_figure(fig, png_path, pdf_path, dpi=dpi)
-
-
-def _suv_mathtext(label: str) -> str:
-    for kind in ("max", "peak", "mean"):
-        label = label.replace(f"SUV{kind}", f"SUV$_{{\\mathrm{{{kind}}}}}$")
-    return label
-
-
-def render_table2(table: pd.DataFrame, png_path, pdf_path, *, confidence=0.95, ties="efron", dpi=200) -> None:
-    """Table 2 of the study as a figure: HR (95% CI) and p per term, training and test set."""
-    counts = {s: int(table.loc[table["split"] == s, "n"].max()) if (table["split"] == s).any() else 0
-              for s in col.SPLIT_LEVELS}
+    counts = {
+        s: int(table.loc[table["split"] == s, "n"].max()) if (table["split"] == s).any() else 0
+        for s in col.SPLIT_LEVELS
+    }
     headers = [
         ["", f"Training set (n = {counts[TRAIN]})", "", f"Test set (n = {counts[TEST]})", ""],
-        ["Characteristics", f"Hazard ratio ({confidence:.0%} CI)", "p value", f"Hazard ratio ({confidence:.0%} CI)",
-         "p value"],
+        [
+            "Characteristics",
+            f"Hazard ratio ({confidence:.0%} CI)",
+            "p value",
+            f"Hazard ratio ({confidence:.0%} CI)",
+            "p value",
+        ],
     ]
     lines = []
     group_titles = {"suv": "Metabolic parameters (SUV)", "signature": "Deep learning signature"}
@@ -1599,16 +1634,23 @@ def render_table2(table: pd.DataFrame, png_path, pdf_path, *, confidence=0.95, t
         if group in group_titles and group not in seen:
             lines.append(([group_titles[group], "", "", "", ""], False, True))
             seen.add(group)
-        cells = [_suv_mathtext(str(rows["label"].iloc[0]))]
+        cells = [suv_mathtext(str(rows["label"].iloc[0]))]
         for split in col.SPLIT_LEVELS:
             r = rows.loc[split] if split in rows.index else None
             if r is None or not np.isfinite(r["hr"]):
                 cells += ["NA", ""]
             else:
-                cells += [format_interval(r["hr"], r["hr_lower"], r["hr_upper"]), format_p(r["p_value"])]
+                cells += [format_interval(r["hr"], r["hr_lower"], r["hr_upper"]), format_p_cell(r["p_value"])]
         lines.append((cells, group in group_titles, False))
-    footnote = (f"Univariable Cox proportional hazards models ({ties.capitalize()} ties) fitted separately on "
-                "each set; Wald confidence intervals and p values.\nHR per year of age, per g/mL of SUV, per "
-                "training-set SD of a signature; binary factors: the named level vs. the reference.\n* p < 0.05")
-    render_table_figure("Table 2. Univariable hazard ratios on the training and test sets", headers, lines, footnote,
-                        png_path, pdf_path, widths=[3.6, 1.9, 0.9, 1.9, 0.9], dpi=dpi)
+    footnote = (
+        f"Univariable Cox proportional hazards models ({ties.capitalize()} ties) fitted separately on "
+        "each set; Wald confidence intervals and p values.\nHR per year of age, per g/mL of SUV, per "
+        "training-set SD of a signature; binary factors: the named level vs. the reference.\n* p < 0.05"
+    )
+    return table_figure(
+        "Table 2. Univariable hazard ratios on the training and test sets",
+        headers,
+        lines,
+        footnote,
+        widths=[3.6, 1.9, 0.9, 1.9, 0.9],
+    )

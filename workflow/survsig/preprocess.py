@@ -16,70 +16,17 @@ The result per patient is an array of slices x channels (CT, PET, ROI) x S x S.
 from __future__ import annotations
 
 import functools
-import io
 import logging
-import zipfile
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
 from .errors import InputError
 from .images import label_extent, physical_extent, read_image
-from .io import atomic_path
+from .settings import PreprocessSettings
+from .slices import PatientSlices
 
 log = logging.getLogger(__name__)
-
-#: Channel order of the preprocessed arrays.
-CHANNELS = ("ct", "pet", "roi")
-
-
-@dataclass
-class PreprocessSettings:
-    """Settings of the preprocessing (the ``imaging`` block of the config).
-
-    Spacing and lengths are millimetres; ``ct_window`` is HU; ``pet_max_suv`` is SUV.
-    """
-
-    spacing: tuple = (1.0, 1.0, 3.0)
-    ct_window: tuple = (-200.0, 250.0)
-    pet_max_suv: float = 20.0
-    crop_size: int = 64
-    box: str = "fixed"
-    box_mm: float = 80.0
-    margin_mm: float = 5.0
-
-    @classmethod
-    def from_config(cls, block) -> "PreprocessSettings":
-        known = {k: v for k, v in dict(block).items() if k in cls.__dataclass_fields__}
-        for key in ("spacing", "ct_window"):
-            if key in known:
-                known[key] = tuple(float(v) for v in known[key])
-        settings = cls(**known)
-        if settings.box not in ("fixed", "roi"):
-            raise InputError(f"imaging.box must be 'fixed' or 'roi', got {settings.box!r}")
-        return settings
-
-
-@dataclass
-class PatientSlices:
-    """The preprocessed slices of one patient.
-
-    Attributes
-    ----------
-    slices : numpy.ndarray
-        float16, (n_slices, 3, S, S), channels CT, PET, ROI in [0, 1].
-    z_mm : numpy.ndarray
-        Axial position of each slice (mm, physical z).
-    boxes_mm : numpy.ndarray
-        (n_slices, 4): x0, y0 and side (mm) of each slice's box, then its ROI area (mm2).
-    """
-
-    patient_id: str
-    slices: np.ndarray
-    z_mm: np.ndarray
-    boxes_mm: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
 
 
 def roi_grid(roi: sitk.Image, spacing, pad_mm) -> sitk.Image:
@@ -275,48 +222,3 @@ def preprocess_patient(patient_id, ct_path, pet_path, roi_path, settings: Prepro
         ]
     )
     return PatientSlices(str(patient_id), slices.astype(np.float16), z_mm, boxes_mm)
-
-
-def save_patient_slices(patient: PatientSlices, path) -> None:
-    """Write one patient's slices as a compressed ``.npz`` with fixed zip timestamps."""
-    arrays = {
-        "patient_id": np.asarray(patient.patient_id),
-        "slices": patient.slices,
-        "z_mm": patient.z_mm,
-        "boxes_mm": patient.boxes_mm,
-    }
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, array in arrays.items():
-            buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
-            # fixed date: same input, same bytes
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, buffer.getvalue())
-
-
-def write_manifest(slice_files, path) -> None:
-    """List the preprocessed files of a cohort (``patient_id``, ``path``), one per line.
-
-    Training and prediction read this one file instead of naming hundreds of inputs,
-    which keeps Snakemake's scheduler light.
-    """
-    lines = ["patient_id\tpath"] + [f"{Path(f).name.removesuffix('.npz')}\t{f}" for f in sorted(map(str, slice_files))]
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text("\n".join(lines) + "\n")
-
-
-def read_manifest(path) -> list[str]:
-    """Paths of the preprocessed files listed by :func:`write_manifest`."""
-    rows = Path(path).read_text().splitlines()[1:]
-    return [row.split("\t", 1)[1] for row in rows if row]
-
-
-def load_patient_slices(path) -> PatientSlices:
-    """Read a file written by :func:`save_patient_slices`."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return PatientSlices(str(data["patient_id"].item()), data["slices"], data["z_mm"], data["boxes_mm"])
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
-        raise InputError(f"cannot read preprocessed slices: {err}", file=path) from None

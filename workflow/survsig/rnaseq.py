@@ -24,7 +24,6 @@ Enrichment of the DEGs lives in :mod:`survsig.enrichment`.
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import logging
 import re
@@ -37,19 +36,17 @@ import matplotlib.patches
 import numpy as np
 import pandas as pd
 import threadpoolctl
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from . import columns as col
-from . import figures
+from .columns import HIGH, LOW, RISK_GROUP
 from .errors import InputError
+from .figures import RISK_GROUP_COLOURS, axes_in_inches, new_figure, styled
 from .io import read_table
+from .vocabulary import RISK_LABELS
 
 logger = logging.getLogger(__name__)
 
-#: Column of the risk group, its two levels (contrast: first vs second).
-RISK_GROUP = "risk_group"
-HIGH, LOW = "high", "low"
+#: The risk groups in the order of the contrast (first vs second) and of the heatmap.
 RISK_LEVELS = (HIGH, LOW)
 
 #: Gene id column of the validated counts and of every gene table written here.
@@ -67,23 +64,8 @@ GENE_ID_TYPES = ("auto", "symbol", "ensembl", "entrez")
 ENSEMBL_ID = re.compile(r"^(ENS[A-Z]*G\d{6,})(?:\.\d+)?(?:_PAR_Y)?$")
 ENTREZ_ID = re.compile(r"^\d+$")
 
-#: Colours of the risk groups and of up/down-regulated genes, in every figure.
-GROUP_COLOURS = {HIGH: figures.RISK_GROUP_COLOURS["high"], LOW: figures.RISK_GROUP_COLOURS["low"]}
-DIRECTION_COLOURS = {"up": GROUP_COLOURS[HIGH], "down": GROUP_COLOURS[LOW], "ns": "#b3b3b3"}
-GROUP_LABELS = {HIGH: "High risk", LOW: "Low risk"}
-
-FIGURE_STYLE = {
-    "font.family": "DejaVu Sans",
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.labelsize": 9,
-    "legend.fontsize": 8,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "svg.hashsalt": "survsig",
-}
+#: Colours of up- and down-regulated genes: those of the risk groups they are up in.
+DIRECTION_COLOURS = {"up": RISK_GROUP_COLOURS[HIGH], "down": RISK_GROUP_COLOURS[LOW], "ns": "#b3b3b3"}
 
 
 # ----------------------------------------------------------------------------- gene ids
@@ -280,7 +262,10 @@ def read_risk_groups(path) -> pd.DataFrame:
         if group not in RISK_LEVELS:
             raise InputError(
                 f"risk group must be 'high' or 'low', got {table[RISK_GROUP].iloc[i]!r}",
-                file=path, patient=pid, row=i + 1, column=RISK_GROUP,
+                file=path,
+                patient=pid,
+                row=i + 1,
+                column=RISK_GROUP,
             )
     repeated = ids.duplicated()
     if repeated.any():
@@ -338,18 +323,27 @@ def join_samples(
     labels = risk_groups.assign(**{col.PATIENT_ID: risk_groups[col.PATIENT_ID].astype(str)}).set_index(col.PATIENT_ID)
     for sample in samples:
         if sample not in clinical.index:
-            raise InputError("RNA-seq sample has no row in the clinical sheet", file=counts_file, patient=sample, column=sample)
+            raise InputError(
+                "RNA-seq sample has no row in the clinical sheet", file=counts_file, patient=sample, column=sample
+            )
         if sample not in labels.index:
             raise InputError(
-                "RNA-seq sample has no risk group", file=risk_groups_file or counts_file, patient=sample, column=RISK_GROUP
+                "RNA-seq sample has no risk group",
+                file=risk_groups_file or counts_file,
+                patient=sample,
+                column=RISK_GROUP,
             )
-    design = pd.DataFrame({RISK_GROUP: labels.loc[samples, RISK_GROUP].astype(str).to_numpy()}, index=pd.Index(samples, name="sample"))
+    design = pd.DataFrame(
+        {RISK_GROUP: labels.loc[samples, RISK_GROUP].astype(str).to_numpy()}, index=pd.Index(samples, name="sample")
+    )
     bad = ~design[RISK_GROUP].isin(RISK_LEVELS)
     if bad.any():
         sample = design.index[bad.to_numpy()][0]
         raise InputError(
             f"risk group must be 'high' or 'low', got {design.loc[sample, RISK_GROUP]!r}",
-            file=risk_groups_file, patient=sample, column=RISK_GROUP,
+            file=risk_groups_file,
+            patient=sample,
+            column=RISK_GROUP,
         )
     sizes = design[RISK_GROUP].value_counts()
     n_high, n_low = int(sizes.get(HIGH, 0)), int(sizes.get(LOW, 0))
@@ -371,12 +365,16 @@ def join_samples(
         if numeric.notna().all() and name not in col.CATEGORY_LEVELS:
             sd = numeric.std(ddof=1)
             if not np.isfinite(sd) or sd == 0:
-                raise InputError(f"covariate {name!r} is constant over the RNA-seq samples", file=clinical_file, column=name)
+                raise InputError(
+                    f"covariate {name!r} is constant over the RNA-seq samples", file=clinical_file, column=name
+                )
             design[name] = ((numeric - numeric.mean()) / sd).to_numpy()
         else:
             values = values.astype(str)
             if values.nunique() < 2:
-                raise InputError(f"covariate {name!r} is constant over the RNA-seq samples", file=clinical_file, column=name)
+                raise InputError(
+                    f"covariate {name!r} is constant over the RNA-seq samples", file=clinical_file, column=name
+                )
             design[name] = values.to_numpy()
     return design
 
@@ -467,7 +465,7 @@ class DifferentialExpression:
         self.n_cpus = max(1, int(n_cpus))
         self.verbose = bool(verbose)
 
-    def fit(self, counts: pd.DataFrame, samples: pd.DataFrame) -> "DifferentialExpression":
+    def fit(self, counts: pd.DataFrame, samples: pd.DataFrame) -> DifferentialExpression:
         """Fit DESeq2 to raw counts.
 
         Parameters
@@ -511,8 +509,13 @@ class DifferentialExpression:
         )
         logger.info(
             "DESeq2 %s on %d genes x %d samples (%d high, %d low risk); %d genes with < %d reads left out",
-            self.design_, x.shape[1], x.shape[0], int((samples[RISK_GROUP] == HIGH).sum()),
-            int((samples[RISK_GROUP] == LOW).sum()), self.n_filtered_, max(self.min_total_count, 1),
+            self.design_,
+            x.shape[1],
+            x.shape[0],
+            int((samples[RISK_GROUP] == HIGH).sum()),
+            int((samples[RISK_GROUP] == LOW).sum()),
+            self.n_filtered_,
+            max(self.min_total_count, 1),
         )
         inference = DefaultInference(n_cpus=self.n_cpus)
         # one BLAS thread: the per-gene fits are tiny, and threads only contend with the workers
@@ -547,19 +550,21 @@ class DifferentialExpression:
             vst = None
             if self.vst:
                 dds.vst(use_design=False)
-                vst = pd.DataFrame(
-                    np.asarray(dds.layers["vst_counts"]).T, index=x.columns, columns=x.index
-                )
+                vst = pd.DataFrame(np.asarray(dds.layers["vst_counts"]).T, index=x.columns, columns=x.index)
         table = stats.results_df.copy()
         table["dispersion"] = dds.var["dispersions"].to_numpy()
         table.index = pd.Index(table.index.astype(str), name=GENE)
         self.results_ = sort_results(table[list(RESULT_COLUMNS)])
-        self.size_factors_ = pd.Series(np.asarray(dds.obs["size_factors"], dtype=float), index=x.index, name="size_factor")
+        self.size_factors_ = pd.Series(
+            np.asarray(dds.obs["size_factors"], dtype=float), index=x.index, name="size_factor"
+        )
         self.vst_ = None if vst is None else vst.rename_axis(index=GENE, columns="sample")
         logger.info(
             "size factors %s; %d genes with p < 0.05, %d with padj < %g",
             ", ".join(f"{s}={v:.3f}" for s, v in self.size_factors_.items()),
-            int((self.results_["pvalue"] < 0.05).sum()), int((self.results_["padj"] < self.alpha).sum()), self.alpha,
+            int((self.results_["pvalue"] < 0.05).sum()),
+            int((self.results_["padj"] < self.alpha).sum()),
+            self.alpha,
         )
         return self
 
@@ -605,43 +610,12 @@ def tested_genes(results: pd.DataFrame) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- figures
-def styled(plot):
-    """Draw inside the branch's matplotlib style (fonts, spines)."""
-
-    @functools.wraps(plot)
-    def wrapper(*args, **kwargs):
-        with matplotlib.rc_context(FIGURE_STYLE):
-            return plot(*args, **kwargs)
-
-    return wrapper
-
-
-def save_figure(fig, png_path=None, pdf_path=None, *, dpi=200) -> None:
-    """:func:`survsig.figures.save_figure` (atomic, no timestamps) in the branch's style."""
-    with matplotlib.rc_context(FIGURE_STYLE):
-        figures.save_figure(fig, png_path, pdf_path, dpi=dpi)
-
-
-def new_figure(width, height):
-    """A matplotlib Figure (no pyplot state), white, of ``width`` x ``height`` inches."""
-    fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
-    fig.patch.set_facecolor("white")
-    return fig
-
-
-def axes_in_inches(fig, left, bottom, width, height):
-    """Add axes placed in inches from the figure's lower-left corner."""
-    fig_w, fig_h = fig.get_size_inches()
-    return fig.add_axes([left / fig_w, bottom / fig_h, width / fig_w, height / fig_h])
-
-
 def _neg_log10(p: pd.Series) -> pd.Series:
     smallest = p[p > 0].min() if (p > 0).any() else 1e-300
     return -np.log10(p.clip(lower=smallest))
 
 
-@styled
+@styled("panel")
 def plot_volcano(results, degs, *, p_value="pvalue", cutoff=0.05, min_abs_log2fc=1.0, n_labels=10, ax=None):
     """Volcano plot: log2 fold change (high vs low risk) against -log10 p-value.
 
@@ -678,8 +652,16 @@ def plot_volcano(results, degs, *, p_value="pvalue", cutoff=0.05, min_abs_log2fc
     }
     for kind, size in (("ns", 6), ("down", 9), ("up", 9)):
         chosen = (direction == kind).to_numpy()
-        ax.scatter(x[chosen], y[chosen], s=size, c=DIRECTION_COLOURS[kind], alpha=0.75 if kind != "ns" else 0.5,
-                   linewidths=0, label=labels[kind], rasterized=len(table) > 5000)
+        ax.scatter(
+            x[chosen],
+            y[chosen],
+            s=size,
+            c=DIRECTION_COLOURS[kind],
+            alpha=0.75 if kind != "ns" else 0.5,
+            linewidths=0,
+            label=labels[kind],
+            rasterized=len(table) > 5000,
+        )
     ax.axhline(-np.log10(cutoff), color="0.35", linestyle="--", linewidth=0.7)
     if min_abs_log2fc > 0:
         for sign in (-1, 1):
@@ -695,8 +677,17 @@ def plot_volcano(results, degs, *, p_value="pvalue", cutoff=0.05, min_abs_log2fc
     ax.set_ylabel(f"$-$log$_{{10}}$ {p_label}")
     threshold = f"{p_label} < {cutoff:g}" + (f", |log$_2$FC| $\\geq$ {min_abs_log2fc:g}" if min_abs_log2fc > 0 else "")
     ax.set_title(f"High vs low risk: {len(degs)} DEGs\n({threshold})", loc="left", pad=24)
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, frameon=False, markerscale=1.6,
-              handletextpad=0.1, columnspacing=0.8, fontsize=7.5, borderaxespad=0.2)
+    ax.legend(
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=3,
+        frameon=False,
+        markerscale=1.6,
+        handletextpad=0.1,
+        columnspacing=0.8,
+        fontsize=7.5,
+        borderaxespad=0.2,
+    )
     return ax
 
 
@@ -711,8 +702,14 @@ def _label_points(ax, x: pd.Series, y: pd.Series, *, y_step):
                 label_y = other - y_step
         placed[side].append(label_y)
         ax.annotate(
-            gene, (x[gene], y[gene]), xytext=(x[gene] - side * 0.15 * abs(ax.get_xlim()[1]), label_y),
-            textcoords="data", ha="right" if side > 0 else "left", va="center", fontsize=6.5, color="0.1",
+            gene,
+            (x[gene], y[gene]),
+            xytext=(x[gene] - side * 0.15 * abs(ax.get_xlim()[1]), label_y),
+            textcoords="data",
+            ha="right" if side > 0 else "left",
+            va="center",
+            fontsize=6.5,
+            color="0.1",
             arrowprops={"arrowstyle": "-", "color": "0.5", "linewidth": 0.5, "shrinkA": 0, "shrinkB": 2},
         )
 
@@ -746,7 +743,7 @@ def cluster_order(matrix: pd.DataFrame) -> list:
     return list(matrix.index[leaves_list(tree)])
 
 
-@styled
+@styled("panel")
 def plot_expression_heatmap(vst: pd.DataFrame, samples: pd.DataFrame, genes, *, title=None, clip=2.5, ax=None):
     """Heatmap of variance-stabilised expression, z-scored per gene (Fig. S3).
 
@@ -798,15 +795,33 @@ def plot_expression_heatmap(vst: pd.DataFrame, samples: pd.DataFrame, genes, *, 
         ax.spines[side].set_visible(True)
     strip = ax.inset_axes([0, 1.012, 1, 0.03 if len(z) > 20 else 0.08])
     groups = [samples.loc[s, RISK_GROUP] for s in order]
-    colours = matplotlib.colors.ListedColormap([GROUP_COLOURS[HIGH], GROUP_COLOURS[LOW]])
-    strip.imshow(np.array([[RISK_LEVELS.index(g) for g in groups]]), aspect="auto", cmap=colours, vmin=0, vmax=1,
-                 interpolation="nearest")
+    colours = matplotlib.colors.ListedColormap([RISK_GROUP_COLOURS[HIGH], RISK_GROUP_COLOURS[LOW]])
+    strip.imshow(
+        np.array([[RISK_LEVELS.index(g) for g in groups]]),
+        aspect="auto",
+        cmap=colours,
+        vmin=0,
+        vmax=1,
+        interpolation="nearest",
+    )
     strip.set_xticks([])
     strip.set_yticks([])
-    handles = [matplotlib.patches.Patch(color=GROUP_COLOURS[g], label=GROUP_LABELS[g]) for g in RISK_LEVELS]
-    ax.legend(handles=handles, title="Risk group", loc="upper left", bbox_to_anchor=(1.04, 1.045), frameon=False,
-              fontsize=7.5, title_fontsize=7.5, handlelength=1.0, borderaxespad=0, alignment="left")
-    bar_ax = ax.inset_axes([1.06, 0.0, 0.06 if len(order) < 12 else 0.035, min(0.45, 2.2 / max(ax.figure.get_size_inches()[1], 1))])
+    handles = [matplotlib.patches.Patch(color=RISK_GROUP_COLOURS[g], label=RISK_LABELS[g]) for g in RISK_LEVELS]
+    ax.legend(
+        handles=handles,
+        title="Risk group",
+        loc="upper left",
+        bbox_to_anchor=(1.04, 1.045),
+        frameon=False,
+        fontsize=7.5,
+        title_fontsize=7.5,
+        handlelength=1.0,
+        borderaxespad=0,
+        alignment="left",
+    )
+    bar_ax = ax.inset_axes(
+        [1.06, 0.0, 0.06 if len(order) < 12 else 0.035, min(0.45, 2.2 / max(ax.figure.get_size_inches()[1], 1))]
+    )
     bar = ax.figure.colorbar(image, cax=bar_ax)
     bar.set_label("z-score\n(VST expression)", fontsize=7)
     bar.ax.tick_params(labelsize=7)
@@ -848,7 +863,8 @@ def differential_expression_tables(
         ``patient_id, risk_group`` (high/low).
     options : dict
         The config's ``rnaseq`` block (``gene_ids``, ``covariates``,
-        ``min_total_count``, ``size_factors``, ``alpha``, ``deg``).
+        ``min_total_count``, ``size_factors``, ``alpha``, ``deg``), with the schema's
+        defaults filled in (``workflow/schemas/config.schema.yaml``).
     id_map : pandas.Series, optional
         Gene id -> symbol (:func:`read_id_map`).
     n_cpus : int
@@ -866,28 +882,37 @@ def differential_expression_tables(
     """
     files = dict(files or {})
     matrix = counts.set_index(GENE_ID) if GENE_ID in counts.columns else counts
-    matrix, mapping = map_gene_ids(matrix, id_type=options.get("gene_ids", "auto"), id_map=id_map,
-                                   id_map_file=files.get("id_map"))
+    matrix, mapping = map_gene_ids(matrix, id_type=options["gene_ids"], id_map=id_map, id_map_file=files.get("id_map"))
     logger.info("%s", mapping.describe())
     samples = join_samples(
-        matrix.columns, clinical, risk_groups, covariates=options.get("covariates") or (),
-        counts_file=files.get("counts"), clinical_file=files.get("clinical"),
+        matrix.columns,
+        clinical,
+        risk_groups,
+        covariates=options["covariates"] or (),
+        counts_file=files.get("counts"),
+        clinical_file=files.get("clinical"),
         risk_groups_file=files.get("risk_groups"),
     )
     model = DifferentialExpression(
-        min_total_count=options.get("min_total_count", 10),
-        alpha=options.get("alpha", 0.1),
-        size_factors=options.get("size_factors", "ratio"),
+        min_total_count=options["min_total_count"],
+        alpha=options["alpha"],
+        size_factors=options["size_factors"],
         n_cpus=n_cpus,
         verbose=verbose,
     ).fit(matrix, samples)
-    deg = dict(options.get("deg") or {})
+    deg = options["deg"]
     degs = call_degs(
-        model.results_, p_value=deg.get("p_value", "pvalue"), cutoff=deg.get("cutoff", 0.05),
-        min_abs_log2fc=deg.get("min_abs_log2fc", 1.0),
+        model.results_,
+        p_value=deg["p_value"],
+        cutoff=deg["cutoff"],
+        min_abs_log2fc=deg["min_abs_log2fc"],
     )
-    logger.info("%d DEGs: %d up and %d down in high risk", len(degs), int((degs["direction"] == "up").sum()),
-                int((degs["direction"] == "down").sum()))
+    logger.info(
+        "%d DEGs: %d up and %d down in high risk",
+        len(degs),
+        int((degs["direction"] == "up").sum()),
+        int((degs["direction"] == "down").sum()),
+    )
     return DifferentialExpressionTables(
         results=model.results_.reset_index(),
         degs=degs.reset_index(),

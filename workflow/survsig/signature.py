@@ -11,19 +11,9 @@ import numpy as np
 import pandas as pd
 
 from . import columns as col
+from .concordance import concordance_index
 from .errors import InputError
-
-#: Titles of the study's models in figures.
-MODEL_TITLES = {"ct": "CT-only", "pet": "PET-only", "petct": "PET/CT"}
-
-#: Which true predictor of the synthetic cohort a model's channels can see.
-ORACLE_PREDICTOR = {
-    frozenset({"ct"}): "lp_image_ct",
-    frozenset({"ct", "roi"}): "lp_image_ct",
-    frozenset({"roi"}): "lp_image_ct",
-    frozenset({"pet"}): "lp_image_pet",
-    frozenset({"pet", "roi"}): "lp_image_pet",
-}
+from .vocabulary import signature_label
 
 
 def standardise_signature(raw: pd.Series, split: pd.Series) -> pd.Series:
@@ -64,7 +54,7 @@ def oracle_signature(ground_truth: pd.DataFrame, split: pd.DataFrame, channels) 
     CT (with or without ROI) sees ``lp_image_ct``, PET sees ``lp_image_pet`` and any
     model seeing both sees ``lp_image``.
     """
-    predictor = ORACLE_PREDICTOR.get(frozenset(channels), "lp_image")
+    predictor = col.ORACLE_PREDICTOR.get(frozenset(channels), col.ORACLE_IMAGE)
     merged = split.merge(ground_truth, on=col.PATIENT_ID, how="left", validate="one_to_one")
     missing = merged[predictor].isna()
     if missing.any():
@@ -99,9 +89,7 @@ def trained_signature(model_paths, slice_files, split: pd.DataFrame, *, threads=
     channels = members[0].channels
     for path, member in zip(model_paths, members):
         if member.channels != channels:
-            raise InputError(
-                f"ensemble member sees channels {member.channels}, the first member {channels}", file=path
-            )
+            raise InputError(f"ensemble member sees channels {member.channels}, the first member {channels}", file=path)
     data = load_slice_data(slice_files, channels)
     patients = split[col.PATIENT_ID].astype(str).tolist()
     missing = [p for p in patients if p not in data.slices]
@@ -118,28 +106,28 @@ def trained_signature(model_paths, slice_files, split: pd.DataFrame, *, threads=
     return signature_table(patients, split[col.SPLIT], np.mean(member_signatures, axis=0))
 
 
-def signature_vs_oracle(signatures: dict, clinical: pd.DataFrame, ground_truth: pd.DataFrame, models: dict) -> pd.DataFrame:
+def signature_vs_oracle(
+    signatures: dict, clinical: pd.DataFrame, ground_truth: pd.DataFrame, models: dict
+) -> pd.DataFrame:
     """Harrell C-index of each signature beside its oracle, per split.
 
     The oracle of a model is the true predictor its channels can see
-    (:data:`ORACLE_PREDICTOR`); ``image_oracle_cindex`` is that of the whole image
+    (:data:`survsig.columns.ORACLE_PREDICTOR`); ``image_oracle_cindex`` is that of the whole image
     predictor ``lp_image``, the ceiling of any imaging signature.
     """
-    from lifelines.utils import concordance_index
-
     outcome = clinical.set_index(clinical[col.PATIENT_ID].astype(str))
     truth = ground_truth.set_index(ground_truth[col.PATIENT_ID].astype(str))
     rows = []
     for model, table in signatures.items():
-        predictor = ORACLE_PREDICTOR.get(frozenset(models[model]), "lp_image")
+        predictor = col.ORACLE_PREDICTOR.get(frozenset(models[model]), col.ORACLE_IMAGE)
         for split_name in col.SPLIT_LEVELS:
             part = table[table[col.SPLIT] == split_name]
             ids = part[col.PATIENT_ID].astype(str)
             time_ = outcome.loc[ids, col.OS_MONTHS].to_numpy(float)
             event = outcome.loc[ids, col.OS_EVENT].to_numpy(int)
 
-            def c_index(score):
-                return concordance_index(time_, -np.asarray(score, float), event)
+            def c_index(score, time_=time_, event=event):
+                return concordance_index(time_, event, score)
 
             rows.append(
                 {
@@ -165,7 +153,7 @@ def signature_km_figure(signature: pd.DataFrame, clinical: pd.DataFrame, split: 
     High risk = signature above the median of the training patients; the same cut-off
     applies to the test set.
     """
-    from .stratify import RISK_GROUP, km_risk_figure
+    from .km import km_risk_figure
 
     groups = signature.merge(
         clinical[[col.PATIENT_ID, col.OS_MONTHS, col.OS_EVENT]], on=col.PATIENT_ID, how="left", validate="one_to_one"
@@ -174,12 +162,12 @@ def signature_km_figure(signature: pd.DataFrame, clinical: pd.DataFrame, split: 
         patient = groups.loc[groups[col.OS_MONTHS].isna(), col.PATIENT_ID].iloc[0]
         raise InputError("signature patient is not in the clinical sheet", patient=patient)
     cutoff = float(groups.loc[groups[col.SPLIT] == "train", "signature"].median())
-    groups[RISK_GROUP] = np.where(groups["signature"] > cutoff, "high", "low")
+    groups[col.RISK_GROUP] = np.where(groups["signature"] > cutoff, col.HIGH, col.LOW)
     return km_risk_figure(
         groups,
         {"cutoff": cutoff},
         split,
-        nomogram=f"{MODEL_TITLES.get(model, model)} signature",
+        title=signature_label(model),
         time_months=time_months,
         cutoff_text=f"High risk = signature above its training-set median ({cutoff:.3g})",
     )

@@ -32,8 +32,10 @@ import pandas as pd
 from scipy import ndimage
 
 from . import columns as col
+from .concordance import concordance_index
 from .errors import InputError
 from .io import atomic_path, write_tsv
+from .km import reverse_km_follow_up
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +98,7 @@ class SyntheticSettings:
     pet_spacing: tuple = (4.0, 4.0, 4.0)
 
     @classmethod
-    def from_config(cls, block) -> "SyntheticSettings":
+    def from_config(cls, block) -> SyntheticSettings:
         known = {k: v for k, v in dict(block).items() if k in cls.__dataclass_fields__}
         for key in ("ct_size", "ct_spacing", "pet_size", "pet_spacing"):
             if key in known:
@@ -149,9 +151,7 @@ def simulate_patients(settings: SyntheticSettings) -> pd.DataFrame:
     latent["uptake_heterogeneity"] = 0.2 * latent["uptake_level"] + np.sqrt(1 - 0.2**2) * z[:, 4]
 
     # Treatment leans towards surgery for small recurrences and chemotherapy for T4.
-    treatment_logits = np.column_stack(
-        [1.05 - 0.35 * stage_index, 1.0 + 0.0 * stage_index, -1.35 + 0.25 * stage_index]
-    )
+    treatment_logits = np.column_stack([1.05 - 0.35 * stage_index, 1.0 + 0.0 * stage_index, -1.35 + 0.25 * stage_index])
     treatment_p = np.exp(treatment_logits)
     treatment_p /= treatment_p.sum(axis=1, keepdims=True)
     u = rng.random(n)[:, None]
@@ -160,14 +160,8 @@ def simulate_patients(settings: SyntheticSettings) -> pd.DataFrame:
 
     h = HAZARD
     lp_clinical = h["age_per_year"] * (frame["age"] - AGE_CENTRE) + h["rT3_4"] * (stage_index >= 3)
-    ct_part = (
-        h["shape_irregularity"] * latent["shape_irregularity"]
-        + h["necrotic_core"] * latent["necrotic_core"]
-    )
-    pet_part = (
-        h["uptake_level"] * latent["uptake_level"]
-        + h["uptake_heterogeneity"] * latent["uptake_heterogeneity"]
-    )
+    ct_part = h["shape_irregularity"] * latent["shape_irregularity"] + h["necrotic_core"] * latent["necrotic_core"]
+    pet_part = h["uptake_level"] * latent["uptake_level"] + h["uptake_heterogeneity"] * latent["uptake_heterogeneity"]
     volume_part = h["tumor_volume"] * latent["tumor_volume"]
     lp_image = volume_part + ct_part + pet_part
     risk = lp_clinical + lp_image
@@ -207,10 +201,7 @@ class Grid:
     def axes(self, lo=(0, 0, 0), hi=None):
         """Physical coordinates (mm) of voxel centres along x, y, z for index range [lo, hi)."""
         hi = self.size if hi is None else hi
-        return [
-            self.origin[d] + self.spacing[d] * np.arange(lo[d], hi[d], dtype=float)
-            for d in range(3)
-        ]
+        return [self.origin[d] + self.spacing[d] * np.arange(lo[d], hi[d], dtype=float) for d in range(3)]
 
     def index_box(self, centre, half_width):
         """Index bounds [lo, hi) of the voxels within ``half_width`` mm of ``centre``."""
@@ -247,9 +238,7 @@ class TumourShape:
         polar = np.arccos(np.clip(dz / np.maximum(rho, 1e-9), -1.0, 1.0))
         p1, p2, p3 = self.phases
         # low-order lobulation of the surface: irregular, non-spherical contour
-        bumps = np.cos(3 * azimuth + p1) * np.sin(polar) ** 2 + 0.6 * np.cos(2 * polar + p2) * np.cos(
-            2 * azimuth + p3
-        )
+        bumps = np.cos(3 * azimuth + p1) * np.sin(polar) ** 2 + 0.6 * np.cos(2 * polar + p2) * np.cos(2 * azimuth + p3)
         return rho / (1.0 + self.lobulation * bumps / 1.6)
 
     @property
@@ -456,9 +445,7 @@ def render_patient(settings: SyntheticSettings, index, traits, has_node, out_dir
 # --------------------------------------------------------------------------- RNA-seq
 def demo_gene_sets(rng, genes) -> dict[str, list[str]]:
     """A demo library: the planted pathways among decoys of similar sizes."""
-    names = list(DEMO_PLANTED) + [
-        f"DEMO_PATHWAY_{i + 1:03d}" for i in range(DEMO_N_PATHWAYS - len(DEMO_PLANTED))
-    ]
+    names = list(DEMO_PLANTED) + [f"DEMO_PATHWAY_{i + 1:03d}" for i in range(DEMO_N_PATHWAYS - len(DEMO_PLANTED))]
     sizes = rng.integers(15, 61, size=len(names))
     return {
         name: sorted(rng.choice(genes, size=min(int(size), len(genes)), replace=False).tolist())
@@ -599,10 +586,7 @@ def simulate_cohort(settings: SyntheticSettings, out, *, threads=1):
     measurements = [None] * n
     step = max(1, n // 10)
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, threads)) as pool:
-        futures = {
-            pool.submit(render_patient, settings, i, trait_rows[i], has_node[i], image_dir): i
-            for i in range(n)
-        }
+        futures = {pool.submit(render_patient, settings, i, trait_rows[i], has_node[i], image_dir): i for i in range(n)}
         for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
             measurements[futures[future]] = future.result()
             if done % step == 0 or done == n:
@@ -657,17 +641,13 @@ def cohort_summary(clinical: pd.DataFrame, ground_truth: pd.DataFrame) -> pd.Dat
     (months, reverse Kaplan-Meier), each category's share (%), SUV medians and the
     oracle Harrell C-index of each true linear predictor (higher = higher risk).
     """
-    from lifelines import KaplanMeierFitter
-    from lifelines.utils import concordance_index
-
     n = len(clinical)
     time = clinical[col.OS_MONTHS].to_numpy(float)
     event = clinical[col.OS_EVENT].to_numpy(int)
-    follow_up = KaplanMeierFitter().fit(time, 1 - event)
     rows = [
         ("patients", n, 420),
         ("deaths (%)", 100.0 * event.mean(), 100.0 * 178 / 420),
-        ("median follow-up (months, reverse KM)", follow_up.median_survival_time_, 36.0),
+        ("median follow-up (months, reverse KM)", reverse_km_follow_up(time, event)[0], 36.0),
         ("age median (years)", clinical["age"].median(), 48.0),
     ]
     for name, counts in TABLE1_PROPORTIONS.items():
@@ -682,7 +662,7 @@ def cohort_summary(clinical: pd.DataFrame, ground_truth: pd.DataFrame) -> pd.Dat
     truth = ground_truth.set_index(col.PATIENT_ID).loc[clinical[col.PATIENT_ID]]
     paper_c = {"clinical": 0.673, "image": 0.722, "full": 0.741}
     for name, column in ORACLES.items():
-        c_index = concordance_index(time, -truth[column].to_numpy(), event)
+        c_index = concordance_index(time, event, truth[column].to_numpy())
         rows.append((f"oracle C-index {name}", c_index, paper_c.get(name, np.nan)))
     summary = pd.DataFrame(rows, columns=["quantity", "value", "paper"])
     summary["value"] = summary["value"].astype(float)

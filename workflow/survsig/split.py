@@ -157,9 +157,7 @@ def split_cohort(
     duplicated = clinical[PATIENT_ID].duplicated()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated.to_numpy())[0])
-        raise InputError(
-            "duplicate patient id", patient=clinical[PATIENT_ID].iloc[row], row=row + 1, column=PATIENT_ID
-        )
+        raise InputError("duplicate patient id", patient=clinical[PATIENT_ID].iloc[row], row=row + 1, column=PATIENT_ID)
     out = pd.DataFrame({PATIENT_ID: clinical[PATIENT_ID].to_numpy()})
 
     if from_sheet and SPLIT in clinical.columns:

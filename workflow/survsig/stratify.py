@@ -30,74 +30,51 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .columns import OS_EVENT, OS_MONTHS, PATIENT_ID, SPLIT, SPLIT_LEVELS
+from .baseline import baseline_figure, baseline_table
+from .columns import (
+    HIGH,
+    LOW,
+    LP,
+    OS_EVENT,
+    OS_MONTHS,
+    PATIENT_ID,
+    RISK_GROUP,
+    RISK_GROUP_COLUMNS,
+    RISK_LEVELS,
+    SPLIT,
+    SPLIT_LEVELS,
+)
+from .cox import fit_cox
 from .errors import InputError
-from .figures import RISK_GROUP_COLOURS
+from .figures import TREATMENT_COLOURS, new_figure, style
+from .files import check_scores
+from .formats import format_p
+from .io import read_table
 from .km import (
+    PANEL_WIDTH,
     KMGroup,
     compare_groups,
+    comparison_line,
     draw_km_panel,
-    fit_cox,
-    format_hr,
-    format_p,
-    format_median,
-    format_survival,
     kaplan_meier,
-    km_style,
+    km_risk_figure,
     legend_line_count,
     logrank,
-    new_figure,
     panel_height,
+    risk_group_curves,
     wrap_lines,
-    PANEL_WIDTH,
 )
+from .vocabulary import RISK_LABELS, SPLIT_TITLES, SUBGROUPS, nomogram_title
 
 log = logging.getLogger(__name__)
 
 TRAIN, TEST = SPLIT_LEVELS
-LP = "lp"
-RISK_GROUP = "risk_group"
-LOW, HIGH = "low", "high"
-#: Risk groups, reference first: hazard ratios are high vs low.
-RISK_LEVELS = (LOW, HIGH)
-#: Columns of a nomogram's score file (``results/nomograms/{nomogram}_scores.tsv``).
-SCORE_COLUMNS = (PATIENT_ID, SPLIT, OS_MONTHS, OS_EVENT, LP)
-#: Columns of ``results/risk_groups.tsv``.
-RISK_GROUP_COLUMNS = (PATIENT_ID, SPLIT, LP, RISK_GROUP)
 #: Patient sets a subgroup analysis or Table S3 can use.
 SUBSETS = ("all", TRAIN, TEST)
 PMETHODS = ("none", "Lau92", "condMC")
 
-RISK_COLORS = {LOW: RISK_GROUP_COLOURS["low"], HIGH: RISK_GROUP_COLOURS["high"]}
-RISK_LABELS = {LOW: "Low risk", HIGH: "High risk"}
-TREATMENT_COLORS = {"surgery": "#1b9e77", "reirradiation": "#7570b3", "chemotherapy": "#d95f02"}
 TREATMENT_LABELS = {"surgery": "Surgery", "reirradiation": "Re-irradiation", "chemotherapy": "Chemotherapy"}
 LOCAL_TREATMENTS = ("surgery", "reirradiation")
-SPLIT_TITLES = {TRAIN: "training set", TEST: "test set", "all": "all patients"}
-NOMOGRAM_TITLES = {
-    "clinical": "Clinical nomogram",
-    "clinical_suv": "Clinical + SUV nomogram",
-    "dl_ct": "CT deep learning nomogram",
-    "dl_pet": "PET deep learning nomogram",
-    "dl_petct": "PET/CT deep learning nomogram",
-    "integrated": "Integrated nomogram",
-    "integrated_suv": "Integrated + SUV nomogram",
-}
-
-#: Subgroups of Fig. 4: variable -> [(level name, title, canonical levels pooled)].
-SUBGROUPS = {
-    "sex": [("M", "Male", ("M",)), ("F", "Female", ("F",))],
-    "ebv_dna": [
-        ("undetectable", "EBV DNA undetectable", ("undetectable",)),
-        ("detectable", "EBV DNA detectable", ("detectable",)),
-    ],
-    "N_stage": [("N0", "N0", ("N0",)), ("N1-3", "N1\u2013N3", ("N1", "N2", "N3"))],
-    "treatment": [
-        ("surgery", "Surgery", ("surgery",)),
-        ("reirradiation", "Re-irradiation", ("reirradiation",)),
-        ("chemotherapy", "Chemotherapy", ("chemotherapy",)),
-    ],
-}
 
 
 # --------------------------------------------------------------------------- maxstat
@@ -357,91 +334,6 @@ def cutoff_table(nomogram: str, cutoff: MaxstatCutoff) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- input checks
-def check_scores(scores: pd.DataFrame, split: pd.DataFrame, *, file=None) -> pd.DataFrame:
-    """Check a nomogram's score file against the split table and return it in split order.
-
-    Parameters
-    ----------
-    scores : pandas.DataFrame
-        Columns :data:`SCORE_COLUMNS`: ``patient_id``, ``split`` (train/test),
-        ``os_months`` (> 0), ``os_event`` (0/1) and ``lp`` (linear predictor, higher =
-        higher risk), one row per patient.
-    split : pandas.DataFrame
-        ``patient_id`` and ``split`` for every patient (``results/split.tsv``).
-    file : str, optional
-        Name of the score file, for messages.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns :data:`SCORE_COLUMNS`, one row per patient of ``split``, in its order.
-
-    Raises
-    ------
-    InputError
-        A missing column, a duplicate patient, a bad value (naming patient, row and
-        column), a patient of the split table without score (or a scored patient the
-        split table lacks), or a split label that differs from the split table.
-    """
-    for column in SCORE_COLUMNS:
-        if column not in scores.columns:
-            raise InputError("the score file lacks this column", file=file, column=column)
-    scores = scores.reset_index(drop=True)
-    ids = scores[PATIENT_ID].astype(str)
-    duplicated = ids.duplicated()
-    if duplicated.any():
-        row = int(np.flatnonzero(duplicated.to_numpy())[0])
-        raise InputError("duplicate patient", file=file, patient=ids.iloc[row], row=row + 1, column=PATIENT_ID)
-
-    def bad(mask, column, message):
-        if mask.any():
-            row = int(np.flatnonzero(np.asarray(mask))[0])
-            raise InputError(message, file=file, patient=ids.iloc[row], row=row + 1, column=column)
-
-    lp = pd.to_numeric(scores[LP], errors="coerce")
-    bad(~np.isfinite(lp.to_numpy(dtype=float)), LP, "the linear predictor is missing or not a finite number")
-    months = pd.to_numeric(scores[OS_MONTHS], errors="coerce").to_numpy(dtype=float)
-    bad(~(np.isfinite(months) & (months > 0)), OS_MONTHS, "os_months must be a number > 0")
-    events = pd.to_numeric(scores[OS_EVENT], errors="coerce").to_numpy(dtype=float)
-    bad(~np.isin(events, (0, 1)), OS_EVENT, "os_event must be 0 or 1")
-    bad(~scores[SPLIT].isin(SPLIT_LEVELS).to_numpy(), SPLIT, f"split must be one of {', '.join(SPLIT_LEVELS)}")
-
-    split_ids = split[PATIENT_ID].astype(str)
-    known = pd.Series(np.arange(len(scores)), index=ids.to_numpy())
-    missing = split_ids[~split_ids.isin(ids)]
-    if len(missing):
-        raise InputError(
-            f"patient of the split table has no score ({len(missing)} patient(s) missing)",
-            file=file,
-            patient=missing.iloc[0],
-        )
-    extra = ids[~ids.isin(split_ids)]
-    if len(extra):
-        row = int(extra.index[0])
-        raise InputError("patient is not in the split table", file=file, patient=extra.iloc[0], row=row + 1)
-    rows = known.reindex(split_ids.to_numpy()).to_numpy()
-    out = pd.DataFrame(
-        {
-            PATIENT_ID: split_ids.to_numpy(),
-            SPLIT: scores[SPLIT].to_numpy()[rows],
-            OS_MONTHS: months[rows],
-            OS_EVENT: events[rows].astype(int),
-            LP: lp.to_numpy(dtype=float)[rows],
-        }
-    )
-    differs = out[SPLIT].to_numpy() != split[SPLIT].astype(str).to_numpy()
-    if differs.any():
-        i = int(np.flatnonzero(differs)[0])
-        raise InputError(
-            f"split {out[SPLIT].iloc[i]!r} differs from the split table's {split[SPLIT].iloc[i]!r}",
-            file=file,
-            patient=out[PATIENT_ID].iloc[i],
-            row=int(rows[i]) + 1,
-            column=SPLIT,
-        )
-    return out
-
-
 def join_clinical(risk_groups: pd.DataFrame, clinical: pd.DataFrame, *, file=None) -> pd.DataFrame:
     """Risk groups joined with the validated clinical sheet (one row per patient).
 
@@ -471,8 +363,6 @@ def join_clinical(risk_groups: pd.DataFrame, clinical: pd.DataFrame, *, file=Non
 
 def read_risk_groups_with_clinical(risk_groups_path, clinical_path) -> pd.DataFrame:
     """Read ``risk_groups.tsv`` and the validated clinical sheet and join them (:func:`join_clinical`)."""
-    from .io import read_table
-
     return join_clinical(
         read_table(risk_groups_path, dtype={PATIENT_ID: str}),
         read_table(clinical_path, dtype={PATIENT_ID: str}),
@@ -526,8 +416,9 @@ def _warn(note, where):
         log.warning("%s: %s", where, note)
 
 
-def risk_group_summary(groups: pd.DataFrame, cutoff_row: pd.Series, *, time_months=36.0, conf_level=0.95,
-                       conf_type="log") -> pd.DataFrame:
+def risk_group_summary(
+    groups: pd.DataFrame, cutoff_row: pd.Series, *, time_months=36.0, conf_level=0.95, conf_type="log"
+) -> pd.DataFrame:
     """High vs low risk in each split (``results/tables/risk_groups_{nomogram}.tsv``).
 
     Parameters
@@ -555,8 +446,13 @@ def risk_group_summary(groups: pd.DataFrame, cutoff_row: pd.Series, *, time_mont
     for name in SPLIT_LEVELS:
         part = groups[groups[SPLIT] == name]
         result = compare_groups(
-            part[OS_MONTHS], part[OS_EVENT], part[RISK_GROUP], levels=RISK_LEVELS,
-            time_months=time_months, conf_level=conf_level, conf_type=conf_type,
+            part[OS_MONTHS],
+            part[OS_EVENT],
+            part[RISK_GROUP],
+            levels=RISK_LEVELS,
+            time_months=time_months,
+            conf_level=conf_level,
+            conf_type=conf_type,
         )
         _warn(result["note"], f"{cutoff_row['nomogram']}, {name} set")
         rows.append(
@@ -577,75 +473,6 @@ def risk_group_summary(groups: pd.DataFrame, cutoff_row: pd.Series, *, time_mont
 def risk_group_table(groups: pd.DataFrame) -> pd.DataFrame:
     """``results/risk_groups.tsv``: patient_id, split, lp, risk_group of every patient."""
     return groups[list(RISK_GROUP_COLUMNS)].reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------- text helpers
-def survival_label(time_months) -> str:
-    """``3-year OS`` for 36 months, ``30-month OS`` otherwise."""
-    t = float(time_months)
-    return f"{t / 12:g}-year OS" if t % 12 == 0 else f"{t:g}-month OS"
-
-
-def _legend(result, level, time_months):
-    return (
-        f"n = {result[f'n_{level}']}, deaths {result[f'events_{level}']}; {survival_label(time_months)} "
-        + format_survival(result[f"os_{level}"], result[f"os_{level}_lower"], result[f"os_{level}_upper"])
-        + "\n"
-        + format_median(result[f"median_{level}"], result[f"median_{level}_lower"], result[f"median_{level}_upper"])
-    )
-
-
-def _risk_groups_km(frame, result, time_months):
-    return [
-        KMGroup(
-            RISK_LABELS[level],
-            frame.loc[frame[RISK_GROUP] == level, OS_MONTHS].to_numpy(float),
-            frame.loc[frame[RISK_GROUP] == level, OS_EVENT].to_numpy(int),
-            RISK_COLORS[level],
-            legend=_legend(result, level, time_months),
-        )
-        for level in RISK_LEVELS
-    ]
-
-
-def _comparison_line(result, conf_level, what="High vs low risk"):
-    return f"{what}: {format_hr(result['hr'], result['hr_lower'], result['hr_upper'], conf_level=conf_level)}; " \
-        f"log-rank {format_p(result['logrank_p'])}"
-
-
-# --------------------------------------------------------------------------- Fig. 3
-def km_risk_figure(groups, cutoff_row, split, *, nomogram, time_months=36.0, conf_level=0.95, conf_type="log",
-                   step_months=12.0, cutoff_text=None):
-    """Kaplan-Meier curves of the two risk groups in one split (Fig. 3 A-F).
-
-    Header: legend with n, deaths, survival at ``time_months`` (CI) and median survival
-    (CI) per group; the
-    hazard ratio (high vs low, Cox) and log-rank p; the cut-off (``cutoff_text`` replaces
-    its line). Under the plot: the
-    numbers at risk at each time tick. Returns the figure (save with
-    :func:`survsig.figures.save_figure`).
-    """
-    part = groups[groups[SPLIT] == split]
-    result = compare_groups(
-        part[OS_MONTHS], part[OS_EVENT], part[RISK_GROUP], levels=RISK_LEVELS,
-        time_months=time_months, conf_level=conf_level, conf_type=conf_type,
-    )
-    lines = [
-        _comparison_line(result, conf_level),
-        cutoff_text or f"Cut-off learned on the training set: high risk = lp > {cutoff_row['cutoff']:.4g}",
-    ]
-    if result["note"]:
-        lines.append(f"Note: {result['note']}")
-    title = f"{NOMOGRAM_TITLES.get(nomogram, nomogram)}, {SPLIT_TITLES[split]}"
-    max_months = float(groups[OS_MONTHS].max())
-    km_groups = _risk_groups_km(part, result, time_months)
-    with km_style():
-        fig = new_figure(PANEL_WIDTH, panel_height(2, lines, legend_lines=legend_line_count(km_groups)))
-        draw_km_panel(
-            fig, (0, 0), km_groups, title=title, lines=lines,
-            step_months=step_months, max_months=max_months, conf_level=conf_level, conf_type=conf_type,
-        )
-    return fig
 
 
 # --------------------------------------------------------------------------- Fig. 4
@@ -681,30 +508,49 @@ def subgroup_table(frame, *, subset="all", time_months=36.0, conf_level=0.95, co
         for name, _, mask in subgroup_masks(frame, variable):
             part = frame[mask]
             result = compare_groups(
-                part[OS_MONTHS], part[OS_EVENT], part[RISK_GROUP], levels=RISK_LEVELS,
-                time_months=time_months, conf_level=conf_level, conf_type=conf_type,
+                part[OS_MONTHS],
+                part[OS_EVENT],
+                part[RISK_GROUP],
+                levels=RISK_LEVELS,
+                time_months=time_months,
+                conf_level=conf_level,
+                conf_type=conf_type,
             )
             _warn(result["note"], f"subgroup {variable} = {name} ({subset})")
             rows.append({"subset": subset, "variable": variable, "level": name, **result})
     return pd.DataFrame(rows)
 
 
-def subgroup_figure(frame, variable, *, subset="all", nomogram="integrated", time_months=36.0, conf_level=0.95,
-                    conf_type="log", step_months=12.0):
+def subgroup_figure(
+    frame,
+    variable,
+    *,
+    subset="all",
+    nomogram="integrated",
+    time_months=36.0,
+    conf_level=0.95,
+    conf_type="log",
+    step_months=12.0,
+):
     """One KM panel of high vs low risk per level of ``variable``, side by side (Fig. 4)."""
     frame = select_subset(frame, subset)
     panels = []
-    for name, title, mask in subgroup_masks(frame, variable):
+    for _, title, mask in subgroup_masks(frame, variable):
         part = frame[mask]
         result = compare_groups(
-            part[OS_MONTHS], part[OS_EVENT], part[RISK_GROUP], levels=RISK_LEVELS,
-            time_months=time_months, conf_level=conf_level, conf_type=conf_type,
+            part[OS_MONTHS],
+            part[OS_EVENT],
+            part[RISK_GROUP],
+            levels=RISK_LEVELS,
+            time_months=time_months,
+            conf_level=conf_level,
+            conf_type=conf_type,
         )
-        lines = [_comparison_line(result, conf_level)]
+        lines = [comparison_line(result, conf_level)]
         if result["note"]:
             lines.append(f"Note: {result['note']}")
-        panels.append((title, _risk_groups_km(part, result, time_months), lines))
-    header = f"{NOMOGRAM_TITLES.get(nomogram, nomogram)} risk groups within subgroups, {SPLIT_TITLES[subset]}"
+        panels.append((title, risk_group_curves(part, result, time_months), lines))
+    header = f"{nomogram_title(nomogram)} risk groups within subgroups, {SPLIT_TITLES[subset]}"
     return _panel_figure(panels, header, frame, step_months, conf_level, conf_type)
 
 
@@ -716,15 +562,29 @@ def _panel_figure(panels, header, frame, step_months, conf_level, conf_type, foo
     height = panel_height(n_groups, [""] * n_lines, legend_lines=legend_lines)
     header_h, footer_h = 0.4, (0.3 if footer else 0.0)
     max_months = float(frame[OS_MONTHS].max()) if len(frame) else 12.0
-    with km_style():
+    with style("km"):
         fig = new_figure(PANEL_WIDTH * len(panels), height + header_h + footer_h)
-        fig.text(0.12 / fig.get_figwidth(), 1 - 0.12 / fig.get_figheight(), header, ha="left", va="top",
-                 fontsize=11.5, fontweight="bold")
+        fig.text(
+            0.12 / fig.get_figwidth(),
+            1 - 0.12 / fig.get_figheight(),
+            header,
+            ha="left",
+            va="top",
+            fontsize=11.5,
+            fontweight="bold",
+        )
         for i, (title, groups, lines) in enumerate(panels):
             lines = list(lines) + [""] * (n_lines - len(lines))
             draw_km_panel(
-                fig, (PANEL_WIDTH * i, footer_h), groups, title=title, lines=lines, step_months=step_months,
-                max_months=max_months, conf_level=conf_level, conf_type=conf_type,
+                fig,
+                (PANEL_WIDTH * i, footer_h),
+                groups,
+                title=title,
+                lines=lines,
+                step_months=step_months,
+                max_months=max_months,
+                conf_level=conf_level,
+                conf_type=conf_type,
             )
         if footer:
             fig.text(0.12 / fig.get_figwidth(), 0.12 / fig.get_figheight(), footer, ha="left", va="bottom")
@@ -739,9 +599,9 @@ def _local(frame):
 def interaction_p(frame) -> float:
     """Wald p of the local-treatment x high-risk interaction in a Cox model.
 
-    Model: ``local + high + local:high`` (lifelines, Efron ties). NaN when a cell of
-    treatment (local/chemotherapy) x risk group has no deaths or the fit does not
-    converge (:func:`survsig.km.fit_cox`).
+    Model: ``local + high + local:high`` (:func:`survsig.cox.fit_cox`, Efron ties). NaN
+    when a cell of treatment (local/chemotherapy) x risk group has no deaths or the
+    likelihood is monotone (a coefficient runs off to infinity).
     """
     local = (_local(frame) == "local").astype(float)
     high = (frame[RISK_GROUP].to_numpy() == HIGH).astype(float)
@@ -750,16 +610,12 @@ def interaction_p(frame) -> float:
         for b in (0, 1):
             if event[(local == a) & (high == b)].sum() == 0:
                 return float("nan")
-    data = pd.DataFrame(
-        {"time": frame[OS_MONTHS].to_numpy(float), "event": event, "local": local, "high": high,
-         "local_x_high": local * high}
-    )
-    fit = fit_cox(data)
-    return float("nan") if fit is None else float(fit.summary.loc["local_x_high", "p"])
+    covariates = np.column_stack([local, high, local * high])
+    fit = fit_cox(frame[OS_MONTHS].to_numpy(float), event, covariates, names=["local", "high", "local_x_high"])
+    return float(fit.summary()["p_value"].iloc[2]) if fit.converged else float("nan")
 
 
-def treatment_by_risk_table(frame, *, subset="all", time_months=36.0, conf_level=0.95,
-                            conf_type="log") -> pd.DataFrame:
+def treatment_by_risk_table(frame, *, subset="all", time_months=36.0, conf_level=0.95, conf_type="log") -> pd.DataFrame:
     """Local treatment vs chemotherapy within each risk group (``treatment_by_risk_{subset}.tsv``).
 
     Parameters
@@ -785,21 +641,42 @@ def treatment_by_risk_table(frame, *, subset="all", time_months=36.0, conf_level
     for level in RISK_LEVELS:
         part = frame[frame[RISK_GROUP] == level]
         result = compare_groups(
-            part[OS_MONTHS], part[OS_EVENT], _local(part), levels=("chemotherapy", "local"),
-            time_months=time_months, conf_level=conf_level, conf_type=conf_type,
+            part[OS_MONTHS],
+            part[OS_EVENT],
+            _local(part),
+            levels=("chemotherapy", "local"),
+            time_months=time_months,
+            conf_level=conf_level,
+            conf_type=conf_type,
         )
         chisq3, _, p3 = logrank(part[OS_MONTHS], part[OS_EVENT], part["treatment"])
         _warn(result["note"], f"treatment within {level} risk ({subset})")
         counts = {f"n_{t}": int((part["treatment"] == t).sum()) for t in LOCAL_TREATMENTS}
         rows.append(
-            {"subset": subset, RISK_GROUP: level, **counts, **result, "logrank3_chisq": chisq3,
-             "logrank3_p": p3, "interaction_p": p_interaction}
+            {
+                "subset": subset,
+                RISK_GROUP: level,
+                **counts,
+                **result,
+                "logrank3_chisq": chisq3,
+                "logrank3_p": p3,
+                "interaction_p": p_interaction,
+            }
         )
     return pd.DataFrame(rows)
 
 
-def treatment_by_risk_figure(frame, *, subset="all", nomogram="integrated", time_months=36.0, conf_level=0.95,
-                             conf_type="log", step_months=12.0, table=None):
+def treatment_by_risk_figure(
+    frame,
+    *,
+    subset="all",
+    nomogram="integrated",
+    time_months=36.0,
+    conf_level=0.95,
+    conf_type="log",
+    step_months=12.0,
+    table=None,
+):
     """KM curves by treatment within the low- and the high-risk group, side by side.
 
     ``table``: the same patients' :func:`treatment_by_risk_table`, when already
@@ -812,29 +689,29 @@ def treatment_by_risk_figure(frame, *, subset="all", nomogram="integrated", time
     for level, result in zip(RISK_LEVELS, table.to_dict("records")):
         part = frame[frame[RISK_GROUP] == level]
         groups = []
-        for treatment in TREATMENT_COLORS:
+        for treatment in TREATMENT_COLOURS:
             mask = (part["treatment"] == treatment).to_numpy()
-            curve = kaplan_meier(part.loc[mask, OS_MONTHS], part.loc[mask, OS_EVENT], conf_level=conf_level,
-                                 conf_type=conf_type)
+            curve = kaplan_meier(
+                part.loc[mask, OS_MONTHS], part.loc[mask, OS_EVENT], conf_level=conf_level, conf_type=conf_type
+            )
             groups.append(
                 KMGroup(
                     TREATMENT_LABELS[treatment],
                     part.loc[mask, OS_MONTHS].to_numpy(float),
                     part.loc[mask, OS_EVENT].to_numpy(int),
-                    TREATMENT_COLORS[treatment],
+                    TREATMENT_COLOURS[treatment],
                     legend=f"n = {int(mask.sum())}, deaths {int(part.loc[mask, OS_EVENT].sum())}",
                     curve=curve,
                 )
             )
         lines = [
-            _comparison_line(result, conf_level, what="Local vs chemotherapy"),
+            comparison_line(result, conf_level, what="Local vs chemotherapy"),
             f"Three treatments: log-rank {format_p(result['logrank3_p'])}",
         ]
         if result["note"]:
             lines.append(f"Note: {result['note']}")
         panels.append((f"{RISK_LABELS[level]} group", groups, lines))
-    header = f"Treatment within the risk groups of the {NOMOGRAM_TITLES.get(nomogram, nomogram).lower()}, " \
-        f"{SPLIT_TITLES[subset]}"
+    header = f"Treatment within the risk groups of the {nomogram_title(nomogram).lower()}, {SPLIT_TITLES[subset]}"
     footer = (
         "Local treatment = surgery or re-irradiation. Interaction of local treatment and high risk "
         f"(Cox, Wald): {format_p(table['interaction_p'].iloc[0])}"
@@ -880,8 +757,6 @@ def risk_group_baseline(frame, *, subset="all", fisher_below_expected=5, fisher_
     InputError
         When one risk group has no patient in ``subset``.
     """
-    from .table1 import baseline_table
-
     frame = select_subset(frame, subset)
     for level in RISK_LEVELS:
         if not (frame[RISK_GROUP] == level).any():
@@ -889,24 +764,24 @@ def risk_group_baseline(frame, *, subset="all", fisher_below_expected=5, fisher_
                 f"no {level}-risk patient in {SPLIT_TITLES[subset]}: Table S3 compares two groups", column=RISK_GROUP
             )
     pseudo_split = pd.DataFrame(
-        {PATIENT_ID: frame[PATIENT_ID].to_numpy(),
-         SPLIT: np.where(frame[RISK_GROUP].to_numpy() == LOW, TRAIN, TEST)}
+        {PATIENT_ID: frame[PATIENT_ID].to_numpy(), SPLIT: np.where(frame[RISK_GROUP].to_numpy() == LOW, TRAIN, TEST)}
     )
     clinical = frame.drop(columns=[SPLIT, LP, RISK_GROUP])
     table = baseline_table(
-        clinical, pseudo_split, fisher_below_expected=fisher_below_expected, fisher_resamples=fisher_resamples,
+        clinical,
+        pseudo_split,
+        fisher_below_expected=fisher_below_expected,
+        fisher_resamples=fisher_resamples,
         seed=seed,
     )
     return table.rename(columns=S3_RENAME)
 
 
-def render_risk_group_baseline(table, png_path, pdf_path, *, subset="all", dpi=200):
-    """Draw Table S3 (:func:`risk_group_baseline`) with Table 1's renderer."""
-    from .table1 import render_table1
-
+def table_s3_figure(table, *, subset="all"):
+    """Table S3 (:func:`risk_group_baseline`) drawn as Table 1 is (:func:`survsig.baseline.baseline_figure`)."""
     back = table.rename(columns={v: k for k, v in S3_RENAME.items()})
     title = S3_TITLE + ("" if subset == "all" else f" ({SPLIT_TITLES[subset]})")
-    render_table1(back, png_path, pdf_path, title=title, set_names=("Low risk", "High risk"), dpi=dpi)
+    return baseline_figure(back, title=title, set_names=(RISK_LABELS[LOW], RISK_LABELS[HIGH]))
 
 
 __all__ = [
@@ -926,5 +801,5 @@ __all__ = [
     "treatment_by_risk_table",
     "treatment_by_risk_figure",
     "risk_group_baseline",
-    "render_risk_group_baseline",
+    "table_s3_figure",
 ]

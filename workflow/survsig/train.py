@@ -32,10 +32,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .concordance import concordance_index
 from .errors import InputError
+from .figures import new_figure, styled
 from .io import atomic_path, remove_stale_temp_files
 from .losses import cox_partial_nll
-from .preprocess import CHANNELS
+from .slices import CHANNELS
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ class TrainSettings:
     device: str = "auto"
 
     @classmethod
-    def from_config(cls, block) -> "TrainSettings":
+    def from_config(cls, block) -> TrainSettings:
         known = {k: v for k, v in dict(block or {}).items() if k in cls.__dataclass_fields__}
         settings = cls(**known)
         if settings.aggregate not in ("mean", "max"):
@@ -89,9 +91,7 @@ def channel_indices(channels, *, model=None):
     unknown = [c for c in channels if c not in CHANNELS]
     if unknown or not channels:
         where = f"imaging.models.{model}" if model else "imaging.models"
-        raise InputError(
-            f"{where}: unknown channel(s) {unknown or channels}; channels are {', '.join(CHANNELS)}"
-        )
+        raise InputError(f"{where}: unknown channel(s) {unknown or channels}; channels are {', '.join(CHANNELS)}")
     return [CHANNELS.index(c) for c in channels]
 
 
@@ -177,7 +177,9 @@ class SliceData:
 
     def __init__(self, patient_slices, channels):
         self.index = channel_indices(channels)
-        self.slices = {p.patient_id: torch.from_numpy(np.ascontiguousarray(p.slices[:, self.index])) for p in patient_slices}
+        self.slices = {
+            p.patient_id: torch.from_numpy(np.ascontiguousarray(p.slices[:, self.index])) for p in patient_slices
+        }
         self.roi_channel = self.index.index(CHANNELS.index("roi")) if "roi" in channels else None
 
     def sample(self, patients, k, rng):
@@ -303,14 +305,12 @@ class SignatureTrainer:
         return np.asarray(scores)
 
     def _evaluate(self, model, data, patients, outcome):
-        from lifelines.utils import concordance_index
-
         risk = self.predict_patients(data, patients, model)
         time_, event = outcome[0][patients], outcome[1][patients]
         loss = cox_partial_nll(
             torch.tensor(risk), torch.tensor(event), torch.tensor(time_), ties=self.settings.ties
         ).item()
-        cindex = concordance_index(time_, -risk, event) if event.any() else float("nan")
+        cindex = concordance_index(time_, event, risk)
         return loss, cindex
 
     # -- training ---------------------------------------------------------------------
@@ -404,7 +404,11 @@ class SignatureTrainer:
 
         log.info(
             "training %s on %s: %d fit / %d validation patients, %d events in fit",
-            "+".join(self.channels), self.device_, len(fit_patients), len(val_patients), int(outcome[1][fit_patients].sum()),
+            "+".join(self.channels),
+            self.device_,
+            len(fit_patients),
+            len(val_patients),
+            int(outcome[1][fit_patients].sum()),
         )
         for epoch in range(start_epoch, s.epochs + 1):
             if snapshots and epoch - snapshots[0]["epoch"] > s.patience:
@@ -440,7 +444,14 @@ class SignatureTrainer:
             history[-1]["val_cindex_smoothed"] = smoothed
             log.info(
                 "epoch %3d/%d  loss %.4f  val loss %.4f  val C-index %.3f (mean of last %d: %.3f)  %.1f s%s",
-                epoch, s.epochs, train_loss, val_loss, val_cindex, len(recent), smoothed, seconds,
+                epoch,
+                s.epochs,
+                train_loss,
+                val_loss,
+                val_cindex,
+                len(recent),
+                smoothed,
+                seconds,
                 "  *" if snapshots[0]["epoch"] == epoch else "",
             )
             self._save_checkpoint(fingerprint, epoch, model, optimizer, history, snapshots)
@@ -695,6 +706,7 @@ def kept_epoch(history):
     return kept[0] if kept else None
 
 
+@styled()
 def plot_training_curves(history, *, title, best_epoch=None, ax=None, legend=True, kept_label=None):
     """Training and validation loss and validation C-index per epoch (two axes).
 
@@ -702,10 +714,8 @@ def plot_training_curves(history, *, title, best_epoch=None, ax=None, legend=Tru
     labelled ``kept_label`` (default: "kept epoch (N)"); the snapshot epochs (``snapshot``
     = 1 in the history) are circled on the validation C-index.
     """
-    import matplotlib.pyplot as plt
-
     if ax is None:
-        _, ax = plt.subplots(figsize=(7.0, 4.5))
+        ax = new_figure(7.0, 4.5).add_subplot()
     epochs = [h["epoch"] for h in history]
     ax.plot(epochs, [h["train_loss"] for h in history], "-o", ms=3, label="training loss")
     # the validation loss ranks the whole fold at once, so it sits higher than batch losses
@@ -719,8 +729,13 @@ def plot_training_curves(history, *, title, best_epoch=None, ax=None, legend=Tru
     snapshots = [h for h in history if h.get("snapshot") == 1]
     if len(snapshots) > 1:
         right.plot(
-            [h["epoch"] for h in snapshots], [h["val_cindex"] for h in snapshots], "o", ms=8, mfc="none",
-            mec="black", label="snapshot epochs (averaged)",
+            [h["epoch"] for h in snapshots],
+            [h["val_cindex"] for h in snapshots],
+            "o",
+            ms=8,
+            mfc="none",
+            mec="black",
+            label="snapshot epochs (averaged)",
         )
     right.set_ylabel("validation C-index")
     right.set_ylim(0.3, 1.0)
@@ -729,14 +744,20 @@ def plot_training_curves(history, *, title, best_epoch=None, ax=None, legend=Tru
     lines = ax.get_lines() + right.get_lines()
     if legend:
         ax.legend(
-            lines, [line.get_label() for line in lines], loc="upper center", bbox_to_anchor=(0.5, -0.14),
-            ncol=3, fontsize=8, frameon=False,
+            lines,
+            [line.get_label() for line in lines],
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.14),
+            ncol=3,
+            fontsize=8,
+            frameon=False,
         )
         ax.figure.subplots_adjust(bottom=0.25, right=0.88)
     ax.set_title(title)
     return ax
 
 
+@styled()
 def plot_member_training_curves(histories, *, title):
     """Training curves of every member of a model, one panel each (legend below the last).
 
@@ -745,12 +766,10 @@ def plot_member_training_curves(histories, *, title):
     histories : list of list of dict
         Per member, its history rows (``kept`` = 1 marks the kept epoch).
     """
-    from matplotlib.figure import Figure
-
     if len(histories) == 1:
         return plot_training_curves(histories[0], title=title, best_epoch=kept_epoch(histories[0])).figure
     height = 3.0 * len(histories) + 1.2
-    fig = Figure(figsize=(7.0, height))
+    fig = new_figure(7.0, height)
     axes = fig.subplots(len(histories), 1, sharex=True)
     for member, (history, ax) in enumerate(zip(histories, axes)):
         kept = kept_epoch(history)
@@ -774,12 +793,14 @@ def plot_member_training_curves(histories, *, title):
 
 def load_slice_data(slice_files, channels) -> SliceData:
     """Read preprocessed ``.npz`` files into memory for a model's channels."""
-    from .preprocess import load_patient_slices
+    from .slices import load_patient_slices
 
     return SliceData([load_patient_slices(path) for path in slice_files], channels)
 
 
-def train_signature_model(slice_files, clinical, split, channels, settings: TrainSettings, *, checkpoint=None, threads=None, model_name=None):
+def train_signature_model(
+    slice_files, clinical, split, channels, settings: TrainSettings, *, checkpoint=None, threads=None, model_name=None
+):
     """Train one model on the training patients of ``split``.
 
     Parameters

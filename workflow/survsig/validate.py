@@ -178,8 +178,7 @@ class _Labels:
                 key = _norm(label)
                 if key in self.lookup and self.lookup[key] != level:
                     raise InputError(
-                        f"config cohort.labels.{canon}: label {label!r} maps to both "
-                        f"{self.lookup[key]!r} and {level!r}"
+                        f"config cohort.labels.{canon}: label {label!r} maps to both {self.lookup[key]!r} and {level!r}"
                     )
                 self.lookup[key] = level
                 self.user_labels.append(str(label))
@@ -242,7 +241,10 @@ def _patient_ids(sheet, path, column) -> pd.Series:
         if pid in first_row:
             raise InputError(
                 f"duplicate patient id (first on row {first_row[pid]})",
-                file=path, patient=pid, row=i + 1, column=column,
+                file=path,
+                patient=pid,
+                row=i + 1,
+                column=column,
             )
         first_row[pid] = i + 1
     return ids
@@ -283,7 +285,10 @@ def _categories(sheet, path, column, ids, lookup: _Labels, what) -> pd.Series:
             reason = f"{what} is missing" if _is_missing(raw) else f"unknown {what} label {raw.strip()!r}"
             raise InputError(
                 f"{reason}; accepted labels: {lookup.accepted()}",
-                file=path, patient=ids.iloc[i], row=i + 1, column=column,
+                file=path,
+                patient=ids.iloc[i],
+                row=i + 1,
+                column=column,
             )
         out.append(level)
     return pd.Series(out, index=sheet.index, dtype=object)
@@ -299,7 +304,11 @@ def _events(sheet, path, column, ids, lookup: _Labels) -> pd.Series:
                 number = float(raw)
                 event = int(number) if number in (0.0, 1.0) else None
         if event is None:
-            reason = "event is missing" if _is_missing(raw) else f"event must be 0 (censored) or 1 (death), got {raw.strip()!r}"
+            reason = (
+                "event is missing"
+                if _is_missing(raw)
+                else f"event must be 0 (censored) or 1 (death), got {raw.strip()!r}"
+            )
             extra = f"; accepted labels: {lookup.accepted()}" if lookup.user_labels else ""
             raise InputError(reason + extra, file=path, patient=ids.iloc[i], row=i + 1, column=column)
         out.append(int(event))
@@ -343,7 +352,9 @@ def check_schema(frame: pd.DataFrame, name: str, *, path=None, user_names=None) 
             canon = error.path[0] if error.path else None
             raise InputError(
                 f"breaks the {name} sheet schema: {error.message}",
-                file=path, patient=record.get(C.PATIENT_ID), row=i + 1,
+                file=path,
+                patient=record.get(C.PATIENT_ID),
+                row=i + 1,
                 column=user_names.get(canon, canon),
             )
 
@@ -383,8 +394,7 @@ def validate_clinical(path, *, columns=None, labels=None) -> pd.DataFrame:
     _require_columns(sheet, path, names, C.CLINICAL_REQUIRED)
     # optional columns: present in the sheet, or named in the config (then required)
     optional = [
-        canon for canon in (*C.SUV_COLUMNS, C.SPLIT)
-        if names[canon] in sheet.columns or canon in (columns or {})
+        canon for canon in (*C.SUV_COLUMNS, C.SPLIT) if names[canon] in sheet.columns or canon in (columns or {})
     ]
     _require_columns(sheet, path, names, optional)
 
@@ -396,7 +406,11 @@ def validate_clinical(path, *, columns=None, labels=None) -> pd.DataFrame:
     months = _numbers(sheet, path, col, ids, "survival time (months)")
     _first_failing(months, months > 0, path, col, ids, lambda v: f"survival time (months) must be > 0, got {v:g}")
     _first_failing(
-        months, months <= C.MAX_MONTHS, path, col, ids,
+        months,
+        months <= C.MAX_MONTHS,
+        path,
+        col,
+        ids,
         lambda v: f"survival time of {v:g} months is over {C.MAX_MONTHS // 12} years: is the column in months?",
     )
     out[C.OS_MONTHS] = months
@@ -405,8 +419,14 @@ def validate_clinical(path, *, columns=None, labels=None) -> pd.DataFrame:
 
     col = names["age"]
     age = _numbers(sheet, path, col, ids, "age")
-    _first_failing(age, (age >= 0) & (age <= C.MAX_AGE), path, col, ids,
-                   lambda v: f"age must be between 0 and {C.MAX_AGE} years, got {v:g}")
+    _first_failing(
+        age,
+        (age >= 0) & (age <= C.MAX_AGE),
+        path,
+        col,
+        ids,
+        lambda v: f"age must be between 0 and {C.MAX_AGE} years, got {v:g}",
+    )
     out["age"] = age
 
     for canon in C.CATEGORY_LEVELS:
@@ -418,8 +438,14 @@ def validate_clinical(path, *, columns=None, labels=None) -> pd.DataFrame:
             out[canon] = _categories(sheet, path, col, ids, _labels(canon, labels), "split")
             continue
         suv = _numbers(sheet, path, col, ids, "SUV")
-        _first_failing(suv, (suv >= 0) & (suv <= C.MAX_SUV), path, col, ids,
-                       lambda v: f"SUV must be between 0 and {C.MAX_SUV:g} g/mL, got {v:g}")
+        _first_failing(
+            suv,
+            (suv >= 0) & (suv <= C.MAX_SUV),
+            path,
+            col,
+            ids,
+            lambda v: f"SUV must be between 0 and {C.MAX_SUV:g} g/mL, got {v:g}",
+        )
         out[canon] = suv
 
     frame = pd.DataFrame(out).reset_index(drop=True)
@@ -427,7 +453,10 @@ def validate_clinical(path, *, columns=None, labels=None) -> pd.DataFrame:
     ignored = [c for c in sheet.columns if c not in {names[k] for k in frame.columns}]
     logger.info(
         "clinical sheet %s: %d patients, %d events, optional columns %s%s",
-        path, len(frame), int(frame[C.OS_EVENT].sum()), ", ".join(optional) or "none",
+        path,
+        len(frame),
+        int(frame[C.OS_EVENT].sum()),
+        ", ".join(optional) or "none",
         f"; ignored columns: {', '.join(ignored)}" if ignored else "",
     )
     return frame
@@ -527,7 +556,8 @@ def _check_volume(header: im.ImageHeader, file, column, where) -> None:
     if header.components != 1:
         raise InputError(
             f"expected a scalar image, got {header.components} components per voxel: {file}",
-            column=column, **where,
+            column=column,
+            **where,
         )
 
 
@@ -559,7 +589,8 @@ def _check_roi(roi, headers, file, column, where) -> None:
             f"ROI grid matches neither the CT nor the PET grid: {file} "
             f"(ROI {im.ImageHeader.from_image(roi).describe()}; CT {headers['ct'].describe()}; "
             f"PET {headers['pet'].describe()})",
-            column=column, **where,
+            column=column,
+            **where,
         )
     tumour = im.physical_extent(roi, *box)
     for modality in ("ct", "pet"):
@@ -568,7 +599,8 @@ def _check_roi(roi, headers, file, column, where) -> None:
             raise InputError(
                 f"ROI does not overlap the {modality.upper()} field of view: {file} "
                 f"(labelled voxels {im.format_extent(tumour)}; {modality.upper()} {im.format_extent(view)})",
-                column=column, **where,
+                column=column,
+                **where,
             )
 
 
@@ -599,8 +631,14 @@ def validate_rnaseq(path, patient_ids) -> pd.DataFrame:
     names = [str(name).strip() for name in header.iloc[0]]
     # positional names: pandas would otherwise rename duplicate sample columns
     counts = _read_strict(
-        path, n_fields=len(names), header=None, skiprows=1, names=list(range(len(names))), dtype={0: str},
-        keep_default_na=False, na_values={j: list(COUNT_NA_VALUES) for j in range(1, len(names))},
+        path,
+        n_fields=len(names),
+        header=None,
+        skiprows=1,
+        names=list(range(len(names))),
+        dtype={0: str},
+        keep_default_na=False,
+        na_values={j: list(COUNT_NA_VALUES) for j in range(1, len(names))},
     )
     if len(names) < 2:
         raise InputError("no sample columns: expected gene ids then one column per sample", file=path)
@@ -638,7 +676,10 @@ def validate_rnaseq(path, patient_ids) -> pd.DataFrame:
     frame = pd.DataFrame(matrix)
     logger.info(
         "RNA-seq counts %s: %d genes x %d samples; %d clinical patients without counts",
-        path, len(frame), len(samples), len(known - seen),
+        path,
+        len(frame),
+        len(samples),
+        len(known - seen),
     )
     return frame
 

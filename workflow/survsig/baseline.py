@@ -1,4 +1,5 @@
-"""Table 1: baseline characteristics of the training and test sets, with p-values.
+"""Baseline characteristics of two patient sets, with p-values: Table 1 (training vs test
+set) and Table S3 (low- vs high-risk group).
 
 Rows follow Table 1 of the study: age, sex, rT-stage, N-stage, EBV DNA, treatment, the
 SUV columns present in the sheet, then deaths and the median follow-up (reverse
@@ -27,13 +28,9 @@ import logging
 import math
 import textwrap
 
-import matplotlib
 import matplotlib.lines
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from scipy import stats
 
 from .columns import (
@@ -47,7 +44,12 @@ from .columns import (
     SUV_COLUMNS,
 )
 from .errors import InputError
-from .figures import save_figure
+from .figures import new_figure, style
+from .formats import format_p_cell as format_p
+from .formats import suv_mathtext
+from .km import reverse_km_follow_up
+from .vocabulary import EN_DASH as DASH
+from .vocabulary import SUV_KIND_LABELS as SUV_LABELS
 
 TRAIN, TEST = SPLIT_LEVELS
 log = logging.getLogger(__name__)
@@ -87,7 +89,6 @@ LEVEL_LABELS = {
     "treatment": {"surgery": "Surgery", "reirradiation": "Re-radiation", "chemotherapy": "Chemotherapy"},
 }
 SUV_GROUPS = {"tumor": "Tumor SUV, median (range)", "node": "Lymph node SUV, median (range)"}
-SUV_LABELS = {"max": "SUVmax", "peak": "SUVpeak", "mean": "SUVmean"}
 AGE_LABEL = "Age (years), median (range)"
 DEATHS_LABEL = "Deaths, no. (%)"
 FOLLOW_UP_LABEL = "Follow-up (months), median (IQR)"
@@ -98,8 +99,6 @@ FISHER = "Fisher's exact"
 FISHER_MC = "Fisher's exact, Monte Carlo (B = {B})"
 MANN_WHITNEY = "Mann-Whitney U"
 REVERSE_KM = "reverse Kaplan-Meier"
-
-DASH = "\u2013"  # en dash, as in the paper's ranges
 
 
 # --------------------------------------------------------------------------- formatting
@@ -121,14 +120,6 @@ def _count(n, total):
 
 def _interval(center, lower, upper, digits):
     return f"{_number(center, digits)} ({_number(lower, digits)}{DASH}{_number(upper, digits)})"
-
-
-def format_p(p) -> str:
-    """p-value as printed in the table: three decimals, ``< 0.001``, ``*`` when < 0.05."""
-    if p is None or pd.isna(p):
-        return ""
-    text = "< 0.001" if p < 0.001 else f"{p:.3f}"
-    return text + ("*" if p < 0.05 else "")
 
 
 # --------------------------------------------------------------------------- tests
@@ -183,67 +174,6 @@ def continuous_test(train, test):
     if len(train) == 0 or len(test) == 0:
         return float("nan"), ""
     return float(stats.mannwhitneyu(train, test, alternative="two-sided").pvalue), MANN_WHITNEY
-
-
-def survival_quantile(times, surv, q, *, tolerance=np.sqrt(np.finfo(float).eps)):
-    """Time at which a step survival curve falls to ``q``, by R's ``quantile.survfit`` rule.
-
-    The first time with S(t) <= q; where the curve is flat exactly at ``q`` (within
-    ``tolerance``), the midpoint between that time and the next drop, as R's survival
-    package does (so the quantile of 1, 2, ..., 6 all observed is 3.5, not 3 or 4).
-
-    Parameters
-    ----------
-    times : array_like of float
-        Increasing time points of the curve (any unit; the result has the same unit).
-    surv : array_like of float
-        Survival probability at and after each time point.
-    q : float
-        Survival level in (0, 1).
-
-    Returns
-    -------
-    float
-        The quantile time; ``inf`` when the curve never falls to ``q`` (not reached).
-    """
-    times = np.asarray(times, dtype=float)
-    surv = np.asarray(surv, dtype=float)
-    below = np.flatnonzero(surv < q + tolerance)
-    if len(below) == 0:
-        return float("inf")
-    first = below[0]
-    if abs(surv[first] - q) < tolerance:
-        drops = np.flatnonzero(surv < surv[first] - tolerance)
-        if len(drops):
-            return float((times[first] + times[drops[0]]) / 2)
-    return float(times[first])
-
-
-def reverse_km_follow_up(months, event):
-    """Median follow-up and IQR by the reverse Kaplan-Meier method.
-
-    Censoring is the "event": the Kaplan-Meier estimate of time to censoring, fitted with
-    :class:`lifelines.KaplanMeierFitter` on ``1 - event``. Quantiles are read off that
-    curve with :func:`survival_quantile` (R's rule): the median where it falls to 0.5, the
-    first quartile at 0.75 and the third at 0.25.
-
-    Parameters
-    ----------
-    months : array_like of float
-        Follow-up time (months).
-    event : array_like of {0, 1}
-        1 = death, 0 = censored.
-
-    Returns
-    -------
-    (float, float, float)
-        Median, first and third quartile of follow-up (months); ``inf`` when the curve
-        never reaches that level (not reached).
-    """
-    kmf = KaplanMeierFitter().fit(np.asarray(months, float), event_observed=1 - np.asarray(event, int))
-    curve = kmf.survival_function_.iloc[:, 0]
-    times, surv = curve.index.to_numpy(dtype=float), curve.to_numpy(dtype=float)
-    return tuple(survival_quantile(times, surv, q) for q in (0.5, 0.75, 0.25))
 
 
 # --------------------------------------------------------------------------- table
@@ -418,8 +348,10 @@ def baseline_table(
 
     events = pd.to_numeric(clinical[OS_EVENT]).astype(int).to_numpy()
     death_counts = np.array(
-        [[int((events[mask] == 1).sum()) for mask in (is_train, ~is_train)],
-         [int((events[mask] == 0).sum()) for mask in (is_train, ~is_train)]]
+        [
+            [int((events[mask] == 1).sum()) for mask in (is_train, ~is_train)],
+            [int((events[mask] == 0).sum()) for mask in (is_train, ~is_train)],
+        ]
     )
     p, method = categorical_test(
         death_counts, fisher_below_expected=fisher_below_expected, resamples=fisher_resamples, seed=seed
@@ -452,12 +384,6 @@ def baseline_table(
 
 
 # --------------------------------------------------------------------------- figure
-def _mathtext_suv(label):
-    for kind in SUV_LABELS:
-        label = label.replace(f"SUV{kind}", f"SUV$_{{\\mathrm{{{kind}}}}}$")
-    return label
-
-
 def _text(value):
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value) else str(value)
 
@@ -479,7 +405,7 @@ def _figure_rows(table):
             if open_group != site:
                 lines.append((SUV_GROUPS[site], 0, True, "", "", ""))
                 open_group = site
-            lines.append((_mathtext_suv(SUV_LABELS[kind]), 1, False, *values))
+            lines.append((suv_mathtext(SUV_LABELS[kind]), 1, False, *values))
             continue
         open_group = None
         if level:
@@ -518,37 +444,33 @@ def _footnote(table):
 TITLE = "Table 1  Baseline characteristics of the training and test sets"
 
 
-def render_table1(
+def baseline_figure(
     table: pd.DataFrame,
-    png_path,
-    pdf_path,
     *,
     title: str = TITLE,
-    dpi: int = 200,
     set_names: tuple = ("Training set", "Test set"),
-) -> None:
-    """Draw Table 1 as a figure and save it as PNG and PDF, byte-reproducibly.
+):
+    """Table 1 as a figure.
 
     Parameters
     ----------
     table : pandas.DataFrame
         Output of :func:`baseline_table` (or the same table read back from its TSV).
-    png_path, pdf_path : str or path
-        Output files; each is written atomically.
     title : str, optional
         Title above the table.
-    dpi : int, default 200
-        PNG resolution (dots per inch).
     set_names : (str, str), default ("Training set", "Test set")
         Headers of the ``train`` and ``test`` columns (e.g. two risk groups compared
         in their place, Table S3).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
 
     Notes
     -----
     Three-line table layout: column headers "Training set (n = ..)", "Test set (n = ..)"
     and "p value"; categories in bold with indented levels; SUV rows grouped under
-    "Tumor SUV" / "Lymph node SUV"; p < 0.05 marked with ``*``. Files carry no creation
-    date or software version, so the same table gives the same bytes.
+    "Tumor SUV" / "Lymph node SUV"; p < 0.05 marked with ``*``.
     """
     patients = table[table["characteristic"] == "patients"]
     n = {name: (int(patients[f"{name}_n"].iloc[0]) if len(patients) else None) for name in (TRAIN, TEST)}
@@ -568,18 +490,8 @@ def render_table1(
     height = top + title_h + header_h + row_h * len(lines) + 0.15 + foot_h
     x_label, x_indent, x_train, x_test, x_p, x_right = 0.35, 0.6, 4.45, 6.15, 7.55, width - 0.3
 
-    style = {
-        "font.family": "DejaVu Sans",
-        "font.size": 9.5,
-        "mathtext.default": "regular",
-        "svg.hashsalt": "survsig-table1",
-        "pdf.fonttype": 42,
-        "path.simplify": False,
-    }
-    with matplotlib.rc_context(style):
-        fig = Figure(figsize=(width, height))
-        FigureCanvasAgg(fig)
-        fig.patch.set_facecolor("white")
+    with style("table"):
+        fig = new_figure(width, height)
 
         def y(inches_from_top):
             return 1.0 - inches_from_top / height
@@ -607,10 +519,8 @@ def render_table1(
             fig.text(x0 / width, at, label, ha="left", va="center", fontweight="bold" if bold else "normal")
             fig.text(x_train / width, at, train, ha="center", va="center")
             fig.text(x_test / width, at, test, ha="center", va="center")
-            fig.text(x_p / width, at, p, ha="center", va="center",
-                     fontweight="bold" if "*" in p else "normal")
+            fig.text(x_p / width, at, p, ha="center", va="center", fontweight="bold" if "*" in p else "normal")
         body_end = body_top + row_h * len(lines) + 0.05
         hline(body_end, 1.2)
         fig.text(x_label / width, y(body_end + 0.12), footnote, ha="left", va="top", fontsize=8, linespacing=1.5)
-
-        save_figure(fig, png_path, pdf_path, dpi=dpi)
+    return fig

@@ -1,0 +1,38 @@
+"""Settings of the per-patient preprocessing, light enough for the Snakefile to read.
+
+``workflow/rules/common.smk`` passes exactly these fields of the ``imaging`` block to each
+preprocessing job, so a change to any other key does not re-run the preprocessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import InputError
+
+
+@dataclass
+class PreprocessSettings:
+    """Settings of the preprocessing (the ``imaging`` block of the config).
+
+    Spacing and lengths are millimetres; ``ct_window`` is HU; ``pet_max_suv`` is SUV.
+    """
+
+    spacing: tuple = (1.0, 1.0, 3.0)
+    ct_window: tuple = (-200.0, 250.0)
+    pet_max_suv: float = 20.0
+    crop_size: int = 64
+    box: str = "fixed"
+    box_mm: float = 80.0
+    margin_mm: float = 5.0
+
+    @classmethod
+    def from_config(cls, block) -> PreprocessSettings:
+        known = {k: v for k, v in dict(block).items() if k in cls.__dataclass_fields__}
+        for key in ("spacing", "ct_window"):
+            if key in known:
+                known[key] = tuple(float(v) for v in known[key])
+        settings = cls(**known)
+        if settings.box not in ("fixed", "roi"):
+            raise InputError(f"imaging.box must be 'fixed' or 'roi', got {settings.box!r}")
+        return settings
