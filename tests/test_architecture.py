@@ -54,7 +54,7 @@ STAGES = 3
 def package_imports(path: Path) -> set:
     """Modules of the package that ``path`` imports, anywhere in it (also inside functions)."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
             if node.level == 1 and node.module:
                 found.add(node.module.split(".")[0])
@@ -69,7 +69,7 @@ def package_imports(path: Path) -> set:
 
 def third_party_imports(path: Path) -> set:
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module.split(".")[0])
         elif isinstance(node, ast.Import):
@@ -118,7 +118,7 @@ def test_names_need_the_standard_library_only(module):
 def test_workflow_scripts_use_public_names_only():
     scripts = PACKAGE.parent / "scripts"
     for script in scripts.glob("*.py"):
-        for node in ast.walk(ast.parse(script.read_text())):
+        for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("survsig"):
                 private = [a.name for a in node.names if a.name.startswith("_")]
                 assert not private, f"{script.name} imports {private} from {node.module}"

@@ -160,7 +160,7 @@ def with_risk(model, index, value, *, ids=False):
             bad(time=pd.Series(np.r_[-1.0, TIME[1:]], index=[f"P{i:02d}" for i in range(14)])),
             r"patient P00, column 'os_months': negative survival time -1",
         ),
-        (bad(event=np.r_[2, EVENT[1:]]), "events must be 0 or 1"),
+        (bad(event=np.r_[2, EVENT[1:]]), r"events must be 0 \(censored\) or 1 \(death\)"),
         (bad(horizon=0), "the horizon must be a positive number"),
     ],
 )

@@ -238,7 +238,7 @@ def test_risk_groups_have_one_palette_in_every_figure():
     package = Path(survsig.__file__).parent
     for module in package.glob("*.py"):
         if module.name != "figures.py":
-            text = module.read_text().lower()
+            text = module.read_text(encoding="utf-8").lower()
             assert not any(colour in text for colour in RISK_GROUP_COLOURS.values()), module.name
     assert (DIRECTION_COLOURS["up"], DIRECTION_COLOURS["down"]) == (
         RISK_GROUP_COLOURS["high"],

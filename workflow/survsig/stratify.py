@@ -64,7 +64,7 @@ from .km import (
     risk_group_curves,
     wrap_lines,
 )
-from .vocabulary import RISK_LABELS, SPLIT_TITLES, SUBGROUPS, nomogram_title
+from .vocabulary import RISK_LABELS, SPLIT_TITLES, SUBGROUPS, TREATMENT_LABELS, nomogram_title
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,6 @@ TRAIN, TEST = SPLIT_LEVELS
 SUBSETS = ("all", TRAIN, TEST)
 PMETHODS = ("none", "Lau92", "condMC")
 
-TREATMENT_LABELS = {"surgery": "Surgery", "reirradiation": "Re-irradiation", "chemotherapy": "Chemotherapy"}
 LOCAL_TREATMENTS = ("surgery", "reirradiation")
 
 

@@ -38,6 +38,9 @@ SUV_KIND_LABELS = {"max": "SUVmax", "peak": "SUVpeak", "mean": "SUVmean"}
 SPLIT_TITLES = {"train": "training set", "test": "test set", "all": "all patients"}
 RISK_LABELS = {"low": "Low risk", "high": "High risk"}
 
+#: The treatments as figures and the text name them (Table 1 keeps the paper's "Re-radiation").
+TREATMENT_LABELS = {"surgery": "Surgery", "reirradiation": "Re-irradiation", "chemotherapy": "Chemotherapy"}
+
 #: Subgroups of Fig. 4: variable -> [(level name, title, canonical levels pooled)].
 SUBGROUPS = {
     "sex": [("M", "Male", ("M",)), ("F", "Female", ("F",))],
@@ -46,11 +49,7 @@ SUBGROUPS = {
         ("detectable", "EBV DNA detectable", ("detectable",)),
     ],
     "N_stage": [("N0", "N0", ("N0",)), ("N1-3", f"N1{EN_DASH}N3", ("N1", "N2", "N3"))],
-    "treatment": [
-        ("surgery", "Surgery", ("surgery",)),
-        ("reirradiation", "Re-irradiation", ("reirradiation",)),
-        ("chemotherapy", "Chemotherapy", ("chemotherapy",)),
-    ],
+    "treatment": [(level, TREATMENT_LABELS[level], (level,)) for level in TREATMENT_LABELS],
 }
 
 
