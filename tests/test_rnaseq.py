@@ -23,6 +23,7 @@ from survsig import enrichment as en
 from survsig import rnaseq as rs
 from survsig.errors import InputError
 from survsig.figures import save_figure
+from survsig.files import read_risk_groups
 from survsig.io import read_table, write_tsv
 from survsig.simulate import SyntheticSettings, simulate_patients, simulate_rnaseq
 
@@ -158,7 +159,7 @@ def test_risk_group_file_errors_name_file_row_and_column(tmp_path):
         pd.DataFrame({"patient_id": ["P1", "P2"], "split": ["train", "test"], "risk_group": ["high", "medium"]}), path
     )
     with pytest.raises(InputError) as err:
-        rs.read_risk_groups(path)
+        read_risk_groups(path, columns=("patient_id", "risk_group"))
     assert (err.value.patient, err.value.row, err.value.column) == ("P2", 2, "risk_group")
     assert "medium" in str(err.value) and str(path) in str(err.value)
 

@@ -1,7 +1,8 @@
 """Calibration of one nomogram on one set at the horizon (rule ``calibration``)."""
 
-from survsig.evaluate import calibration, calibration_figure, calibration_tables, read_scores
+from survsig.evaluate import calibration, calibration_figure, calibration_tables
 from survsig.figures import save_figure
+from survsig.files import read_scores
 from survsig.io import write_tsv
 from survsig.logs import run_script
 from survsig.nomogram import CoxNomogram
@@ -12,7 +13,7 @@ def main(snakemake):
     options = snakemake.params.evaluate
     name, split = snakemake.wildcards.nomogram, snakemake.wildcards.split
     nomogram = CoxNomogram.load(snakemake.input.nomogram)
-    scores = read_scores({name: snakemake.input.scores})[name]
+    scores = read_scores(snakemake.input.scores)
     part = scores[scores["split"] == split]
     horizon = options["horizon_months"]
     result = calibration(

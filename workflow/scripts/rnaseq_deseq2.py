@@ -1,9 +1,10 @@
 """Differential expression high vs low risk with pydeseq2 (rule ``rnaseq_deseq2``)."""
 
-from survsig.columns import PATIENT_ID
+from survsig.columns import PATIENT_ID, RISK_GROUP
+from survsig.files import read_risk_groups
 from survsig.io import read_table, write_tsv
 from survsig.logs import run_script
-from survsig.rnaseq import differential_expression_tables, read_id_map, read_risk_groups, risk_groups_from_truth
+from survsig.rnaseq import differential_expression_tables, read_id_map, risk_groups_from_truth
 
 
 def main(snakemake):
@@ -12,7 +13,7 @@ def main(snakemake):
     if "ground_truth" in inputs.keys():
         risk_groups = risk_groups_from_truth(read_table(inputs.ground_truth, dtype={PATIENT_ID: str}))
     else:
-        risk_groups = read_risk_groups(inputs.risk_groups)
+        risk_groups = read_risk_groups(inputs.risk_groups, columns=(PATIENT_ID, RISK_GROUP))
     id_map = read_id_map(inputs.id_map) if "id_map" in inputs.keys() else None
     tables = differential_expression_tables(
         read_table(inputs.counts, dtype={"gene_id": str}),

@@ -1,14 +1,15 @@
 """Table 3: C-index of every nomogram on both sets, each compared with the integrated one (rule ``table3``)."""
 
-from survsig.evaluate import concordance_table, read_scores, table3_figure, with_optimism_correction
+from survsig.evaluate import concordance_table, table3_figure, with_optimism_correction
 from survsig.figures import save_figure
+from survsig.files import read_scores
 from survsig.io import read_table, write_tsv
 from survsig.logs import run_script
 
 
 def main(snakemake):
     options = snakemake.params.evaluate
-    scores = read_scores(dict(zip(snakemake.params.nomograms, snakemake.input.scores)))
+    scores = {name: read_scores(path) for name, path in zip(snakemake.params.nomograms, snakemake.input.scores)}
     table = concordance_table(
         scores,
         reference=options["reference"],

@@ -1,7 +1,8 @@
 """Time-dependent ROC/AUC of every nomogram on one set (rule ``time_roc``)."""
 
-from survsig.evaluate import auc_table, read_scores, roc_figure
+from survsig.evaluate import auc_table, roc_figure
 from survsig.figures import save_figure
+from survsig.files import read_scores
 from survsig.io import write_tsv
 from survsig.logs import run_script
 from survsig.vocabulary import SPLIT_TITLES
@@ -10,7 +11,7 @@ from survsig.vocabulary import SPLIT_TITLES
 def main(snakemake):
     options = snakemake.params.evaluate
     split = snakemake.wildcards.split
-    scores = read_scores(dict(zip(snakemake.params.nomograms, snakemake.input.scores)))
+    scores = {name: read_scores(path) for name, path in zip(snakemake.params.nomograms, snakemake.input.scores)}
     table, curves = auc_table(scores, split, horizon=options["horizon_months"], confidence=options["confidence"])
     write_tsv(table, snakemake.output.tsv)
     figure = roc_figure(

@@ -36,7 +36,6 @@ from .concordance import _pair_matrices, harrell_c
 from .cox import baseline_cumulative_hazard, fit_cox, linear_predictor
 from .errors import InputError
 from .figures import new_figure, style, table_figure
-from .files import read_scores as read_score_file
 from .formats import format_interval, format_p, format_p_cell
 from .km import censoring_survival, kaplan_meier, survival_at
 from .survival import survival_arrays
@@ -46,11 +45,6 @@ from .vocabulary import horizon_text, nomogram_label
 log = logging.getLogger(__name__)
 
 TRAIN, TEST = col.SPLIT_LEVELS
-
-
-def read_scores(paths: dict) -> dict:
-    """Nomogram -> its scores file (:func:`survsig.files.read_scores`), checked."""
-    return {name: read_score_file(path) for name, path in paths.items()}
 
 
 def oracle_predictors(nomograms, model_channels: dict) -> dict:

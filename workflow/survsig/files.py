@@ -157,17 +157,42 @@ def read_scores(path, split: pd.DataFrame | None = None) -> pd.DataFrame:
     return check_scores(read_table(path, dtype={PATIENT_ID: str, SPLIT: str}), split, file=path)
 
 
-def read_risk_groups(path) -> pd.DataFrame:
-    """``results/risk_groups.tsv``: :data:`~survsig.columns.RISK_GROUP_COLUMNS`, groups low or high."""
-    groups = read_table(path, dtype={PATIENT_ID: str, SPLIT: str, RISK_GROUP: str})
-    _require_columns(groups, RISK_GROUP_COLUMNS, file=path, what="risk group table")
-    groups = groups.reset_index(drop=True)
-    ids = _unique_ids(groups, file=path)
-    _first_bad(
-        ~groups[RISK_GROUP].isin(RISK_LEVELS).to_numpy(),
-        ids,
-        RISK_GROUP,
-        f"risk group must be {' or '.join(repr(v) for v in RISK_LEVELS)}",
-        file=path,
-    )
-    return groups
+def read_risk_groups(path, *, columns=RISK_GROUP_COLUMNS) -> pd.DataFrame:
+    """A risk-group table: ``results/risk_groups.tsv``, or a user's labels of the RNA-seq samples.
+
+    Parameters
+    ----------
+    path : str or path
+    columns : sequence of str, default :data:`~survsig.columns.RISK_GROUP_COLUMNS`
+        The columns the table must have and that are returned (``patient_id`` and
+        ``risk_group`` at least).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``columns``, one row per patient; ids stripped of spaces, groups ``low`` or
+        ``high`` (a label's case and surrounding spaces do not matter).
+
+    Raises
+    ------
+    InputError
+        A missing column, a missing or repeated patient, a group other than low/high.
+    """
+    table = read_table(path, dtype={PATIENT_ID: str, SPLIT: str, RISK_GROUP: str})
+    _require_columns(table, columns, file=path, what="risk group table")
+    table = table[list(columns)].reset_index(drop=True)
+    table[PATIENT_ID] = table[PATIENT_ID].str.strip()
+    ids = _unique_ids(table, file=path)
+    groups = table[RISK_GROUP].str.strip().str.lower()
+    bad = ~groups.isin(RISK_LEVELS).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"risk group must be {' or '.join(repr(v) for v in RISK_LEVELS)}, got {table[RISK_GROUP].iloc[row]!r}",
+            file=path,
+            patient=ids.iloc[row],
+            row=row + 1,
+            column=RISK_GROUP,
+        )
+    table[RISK_GROUP] = groups.to_numpy()
+    return table

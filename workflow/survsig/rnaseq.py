@@ -7,7 +7,7 @@ The steps, in the order the workflow runs them (rule file ``workflow/rules/rnase
    (:func:`read_id_map`). Ids without a symbol are dropped; ids sharing a symbol are
    summed into one row (raw counts add up).
 2. :func:`risk_groups_from_truth` (synthetic cohort only) or the statistics branch's
-   ``results/risk_groups.tsv`` (:func:`read_risk_groups`) give each patient a risk group,
+   ``results/risk_groups.tsv`` (:func:`survsig.files.read_risk_groups`) give each patient a risk group,
    ``high`` or ``low``; :func:`join_samples` joins them (and clinical covariates) with
    the count matrix's samples.
 3. :class:`DifferentialExpression`: pydeseq2 (DESeq2's method) with design
@@ -244,36 +244,6 @@ def risk_groups_from_truth(ground_truth: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({col.PATIENT_ID: ground_truth[col.PATIENT_ID].astype(str).to_numpy(), RISK_GROUP: groups})
 
 
-def read_risk_groups(path) -> pd.DataFrame:
-    """Read a risk-group table (``patient_id``, ``risk_group`` in high/low).
-
-    Raises
-    ------
-    InputError
-        On a missing column, a repeated patient or a label other than high/low.
-    """
-    table = read_table(path, dtype=str, keep_default_na=False)
-    for name in (col.PATIENT_ID, RISK_GROUP):
-        if name not in table.columns:
-            raise InputError(f"missing column; columns present: {', '.join(table.columns)}", file=path, column=name)
-    ids = table[col.PATIENT_ID].str.strip()
-    groups = table[RISK_GROUP].str.strip().str.lower()
-    for i, (pid, group) in enumerate(zip(ids, groups)):
-        if group not in RISK_LEVELS:
-            raise InputError(
-                f"risk group must be 'high' or 'low', got {table[RISK_GROUP].iloc[i]!r}",
-                file=path,
-                patient=pid,
-                row=i + 1,
-                column=RISK_GROUP,
-            )
-    repeated = ids.duplicated()
-    if repeated.any():
-        i = int(np.flatnonzero(repeated.to_numpy())[0])
-        raise InputError("patient listed twice", file=path, patient=ids.iloc[i], row=i + 1, column=col.PATIENT_ID)
-    return pd.DataFrame({col.PATIENT_ID: ids.to_numpy(), RISK_GROUP: groups.to_numpy()})
-
-
 def join_samples(
     sample_ids,
     clinical: pd.DataFrame,
@@ -297,7 +267,7 @@ def join_samples(
     clinical : pandas.DataFrame
         Validated clinical sheet (``patient_id`` and the covariate columns).
     risk_groups : pandas.DataFrame
-        ``patient_id, risk_group`` (:func:`read_risk_groups`, :func:`risk_groups_from_truth`).
+        ``patient_id, risk_group`` (:func:`survsig.files.read_risk_groups`, :func:`risk_groups_from_truth`).
     covariates : sequence of str
         Clinical columns to adjust for, e.g. ``["sex", "age"]``. Numeric columns are
         centred and scaled over the samples; the others are factors.

@@ -47,7 +47,7 @@ from .columns import (
 from .cox import fit_cox
 from .errors import InputError
 from .figures import TREATMENT_COLOURS, new_figure, style
-from .files import check_scores
+from .files import check_scores, read_risk_groups
 from .formats import format_p
 from .io import read_table
 from .km import (
@@ -363,7 +363,7 @@ def join_clinical(risk_groups: pd.DataFrame, clinical: pd.DataFrame, *, file=Non
 def read_risk_groups_with_clinical(risk_groups_path, clinical_path) -> pd.DataFrame:
     """Read ``risk_groups.tsv`` and the validated clinical sheet and join them (:func:`join_clinical`)."""
     return join_clinical(
-        read_table(risk_groups_path, dtype={PATIENT_ID: str}),
+        read_risk_groups(risk_groups_path),
         read_table(clinical_path, dtype={PATIENT_ID: str}),
         file=risk_groups_path,
     )
