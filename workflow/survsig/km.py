@@ -747,6 +747,22 @@ def draw_km_panel(
 
 
 # --------------------------------------------------------------------------- risk groups
+def compare_risk_groups(frame, *, time_months=36.0, conf_level=0.95, conf_type="log") -> dict:
+    """:func:`compare_groups` of the high- and low-risk patients of ``frame`` (high vs low).
+
+    ``frame`` holds ``os_months``, ``os_event`` and ``risk_group`` (low/high).
+    """
+    return compare_groups(
+        frame[OS_MONTHS],
+        frame[OS_EVENT],
+        frame[RISK_GROUP],
+        levels=RISK_LEVELS,
+        time_months=time_months,
+        conf_level=conf_level,
+        conf_type=conf_type,
+    )
+
+
 def group_legend(result, level, time_months):
     return (
         f"n = {result[f'n_{level}']}, deaths {result[f'events_{level}']}; {horizon_text(time_months)} OS "
@@ -801,15 +817,7 @@ def km_risk_figure(
     figure (save with :func:`survsig.figures.save_figure`).
     """
     part = groups[groups[SPLIT] == split]
-    result = compare_groups(
-        part[OS_MONTHS],
-        part[OS_EVENT],
-        part[RISK_GROUP],
-        levels=RISK_LEVELS,
-        time_months=time_months,
-        conf_level=conf_level,
-        conf_type=conf_type,
-    )
+    result = compare_risk_groups(part, time_months=time_months, conf_level=conf_level, conf_type=conf_type)
     lines = [
         comparison_line(result, conf_level),
         cutoff_text or f"Cut-off learned on the training set: high risk = lp > {cutoff_row['cutoff']:.4g}",

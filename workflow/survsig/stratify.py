@@ -54,6 +54,7 @@ from .km import (
     PANEL_WIDTH,
     KMGroup,
     compare_groups,
+    compare_risk_groups,
     comparison_line,
     draw_km_panel,
     kaplan_meier,
@@ -444,15 +445,7 @@ def risk_group_summary(
     rows = []
     for name in SPLIT_LEVELS:
         part = groups[groups[SPLIT] == name]
-        result = compare_groups(
-            part[OS_MONTHS],
-            part[OS_EVENT],
-            part[RISK_GROUP],
-            levels=RISK_LEVELS,
-            time_months=time_months,
-            conf_level=conf_level,
-            conf_type=conf_type,
-        )
+        result = compare_risk_groups(part, time_months=time_months, conf_level=conf_level, conf_type=conf_type)
         _warn(result["note"], f"{cutoff_row['nomogram']}, {name} set")
         rows.append(
             {
@@ -506,15 +499,7 @@ def subgroup_table(frame, *, subset="all", time_months=36.0, conf_level=0.95, co
     for variable in SUBGROUPS:
         for name, _, mask in subgroup_masks(frame, variable):
             part = frame[mask]
-            result = compare_groups(
-                part[OS_MONTHS],
-                part[OS_EVENT],
-                part[RISK_GROUP],
-                levels=RISK_LEVELS,
-                time_months=time_months,
-                conf_level=conf_level,
-                conf_type=conf_type,
-            )
+            result = compare_risk_groups(part, time_months=time_months, conf_level=conf_level, conf_type=conf_type)
             _warn(result["note"], f"subgroup {variable} = {name} ({subset})")
             rows.append({"subset": subset, "variable": variable, "level": name, **result})
     return pd.DataFrame(rows)
@@ -536,15 +521,7 @@ def subgroup_figure(
     panels = []
     for _, title, mask in subgroup_masks(frame, variable):
         part = frame[mask]
-        result = compare_groups(
-            part[OS_MONTHS],
-            part[OS_EVENT],
-            part[RISK_GROUP],
-            levels=RISK_LEVELS,
-            time_months=time_months,
-            conf_level=conf_level,
-            conf_type=conf_type,
-        )
+        result = compare_risk_groups(part, time_months=time_months, conf_level=conf_level, conf_type=conf_type)
         lines = [comparison_line(result, conf_level)]
         if result["note"]:
             lines.append(f"Note: {result['note']}")
