@@ -6,7 +6,7 @@ from survsig import columns as col
 from survsig.decision import decision_curve, decision_curve_figure, threshold_grid
 from survsig.errors import InputError
 from survsig.figures import save_figure
-from survsig.files import read_scores
+from survsig.files import read_nomogram_scores
 from survsig.io import write_tsv
 from survsig.logs import run_script
 from survsig.nomogram import CoxNomogram
@@ -18,7 +18,7 @@ def main(snakemake):
     split = snakemake.wildcards.split
     names = snakemake.params.nomograms
     horizon = options["horizon_months"]
-    scores = {name: read_scores(path) for name, path in zip(names, snakemake.input.scores)}
+    scores = read_nomogram_scores(names, snakemake.input.scores)
     time = event = None
     risks = {}
     for name, path, scores_path in zip(names, snakemake.input.nomograms, snakemake.input.scores):

@@ -2,14 +2,14 @@
 
 from survsig.columns import PATIENT_ID
 from survsig.evaluate import oracle_predictors, oracle_table
-from survsig.files import read_scores
+from survsig.files import read_nomogram_scores
 from survsig.io import read_table, write_tsv
 from survsig.logs import run_script
 
 
 def main(snakemake):
     nomograms = list(snakemake.params.nomograms)
-    scores = {name: read_scores(path) for name, path in zip(nomograms, snakemake.input.scores)}
+    scores = read_nomogram_scores(nomograms, snakemake.input.scores)
     truth = read_table(snakemake.input.ground_truth, dtype={PATIENT_ID: str})
     table = oracle_table(scores, truth, oracle_predictors(nomograms, snakemake.params.models))
     write_tsv(table, snakemake.output[0])

@@ -2,14 +2,14 @@
 
 from survsig.evaluate import concordance_table, table3_figure, with_optimism_correction
 from survsig.figures import save_figure
-from survsig.files import read_scores
+from survsig.files import read_nomogram_scores
 from survsig.io import read_table, write_tsv
 from survsig.logs import run_script
 
 
 def main(snakemake):
     options = snakemake.params.evaluate
-    scores = {name: read_scores(path) for name, path in zip(snakemake.params.nomograms, snakemake.input.scores)}
+    scores = read_nomogram_scores(snakemake.params.nomograms, snakemake.input.scores)
     table = concordance_table(
         scores,
         reference=options["reference"],

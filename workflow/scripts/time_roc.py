@@ -2,7 +2,7 @@
 
 from survsig.evaluate import auc_table, roc_figure
 from survsig.figures import save_figure
-from survsig.files import read_scores
+from survsig.files import read_nomogram_scores
 from survsig.io import write_tsv
 from survsig.logs import run_script
 from survsig.vocabulary import SPLIT_TITLES
@@ -11,7 +11,7 @@ from survsig.vocabulary import SPLIT_TITLES
 def main(snakemake):
     options = snakemake.params.evaluate
     split = snakemake.wildcards.split
-    scores = {name: read_scores(path) for name, path in zip(snakemake.params.nomograms, snakemake.input.scores)}
+    scores = read_nomogram_scores(snakemake.params.nomograms, snakemake.input.scores)
     table, curves = auc_table(scores, split, horizon=options["horizon_months"], confidence=options["confidence"])
     write_tsv(table, snakemake.output.tsv)
     figure = roc_figure(

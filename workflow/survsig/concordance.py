@@ -43,7 +43,7 @@ def concordance_index(time, event, score) -> float:
         return float("nan")
 
 
-def _pair_matrices(time, event, score):
+def pair_matrices(time, event, score):
     """Comparable pairs (row = the earlier death) and their order by the score."""
     earlier = time[:, None] < time[None, :]
     tied_censored = (time[:, None] == time[None, :]) & (event[None, :] == 0)
@@ -83,7 +83,7 @@ def harrell_c(time, event, score) -> dict:
         comparable (no events).
     """
     time, event, score = survival_arrays(time, event, score)
-    comparable, concordant, discordant, tied_x = _pair_matrices(time, event, score)
+    comparable, concordant, discordant, tied_x = pair_matrices(time, event, score)
     imat = [m.sum(axis=1) + m.sum(axis=0) for m in (concordant, discordant, tied_x)]
     counts = [int(m.sum()) for m in (concordant, discordant, tied_x)]
     npair = sum(counts)

@@ -32,7 +32,7 @@ import pandas as pd
 from scipy.special import chdtrc, ndtr, ndtri  # light imports: scipy.stats costs ~1 s per job
 
 from . import columns as col
-from .concordance import _pair_matrices, harrell_c
+from .concordance import harrell_c, pair_matrices
 from .cox import baseline_cumulative_hazard, fit_cox, linear_predictor
 from .errors import InputError
 from .figures import new_figure, style, table_figure
@@ -135,13 +135,13 @@ def bootstrap_c(time, event, scores: dict, *, counts) -> pd.DataFrame:
     """
     time, event = survival_arrays(time, event)
     counts = np.asarray(counts, dtype=float)
-    comparable = _pair_matrices(time, event, np.zeros(len(time)))[0].astype(float)
+    comparable = pair_matrices(time, event, np.zeros(len(time)))[0].astype(float)
     denominator = np.einsum("bi,bi->b", counts @ comparable, counts)
     out = {}
     with np.errstate(invalid="ignore", divide="ignore"):
         for name, score in scores.items():
             _, _, score = survival_arrays(time, event, score)
-            _, concordant, _, tied_x = _pair_matrices(time, event, score)
+            _, concordant, _, tied_x = pair_matrices(time, event, score)
             weight = concordant + 0.5 * tied_x
             out[name] = np.einsum("bi,bi->b", counts @ weight, counts) / denominator
     return pd.DataFrame(out)
@@ -744,8 +744,7 @@ def km_at(time, event, horizon, *, confidence=0.95):
     nan = float("nan")
     if len(time) == 0 or horizon > time.max():
         return nan, nan, nan, nan
-    death_times = np.unique(time[(event == 1) & (time <= horizon)])
-    if len(death_times) == 0:
+    if not ((event == 1) & (time <= horizon)).any():
         return 1.0, nan, nan, 0.0
     curve = kaplan_meier(time, event, conf_level=confidence, conf_type="log-log")
     row = survival_at(curve, [horizon]).iloc[0]

@@ -157,6 +157,11 @@ def read_scores(path, split: pd.DataFrame | None = None) -> pd.DataFrame:
     return check_scores(read_table(path, dtype={PATIENT_ID: str, SPLIT: str}), split, file=path)
 
 
+def read_nomogram_scores(nomograms, paths) -> dict:
+    """Nomogram -> its scores (:func:`read_scores`), for the nomograms and files given in pairs."""
+    return {name: read_scores(path) for name, path in zip(nomograms, paths, strict=True)}
+
+
 def read_risk_groups(path, *, columns=RISK_GROUP_COLUMNS) -> pd.DataFrame:
     """A risk-group table: ``results/risk_groups.tsv``, or a user's labels of the RNA-seq samples.
 

@@ -31,10 +31,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
-from lifelines.statistics import logrank_test, multivariate_logrank_test
-from matplotlib.lines import Line2D
-from scipy import stats
 
 from .columns import OS_EVENT, OS_MONTHS, RISK_GROUP, RISK_LEVELS, SPLIT
 from .cox import fit_cox
@@ -107,6 +103,9 @@ def kaplan_meier(os_months, os_event, *, conf_level=0.95, conf_type="log") -> pd
     time, event = _survival_data(os_months, os_event)
     if len(time) == 0:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in CURVE_COLUMNS})
+    from lifelines import KaplanMeierFitter  # imported here, as scipy.stats: importing km stays light
+    from scipy import stats
+
     kmf = KaplanMeierFitter().fit(time, event_observed=event)
     table = kmf.event_table
     table = table[table["removed"] > 0]
@@ -365,6 +364,8 @@ def logrank(os_months, os_event, group):
         Chi-square statistic, degrees of freedom (groups - 1) and p-value; NaN when
         fewer than two groups have patients or nobody died.
     """
+    from lifelines.statistics import logrank_test, multivariate_logrank_test
+
     time, event = _survival_data(os_months, os_event)
     group = np.asarray(group, dtype=object)
     levels = list(dict.fromkeys(group.tolist()))
@@ -687,6 +688,8 @@ def draw_km_panel(
     (matplotlib.axes.Axes, matplotlib.axes.Axes)
         Axes of the curves and of the table at risk.
     """
+    from matplotlib.lines import Line2D
+
     fw, fh = fig.get_size_inches()
     x0, y0 = origin
     n_groups, lines = len(groups), wrap_lines(lines)

@@ -47,7 +47,7 @@ from .vocabulary import RISK_LABELS
 logger = logging.getLogger(__name__)
 
 #: The risk groups in the order of the contrast (first vs second) and of the heatmap.
-RISK_LEVELS = (HIGH, LOW)
+GROUP_ORDER = (HIGH, LOW)
 
 #: Gene id column of the validated counts and of every gene table written here.
 GENE_ID = "gene_id"
@@ -306,7 +306,7 @@ def join_samples(
     design = pd.DataFrame(
         {RISK_GROUP: labels.loc[samples, RISK_GROUP].astype(str).to_numpy()}, index=pd.Index(samples, name="sample")
     )
-    bad = ~design[RISK_GROUP].isin(RISK_LEVELS)
+    bad = ~design[RISK_GROUP].isin(GROUP_ORDER)
     if bad.any():
         sample = design.index[bad.to_numpy()][0]
         raise InputError(
@@ -740,7 +740,7 @@ def plot_expression_heatmap(vst: pd.DataFrame, samples: pd.DataFrame, genes, *, 
         The heatmap's axes (the risk-group strip and colour bar are insets of it).
     """
     genes = [g for g in genes if g in vst.index]
-    order = sorted(samples.index, key=lambda s: (RISK_LEVELS.index(samples.loc[s, RISK_GROUP]), str(s)))
+    order = sorted(samples.index, key=lambda s: (GROUP_ORDER.index(samples.loc[s, RISK_GROUP]), str(s)))
     z = zscore_rows(vst.loc[genes, order])
     z = z.loc[cluster_order(z)]
     show_genes = len(z) <= 80
@@ -767,7 +767,7 @@ def plot_expression_heatmap(vst: pd.DataFrame, samples: pd.DataFrame, genes, *, 
     groups = [samples.loc[s, RISK_GROUP] for s in order]
     colours = matplotlib.colors.ListedColormap([RISK_GROUP_COLOURS[HIGH], RISK_GROUP_COLOURS[LOW]])
     strip.imshow(
-        np.array([[RISK_LEVELS.index(g) for g in groups]]),
+        np.array([[GROUP_ORDER.index(g) for g in groups]]),
         aspect="auto",
         cmap=colours,
         vmin=0,
@@ -776,7 +776,7 @@ def plot_expression_heatmap(vst: pd.DataFrame, samples: pd.DataFrame, genes, *, 
     )
     strip.set_xticks([])
     strip.set_yticks([])
-    handles = [matplotlib.patches.Patch(color=RISK_GROUP_COLOURS[g], label=RISK_LABELS[g]) for g in RISK_LEVELS]
+    handles = [matplotlib.patches.Patch(color=RISK_GROUP_COLOURS[g], label=RISK_LABELS[g]) for g in GROUP_ORDER]
     ax.legend(
         handles=handles,
         title="Risk group",

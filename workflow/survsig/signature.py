@@ -7,6 +7,8 @@ scale anything.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -126,9 +128,7 @@ def signature_vs_oracle(
             time_ = outcome.loc[ids, col.OS_MONTHS].to_numpy(float)
             event = outcome.loc[ids, col.OS_EVENT].to_numpy(int)
 
-            def c_index(score, time_=time_, event=event):
-                return concordance_index(time_, event, score)
-
+            c_index = functools.partial(concordance_index, time_, event)
             rows.append(
                 {
                     "model": model,
