@@ -1,5 +1,6 @@
 """Preprocessing: physical-space resampling, ROI crops per slice, bad input."""
 
+import json
 import pathlib
 
 import numpy as np
@@ -142,10 +143,71 @@ def test_saved_slices_round_trip_byte_identically(case, tmp_path):
 def test_manifest_lists_every_patient_file(tmp_path):
     from survsig.slices import read_manifest, write_manifest
 
-    files = [tmp_path / "SYN0002.npz", tmp_path / "SYN0001.npz"]
+    files = [tmp_path / "batch0002" / "SYN0002.npz", tmp_path / "batch0001" / "SYN0001.npz"]
+    for path in files:
+        path.parent.mkdir()
+        path.touch()
     write_manifest(files, tmp_path / "manifest.tsv")
     assert read_manifest(tmp_path / "manifest.tsv") == [str(files[1]), str(files[0])]
     assert (tmp_path / "manifest.tsv").read_text().splitlines()[1].startswith("SYN0001\t")
+
+
+def test_manifest_of_a_missing_file_names_the_patient_and_writes_nothing(tmp_path):
+    from survsig.slices import write_manifest
+
+    (tmp_path / "SYN0001.npz").touch()
+    with pytest.raises(InputError, match="wrote no slices") as err:
+        write_manifest([tmp_path / "SYN0001.npz", tmp_path / "SYN0002.npz"], tmp_path / "manifest.tsv")
+    assert err.value.patient == "SYN0002" and err.value.file == str(tmp_path / "SYN0002.npz")
+    assert not (tmp_path / "manifest.tsv").exists()
+
+
+def preprocess_command(patients, case, output_dir, log, settings):
+    from survsig.cli import main
+
+    images = {name: [str(case[name])] * len(patients) for name in ("ct", "pet", "roi")}
+    main(
+        ["preprocess", "--patients", *patients]
+        + [arg for name in ("ct", "pet", "roi") for arg in (f"--{name}", *images[name])]
+        + ["--settings", json.dumps(settings.__dict__), "--output-dir", str(output_dir), "--log", str(log)]
+    )
+
+
+def test_preprocess_command_writes_each_patient_of_its_job_to_a_file(case, tmp_path):
+    """One job of the workflow's preprocessing rule: each patient's file equals the one
+    preprocessing that patient alone writes, and the log counts the patients."""
+    settings = PreprocessSettings(crop_size=16)
+    preprocess_command(["P1", "P2", "P3"], case, tmp_path / "batch0001", tmp_path / "job.log", settings)
+    alone = tmp_path / "alone.npz"
+    for patient in ("P1", "P2", "P3"):
+        save_patient_slices(preprocess_patient(patient, case["ct"], case["pet"], case["roi"], settings), alone)
+        assert (tmp_path / "batch0001" / f"{patient}.npz").read_bytes() == alone.read_bytes(), patient
+    assert sorted(path.name for path in (tmp_path / "batch0001").iterdir()) == ["P1.npz", "P2.npz", "P3.npz"]
+    log = (tmp_path / "job.log").read_text()
+    assert "preprocessed P1 (1/3)" in log and "preprocessed P3 (3/3)" in log
+
+
+def test_preprocess_command_with_a_bad_patient_names_it(case, tmp_path):
+    empty = write(sitk.ReadImage(str(case["roi"])) * 0, tmp_path / "empty.nii.gz")
+    bad = {**case, "roi": empty}
+    with pytest.raises(SystemExit) as exit_:
+        preprocess_command(["P9"], bad, tmp_path / "batch0001", tmp_path / "job.log", PreprocessSettings())
+    assert exit_.value.code == 1
+    log = (tmp_path / "job.log").read_text()
+    assert "ROI is empty" in log and "P9" in log and "empty.nii.gz" in log
+    assert not list((tmp_path / "batch0001").glob("*.npz"))
+
+
+def test_preprocess_command_needs_one_image_of_each_kind_per_patient(case, tmp_path):
+    from survsig.cli import main
+
+    args = ["preprocess", "--patients", "P1", "P2", "--ct", str(case["ct"]), "--pet", str(case["pet"])]
+    args += ["--roi", str(case["roi"]), "--settings", "{}", "--output-dir", str(tmp_path / "out")]
+    args += ["--log", str(tmp_path / "job.log")]
+    with pytest.raises(SystemExit):
+        main(args)
+    assert "one CT, PET and ROI per patient" in (tmp_path / "job.log").read_text()
+    assert not (tmp_path / "out").exists()
 
 
 def test_real_petct_case(shared_dir):

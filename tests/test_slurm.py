@@ -32,7 +32,7 @@ SLURM_JOBS = {
     "rule_predict_signature_wildcards_ct": 1,
     "rule_predict_signature_wildcards_pet": 1,
     "rule_predict_signature_wildcards_petct": 1,
-    "rule_preprocess_preprocess": 2,  # 40 patients, 20 per job
+    "rule_preprocess_preprocess": 1,  # 40 patients: 5 jobs of 8, bundled 10 jobs to a SLURM job
     "rule_statistics_": 1,
     "rule_rnaseq_rnaseq_deseq2_": 1,
 }
@@ -174,14 +174,14 @@ def test_tiny_workflow_through_slurm_matches_a_local_run(slurm_cluster, tiny_com
         time.sleep(2)
     assert counts == SLURM_JOBS, f"sacct lists {counts}"
     assert all(state == "COMPLETED" for _, state, _ in jobs), jobs
-    # inside the two preprocessing jobs, one step per patient
+    # inside the preprocessing group job, one step per job of 8 patients
     preprocess_jobs = {job for job, _, comment in jobs if comment == "rule_preprocess_preprocess"}
     steps = [
         job
         for job, _, _ in records
         if job.split(".")[0] in preprocess_jobs and job.split(".")[-1].isdigit() and "." in job
     ]
-    assert len(steps) == 40
+    assert len(steps) == 5
 
     for name in COMPARED:
         assert filecmp.cmp(project / name, tiny_complete / name, shallow=False), name

@@ -237,6 +237,35 @@ def test_deleted_intermediates_and_figure_rerun_exactly_the_missing_chain(tiny_c
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
+def test_changed_image_reruns_the_preprocessing_job_of_its_patient_alone(tiny_complete, tmp_path):
+    """Preprocessing runs 8 patients to a job (config/tiny.yaml): a newer CT of SYN0010
+    re-runs the job of SYN0009-SYN0016 and the manifest, which come back with the same
+    bytes; the other jobs' patients are not preprocessed again."""
+    import os
+
+    project = copy_completed_project(tiny_complete, tmp_path / "project")
+    batch = project / "results/preprocessed/batch0002"
+    originals = {path.name: path.read_bytes() for path in batch.glob("*.npz")}
+    assert sorted(originals) == [f"SYN{number:04d}.npz" for number in range(9, 17)]
+    untouched = project / "results/preprocessed/batch0001/SYN0001.npz"
+    untouched_mtime = untouched.stat().st_mtime_ns
+    image = project / "results/synthetic/images/SYN0010_ct.nii.gz"
+    later = (batch / "SYN0010.npz").stat().st_mtime + 60
+    os.utime(image, (later, later))
+
+    manifest = "results/preprocessed/manifest.tsv"
+    jobs = dry_run(project, manifest, *TINY)
+    assert sorted((job["rule"], job["wildcards"]) for job in jobs) == [
+        ("preprocess", "batch=batch0002"),
+        ("slice_manifest", ""),
+    ]
+    before = (project / manifest).read_bytes()
+    snakemake(project, manifest, *TINY)
+    assert {path.name: path.read_bytes() for path in batch.glob("*.npz")} == originals
+    assert (project / manifest).read_bytes() == before
+    assert untouched.stat().st_mtime_ns == untouched_mtime
+
+
 def test_plotting_option_reruns_the_plotting_jobs_only(default_jobs, tiny_complete, tmp_path):
     project = copy_completed_project(tiny_complete, tmp_path / "project")
     (project / "config" / "figures_dpi.yaml").write_text("figures:\n  dpi: 100\n")

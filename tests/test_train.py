@@ -445,3 +445,35 @@ def test_finished_training_leaves_only_its_outputs(tiny_cohort, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".checkpoint.pt.notes", "model.pt"]
     assert SignatureTrainer.load(model).best_epoch_ == trainer.best_epoch_
     trainer.discard_checkpoint()  # nothing left to remove is no error
+
+
+def test_slice_data_reads_back_each_patients_channels_from_disk(tiny_cohort, tmp_path):
+    """The slices go to one temporary file (nothing of them stays in memory) and come back
+    bit for bit: per patient, in chunks across patients, and as training samples them."""
+    patients, _, _ = tiny_cohort
+    data = SliceData(iter(patients), ["pet", "roi"], directory=tmp_path)
+    ids = [p.patient_id for p in patients]
+    assert data.patients == ids and "P03" in data and "P99" not in data
+    expected = {p.patient_id: p.slices[:, [1, 2]] for p in patients}
+    for patient in ids:
+        assert data.count(patient) == len(expected[patient])
+        np.testing.assert_array_equal(data.read(patient).numpy(), expected[patient])
+    stacked = np.concatenate([expected[p] for p in ids[::-1]])
+    chunks = [chunk.numpy() for chunk in data.chunks(ids[::-1], 5)]
+    assert [len(chunk) for chunk in chunks] == [5] * (len(stacked) // 5) + [len(stacked) % 5]
+    np.testing.assert_array_equal(np.concatenate(chunks), stacked)
+    picks = np.random.default_rng(4)
+    sample = data.sample(ids[:3], 3, np.random.default_rng(4)).numpy()
+    reference = []
+    for patient in ids[:3]:
+        count = len(expected[patient])
+        reference.append(expected[patient][np.sort(picks.choice(count, size=3, replace=count < 3))])
+    np.testing.assert_array_equal(sample, np.concatenate(reference).astype(np.float32))
+
+
+def test_slice_data_of_another_crop_size_names_the_patient(tiny_cohort):
+    patients, _, _ = tiny_cohort
+    odd = dataclasses.replace(patients[5], slices=patients[5].slices[:, :, :16, :16])
+    with pytest.raises(InputError, match="same settings") as err:
+        SliceData([*patients[:5], odd], ["ct"])
+    assert err.value.patient == odd.patient_id

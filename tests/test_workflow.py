@@ -125,9 +125,13 @@ def test_statistics_run_on_oracle_signatures(tiny_run):
 
 
 def test_trained_signatures_through_snakemake(tiny_run):
-    """Per-patient preprocessing, training of the three networks and their signatures (tiny)."""
+    """Preprocessing (5 jobs of 8 patients), training of the three networks and their signatures (tiny)."""
     snakemake(tiny_run, "results/tables/signature_vs_oracle.tsv", "--configfile", "config/tiny.yaml")
-    assert len(list((tiny_run / "results/preprocessed").glob("SYN*.npz"))) == 40
+    batches = sorted(path.name for path in (tiny_run / "results/preprocessed").glob("batch*"))
+    assert batches == [f"batch{number:04d}" for number in range(1, 6)]
+    files = sorted((tiny_run / "results/preprocessed").glob("batch*/SYN*.npz"))
+    assert [path.stem for path in files] == [f"SYN{number:04d}" for number in range(1, 41)]
+    assert [path.parent.name for path in files] == [f"batch{(number - 1) // 8 + 1:04d}" for number in range(1, 41)]
     table = pd.read_csv(tiny_run / "results/tables/signature_vs_oracle.tsv", sep="\t")
     assert sorted(table["model"].unique()) == ["ct", "pet", "petct"]
     assert table["cindex"].between(0, 1).all()

@@ -94,6 +94,7 @@ MODELS = list(config["imaging"]["models"])
 wildcard_constraints:
     model="|".join(MODELS),
     patient="[^/]+",
+    batch="batch[0-9]+",
     split="train|test",
     member="[0-9]+",
 
@@ -144,24 +145,65 @@ def signature_source(wildcards):
     return f"results/signatures/trained/{wildcards.model}.tsv"
 
 
+_VALIDATED_IMAGES = {}
+
+
 def validated_images():
-    """patient id -> {ct, pet, roi} paths, from the validated image sheet (after the checkpoint)."""
+    """patient id -> {ct, pet, roi} paths, from the validated image sheet (after the checkpoint).
+
+    Read once per version of the sheet: the input functions ask for it once per job."""
     sheet = checkpoints.validate.get().output.images
-    with open(sheet, newline="") as handle:
-        return {row["patient_id"]: row for row in csv.DictReader(handle, delimiter="\t")}
+    stat = os.stat(sheet)
+    key = (sheet, stat.st_mtime_ns, stat.st_size)
+    if key not in _VALIDATED_IMAGES:
+        with open(sheet, newline="") as handle:
+            rows = {row["patient_id"]: row for row in csv.DictReader(handle, delimiter="\t")}
+        _VALIDATED_IMAGES.clear()
+        _VALIDATED_IMAGES[key] = rows
+    return _VALIDATED_IMAGES[key]
+
+
+def preprocess_batches():
+    """Batch name -> patient ids: the validated patients in sorted order,
+    ``imaging.patients_per_job`` to a job (one job per patient would spend more on
+    starting jobs than on the 0.1-0.3 s of work each)."""
+    patients = sorted(validated_images())
+    size = config["imaging"]["patients_per_job"]
+    return {f"batch{start // size + 1:04d}": patients[start : start + size] for start in range(0, len(patients), size)}
+
+
+def preprocess_batch_patients(wildcards):
+    try:
+        return preprocess_batches()[wildcards.batch]
+    except KeyError:
+        raise WorkflowError(
+            f"results/preprocessed/{wildcards.batch}: no such batch of patients "
+            f"({len(preprocess_batches())} batches of imaging.patients_per_job patients)"
+        ) from None
 
 
 def preprocess_inputs(wildcards):
-    row = validated_images()[wildcards.patient]
-    return {"ct": row["ct"], "pet": row["pet"], "roi": row["roi"]}
+    """The CT, PET and ROI files of a batch's patients, in the batch's order."""
+    rows = validated_images()
+    patients = preprocess_batch_patients(wildcards)
+    return {channel: [rows[patient][channel] for patient in patients] for channel in ("ct", "pet", "roi")}
 
 
-def preprocessed_slices(wildcards):
-    return expand("results/preprocessed/{patient}.npz", patient=sorted(validated_images()))
+def preprocessed_batches(wildcards):
+    return expand("results/preprocessed/{batch}", batch=preprocess_batches())
+
+
+def preprocessed_slice_files(wildcards):
+    """Every patient's slice file, ``results/preprocessed/{batch}/{patient}.npz``."""
+    return [
+        f"results/preprocessed/{batch}/{patient}.npz"
+        for batch, patients in preprocess_batches().items()
+        for patient in patients
+    ]
 
 
 def preprocess_settings():
-    """The imaging block as JSON for the per-patient command line."""
+    """The imaging block as JSON for the preprocessing command line."""
     keys = PreprocessSettings.__dataclass_fields__
     return json.dumps({key: config["imaging"][key] for key in keys}, sort_keys=True)
 

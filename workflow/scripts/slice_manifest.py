@@ -3,7 +3,7 @@ from survsig.slices import write_manifest
 
 
 def main(snakemake):
-    write_manifest(snakemake.input, snakemake.output[0])
+    write_manifest(snakemake.params.files, snakemake.output[0])
 
 
 run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

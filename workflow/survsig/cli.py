@@ -2,8 +2,8 @@
 
 ``survsig cohort-summary results/synthetic`` prints the synthetic cohort's figures
 (deaths, follow-up, Table 1 shares, oracle C-indices) beside the study's.
-``survsig preprocess ...`` preprocesses one patient (the workflow's per-patient job: a
-light process that never imports pandas or torch, so hundreds of jobs start fast).
+``survsig preprocess ...`` preprocesses patients, one ``.npz`` each (the workflow's
+preprocessing job: a light process that never imports pandas or torch).
 ``survsig score NOMOGRAM_JSON SHEET -o OUTPUT`` scores a sheet of new patients with a
 saved nomogram, as rule ``score_new`` does; bad input prints one line and exits with
 status 2.
@@ -29,24 +29,34 @@ def _preprocess(args):
     import json
     import time
 
+    from .errors import InputError
     from .logs import stage_logging
     from .preprocess import preprocess_patient
     from .settings import PreprocessSettings
     from .slices import save_patient_slices
 
     with stage_logging(args.log) as log:
-        start = time.perf_counter()
+        counts = {name: len(getattr(args, name)) for name in ("patients", "ct", "pet", "roi")}
+        if len(set(counts.values())) > 1:
+            raise InputError(f"preprocess needs one CT, PET and ROI per patient; got {counts}")
         settings = PreprocessSettings.from_config(json.loads(args.settings))
-        patient = preprocess_patient(args.patient, args.ct, args.pet, args.roi, settings)
-        save_patient_slices(patient, args.output)
-        log.info(
-            "preprocessed %s: %d slices of %dx%d in %.2f s",
-            args.patient,
-            len(patient.slices),
-            settings.crop_size,
-            settings.crop_size,
-            time.perf_counter() - start,
-        )
+        output_dir = Path(args.output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        total = len(args.patients)
+        for number, paths in enumerate(zip(args.patients, args.ct, args.pet, args.roi), start=1):
+            start = time.perf_counter()
+            patient = preprocess_patient(*paths, settings)
+            save_patient_slices(patient, output_dir / f"{patient.patient_id}.npz")
+            log.info(
+                "preprocessed %s (%d/%d): %d slices of %dx%d in %.2f s",
+                patient.patient_id,
+                number,
+                total,
+                len(patient.slices),
+                settings.crop_size,
+                settings.crop_size,
+                time.perf_counter() - start,
+            )
 
 
 def _score(args):
@@ -90,13 +100,16 @@ def main(argv=None):
     summary.add_argument("folder", nargs="?", default="results/synthetic")
     summary.set_defaults(run=_cohort_summary)
     preprocess = commands.add_parser(
-        "preprocess", help="one patient's CT, PET and ROI to square ROI crops per slice (.npz)"
+        "preprocess",
+        help="patients' CT, PET and ROI to square ROI crops per slice (OUTPUT_DIR/{patient}.npz)",
     )
-    preprocess.add_argument("--patient", required=True)
+    preprocess.add_argument("--patients", nargs="+", required=True, metavar="PATIENT")
     for name in ("ct", "pet", "roi"):
-        preprocess.add_argument(f"--{name}", required=True, help=f"{name.upper()} image path")
+        preprocess.add_argument(
+            f"--{name}", nargs="+", required=True, metavar="PATH", help=f"{name.upper()} image of each patient"
+        )
     preprocess.add_argument("--settings", required=True, help="the config's imaging block, as JSON")
-    preprocess.add_argument("--output", required=True)
+    preprocess.add_argument("--output-dir", required=True)
     preprocess.add_argument("--log", default=None)
     preprocess.set_defaults(run=_preprocess)
     score = commands.add_parser(

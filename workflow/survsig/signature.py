@@ -94,7 +94,7 @@ def trained_signature(model_paths, slice_files, split: pd.DataFrame, *, threads=
             raise InputError(f"ensemble member sees channels {member.channels}, the first member {channels}", file=path)
     data = load_slice_data(slice_files, channels)
     patients = split[col.PATIENT_ID].astype(str).tolist()
-    missing = [p for p in patients if p not in data.slices]
+    missing = [p for p in patients if p not in data]
     if missing:
         raise InputError("patient has no preprocessed slices", patient=missing[0])
 

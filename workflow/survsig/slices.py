@@ -1,9 +1,9 @@
 """The preprocessed slices of a patient, as the preprocessing writes them and training reads them.
 
-One compressed ``.npz`` per patient (``results/preprocessed/{patient}.npz``): the slices
-(float16, slices x channels x S x S), their axial positions and boxes; and a manifest
-that lists a cohort's files, so that training and prediction read one file instead of
-naming hundreds of inputs.
+One compressed ``.npz`` per patient (``results/preprocessed/{batch}/{patient}.npz``): the
+slices (float16, slices x channels x S x S), their axial positions and boxes; and a
+manifest that lists a cohort's files, so that training and prediction read one file
+instead of naming thousands of inputs.
 """
 
 from __future__ import annotations
@@ -63,12 +63,17 @@ def save_patient_slices(patient: PatientSlices, path) -> None:
 def write_manifest(slice_files, path) -> None:
     """List the preprocessed files of a cohort (``patient_id``, ``path``), one per line.
 
-    Training and prediction read this one file instead of naming hundreds of inputs,
-    which keeps Snakemake's scheduler light.
+    Training and prediction read this one file instead of naming thousands of inputs,
+    which keeps Snakemake's scheduler light. Every file must exist.
     """
-    lines = ["patient_id\tpath"] + [f"{Path(f).name.removesuffix('.npz')}\t{f}" for f in sorted(map(str, slice_files))]
+    rows = []
+    for slice_file in sorted(map(str, slice_files)):
+        patient = Path(slice_file).name.removesuffix(".npz")
+        if not Path(slice_file).is_file():
+            raise InputError("preprocessing wrote no slices for the patient", patient=patient, file=slice_file)
+        rows.append(f"{patient}\t{slice_file}")
     with atomic_path(path) as tmp:
-        Path(tmp).write_text("\n".join(lines) + "\n")
+        Path(tmp).write_text("\n".join(["patient_id\tpath", *rows]) + "\n")
 
 
 def read_manifest(path) -> list[str]:

@@ -23,7 +23,9 @@ import hashlib
 import json
 import logging
 import math
+import os
 import re
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -173,22 +175,83 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator, *, roi_chann
 
 
 class SliceData:
-    """All patients' slices in memory (float16), restricted to a model's channels."""
+    """Every patient's slices of a model's channels, kept on disk and read when needed.
 
-    def __init__(self, patient_slices, channels):
+    The slices (float16) are copied once into one uncompressed temporary file (in
+    ``directory``, else the system's temporary folder, ``$TMPDIR``); training and
+    prediction read a patient's slices back when a batch needs them. Memory holds a
+    batch, not the cohort, whatever the cohort's size.
+
+    Parameters
+    ----------
+    patient_slices : iterable of PatientSlices
+        Read one at a time (a generator keeps only one patient in memory).
+    channels : sequence of str
+    directory : path, optional
+    """
+
+    def __init__(self, patient_slices, channels, *, directory=None):
         self.index = channel_indices(channels)
-        self.slices = {
-            p.patient_id: torch.from_numpy(np.ascontiguousarray(p.slices[:, self.index])) for p in patient_slices
-        }
         self.roi_channel = self.index.index(CHANNELS.index("roi")) if "roi" in channels else None
+        self._store = tempfile.TemporaryFile(dir=directory)  # deleted when closed or collected
+        self._where = {}  # patient -> (byte offset, number of slices)
+        self._slice_shape, self._dtype = None, None
+        offset = 0
+        for patient in patient_slices:
+            array = np.ascontiguousarray(patient.slices[:, self.index])
+            if self._dtype is None:
+                self._slice_shape, self._dtype = array.shape[1:], array.dtype
+            if array.shape[1:] != self._slice_shape or array.dtype != self._dtype:
+                raise InputError(
+                    f"slices of {array.shape[1:]} {array.dtype}, other patients' {self._slice_shape} "
+                    f"{self._dtype}: preprocess every patient with the same settings",
+                    patient=patient.patient_id,
+                )
+            self._store.write(array.tobytes())
+            self._where[patient.patient_id] = (offset, len(array))
+            offset += array.nbytes
+        self._store.flush()
+
+    @property
+    def patients(self) -> list[str]:
+        return list(self._where)
+
+    def __contains__(self, patient) -> bool:
+        return patient in self._where
+
+    def count(self, patient) -> int:
+        """Number of slices of ``patient``."""
+        return self._where[patient][1]
+
+    def read(self, patient) -> torch.Tensor:
+        """All slices of ``patient``, (n_slices, C, S, S), as stored."""
+        offset, count = self._where[patient]
+        array = np.empty((count, *self._slice_shape), self._dtype)
+        if os.preadv(self._store.fileno(), [memoryview(array).cast("B")], offset) != array.nbytes:
+            raise OSError(f"short read of patient {patient}'s slices from {self._store.name}")
+        return torch.from_numpy(array)
+
+    def chunks(self, patients, size):
+        """The slices of ``patients`` in their order, ``size`` at a time (the last fewer)."""
+        pending, held = [], 0
+        for patient in patients:
+            block = self.read(patient)
+            pending.append(block)
+            held += len(block)
+            while held >= size:
+                stacked = torch.cat(pending)
+                yield stacked[:size]
+                pending, held = [stacked[size:]], len(stacked) - size
+        if held:
+            yield torch.cat(pending)
 
     def sample(self, patients, k, rng):
         """k slices per patient (with replacement when a patient has fewer), (P*k, C, S, S)."""
         stacks = []
         for patient in patients:
-            slices = self.slices[patient]
-            pick = rng.choice(len(slices), size=k, replace=len(slices) < k)
-            stacks.append(slices[np.sort(pick)])
+            count = self.count(patient)
+            pick = rng.choice(count, size=k, replace=count < k)
+            stacks.append(self.read(patient)[np.sort(pick)])
         return torch.cat(stacks).float()
 
 
@@ -226,7 +289,7 @@ def training_fingerprint(settings: TrainSettings, channels, data: SliceData, pat
     }
     digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
     for patient in patients:
-        slices = np.ascontiguousarray(data.slices[patient].numpy())
+        slices = np.ascontiguousarray(data.read(patient).numpy())
         # id, shape and dtype first: equal bytes of another shape are other slices
         digest.update(json.dumps([patient, list(slices.shape), str(slices.dtype)]).encode())
         digest.update(slices)
@@ -285,12 +348,11 @@ class SignatureTrainer:
         model = model or self.model_
         model.eval()
         # all slices in fixed-size chunks: few distinct shapes keep the CPU kernels cached
-        stacked = torch.cat([data.slices[patient] for patient in patients])
-        counts = [len(data.slices[patient]) for patient in patients]
+        counts = [data.count(patient) for patient in patients]
         outputs = []
         with torch.no_grad(), self._autocast():
-            for start in range(0, len(stacked), batch_images):
-                batch = self._to_device(stacked[start : start + batch_images].float())
+            for chunk in data.chunks(patients, batch_images):
+                batch = self._to_device(chunk.float())
                 outputs.append(model(batch).float().reshape(-1).cpu())
         slice_scores = torch.cat(outputs).split(counts)
         return np.asarray([aggregate(s, self.settings.aggregate).item() for s in slice_scores])
@@ -792,10 +854,10 @@ def plot_member_training_curves(histories, *, title):
 
 
 def load_slice_data(slice_files, channels) -> SliceData:
-    """Read preprocessed ``.npz`` files into memory for a model's channels."""
+    """The preprocessed ``.npz`` files of a cohort, for a model's channels, one file at a time."""
     from .slices import load_patient_slices
 
-    return SliceData([load_patient_slices(path) for path in slice_files], channels)
+    return SliceData((load_patient_slices(path) for path in slice_files), channels)
 
 
 def train_signature_model(
@@ -815,7 +877,7 @@ def train_signature_model(
     channel_indices(channels, model=model_name)
     data = load_slice_data(slice_files, channels)
     train_patients = split.loc[split["split"] == "train", "patient_id"].astype(str)
-    missing = sorted(set(train_patients) - set(data.slices))
+    missing = sorted(set(train_patients) - set(data.patients))
     if missing:
         raise InputError("training patient has no preprocessed slices", patient=missing[0])
     outcome = clinical.set_index(clinical["patient_id"].astype(str))
