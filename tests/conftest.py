@@ -59,6 +59,26 @@ def rule_stages() -> dict:
     return stages
 
 
+JOB_HEADER = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
+JOB_FILE_FIELDS = ("input", "output")
+
+
+def parse_jobs(listing: str) -> list:
+    """The jobs of a dry-run listing: rule, and input/output as lists, other fields as text."""
+    jobs, job = [], None
+    for line in listing.splitlines():
+        header = JOB_HEADER.match(line)
+        if header:
+            job = {"rule": header.group(1), "input": [], "output": [], "reason": "", "wildcards": ""}
+            jobs.append(job)
+        elif job is not None and line.startswith("    ") and ": " in line:
+            key, value = line.strip().split(": ", 1)
+            job[key] = value.split(", ") if key in JOB_FILE_FIELDS else value
+        else:
+            job = None
+    return jobs
+
+
 def write_real_size_petct(folder: Path, roi_box, *, suffix=".nii") -> dict:
     """A 512 x 512 x 150 CT (0.98 x 0.98 x 2 mm) with a 200 x 200 x 150 PET (2.5 mm) and a
     box ROI (``roi_box``: z, y, x slices of the CT grid), written to ``folder``; name -> path."""

@@ -15,14 +15,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, copy_completed_project, copy_project, member_signature_atol, rule_stages, snakemake
+from conftest import (
+    REPO,
+    copy_completed_project,
+    copy_project,
+    member_signature_atol,
+    parse_jobs,
+    rule_stages,
+    snakemake,
+)
 
 pytestmark = pytest.mark.e2e
 
 TINY = ("--configfile", "config/tiny.yaml")
 FIGURE_SUFFIXES = (".png", ".pdf")
-JOB_HEADER = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
-JOB_FILE_FIELDS = ("input", "output")
 
 # The study's figures and tables (file names of the default config; README, "What the
 # workflow makes").
@@ -81,22 +87,6 @@ COMPUTING_RULES = {
 # all of them would take minutes.
 SAMPLE_SEED = 2022
 SAMPLED_STAGES = ["report", "train", "signature", "nomogram", "evaluate", "internal_validation", "stratify", "rnaseq"]
-
-
-def parse_jobs(listing: str) -> list:
-    """The jobs of a dry-run listing: rule, and input/output as lists, other fields as text."""
-    jobs, job = [], None
-    for line in listing.splitlines():
-        header = JOB_HEADER.match(line)
-        if header:
-            job = {"rule": header.group(1), "input": [], "output": [], "reason": "", "wildcards": ""}
-            jobs.append(job)
-        elif job is not None and line.startswith("    ") and ": " in line:
-            key, value = line.strip().split(": ", 1)
-            job[key] = value.split(", ") if key in JOB_FILE_FIELDS else value
-        else:
-            job = None
-    return jobs
 
 
 def dry_run(project: Path, *args) -> list:

@@ -1,6 +1,7 @@
 # Configuration checks, the cohort's input sheets, each stage's names and input functions
 # (the stage rule files hold only rules), and the list of final targets.
 import csv
+import functools
 import json
 import os
 import re
@@ -145,31 +146,36 @@ def signature_source(wildcards):
     return f"results/signatures/trained/{wildcards.model}.tsv"
 
 
-_VALIDATED_IMAGES = {}
+@functools.lru_cache(maxsize=1)
+def read_image_sheet(sheet, mtime_ns, size):
+    """The validated image sheet, read once per version (the input functions ask for it
+    once per job), with its patients in batches of ``imaging.patients_per_job``: the
+    patients in sorted order, that many to a preprocessing job (one job per patient would
+    spend more on starting jobs than on their 0.1-0.3 s of work)."""
+    with open(sheet, newline="") as handle:
+        rows = {row["patient_id"]: row for row in csv.DictReader(handle, delimiter="\t")}
+    patients, per_job = sorted(rows), config["imaging"]["patients_per_job"]
+    batches = {
+        f"batch{start // per_job + 1:04d}": patients[start : start + per_job]
+        for start in range(0, len(patients), per_job)
+    }
+    return rows, batches
+
+
+def image_sheet():
+    sheet = checkpoints.validate.get().output.images
+    stat = os.stat(sheet)
+    return read_image_sheet(sheet, stat.st_mtime_ns, stat.st_size)
 
 
 def validated_images():
-    """patient id -> {ct, pet, roi} paths, from the validated image sheet (after the checkpoint).
-
-    Read once per version of the sheet: the input functions ask for it once per job."""
-    sheet = checkpoints.validate.get().output.images
-    stat = os.stat(sheet)
-    key = (sheet, stat.st_mtime_ns, stat.st_size)
-    if key not in _VALIDATED_IMAGES:
-        with open(sheet, newline="") as handle:
-            rows = {row["patient_id"]: row for row in csv.DictReader(handle, delimiter="\t")}
-        _VALIDATED_IMAGES.clear()
-        _VALIDATED_IMAGES[key] = rows
-    return _VALIDATED_IMAGES[key]
+    """patient id -> {ct, pet, roi} paths, from the validated image sheet (after the checkpoint)."""
+    return image_sheet()[0]
 
 
 def preprocess_batches():
-    """Batch name -> patient ids: the validated patients in sorted order,
-    ``imaging.patients_per_job`` to a job (one job per patient would spend more on
-    starting jobs than on the 0.1-0.3 s of work each)."""
-    patients = sorted(validated_images())
-    size = config["imaging"]["patients_per_job"]
-    return {f"batch{start // size + 1:04d}": patients[start : start + size] for start in range(0, len(patients), size)}
+    """Batch name -> its patients' ids."""
+    return image_sheet()[1]
 
 
 def preprocess_batch_patients(wildcards):
