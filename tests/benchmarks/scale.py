@@ -1,18 +1,19 @@
 """How the workflow's cost grows with the cohort: the synthetic cohort at several sizes.
 
-Run from the repository root (about an hour on 2 cores for the defaults below)::
+Run from the repository root (about an hour on 2 cores)::
 
     .venv/bin/python tests/benchmarks/scale.py --patients 420 2000 4200 --cores 2 --out scale
 
 For each cohort size a fresh copy of the workflow runs the default config (its image
-grids, statistics and RNA-seq branch) with ``synthetic.n_patients`` set and
-``--epochs`` training epochs (no early stopping, so every size trains the same number
-of epochs), one stage (rule file) after another. Per stage it
-records the wall time, the CPU time of the jobs (Snakemake's children), the CPU time of
-the Snakemake process itself, the largest resident memory of any job and of Snakemake,
-and the bytes the stage added under ``results/``. Before the first job of the
-preprocessing stage it times the dry run of the whole workflow (``snakemake -n``), when
-Snakemake builds the DAG of every job.
+grids, statistics and RNA-seq branch) with ``synthetic.n_patients`` set, ``--epochs``
+training epochs (no early stopping, so every size trains the same number of epochs) and
+``--resamples`` bootstrap resamples of the internal validation (its cost is in
+proportion to them; the default 200 would make the largest cohort's run hours long),
+one stage (rule file) after another. Per stage it records the wall time, the CPU time of
+the jobs (Snakemake's children), the CPU time of the Snakemake process itself, the
+largest resident memory of any job and of Snakemake, and the bytes the stage added
+under ``results/``. Before the first job of the preprocessing stage it times the dry
+run of the whole workflow (``snakemake -n``), when Snakemake builds the DAG of every job.
 
 ``--dag-only 10000`` instead simulates and validates a cohort of that size on the tiny
 config's small grids (the DAG does not depend on image size) and times the dry runs,
@@ -109,10 +110,14 @@ def fresh_project(target: Path) -> Path:
     return target
 
 
-def write_overlay(project: Path, patients: int, epochs: int | None, *, tiny: bool = False) -> list[str]:
+def write_overlay(
+    project: Path, patients: int, epochs: int | None = None, resamples: int | None = None, *, tiny: bool = False
+) -> list[str]:
     lines = ["synthetic:", f"  n_patients: {patients}"]
     if epochs is not None:
         lines += ["imaging:", "  train:", f"    epochs: {epochs}", f"    patience: {epochs}"]
+    if resamples is not None:
+        lines += ["internal_validation:", f"  resamples: {resamples}"]
     (project / "config" / "scale.yaml").write_text("\n".join(lines) + "\n")
     configs = ["config/tiny.yaml", "config/scale.yaml"] if tiny else ["config/scale.yaml"]
     return ["--configfile", *configs]
@@ -157,7 +162,7 @@ def stage_targets(project: Path, *args) -> tuple[float, int, dict]:
     return seconds, job_count(listing), targets
 
 
-def run_size(workdir: Path, patients: int, *, cores: int, epochs: int | None) -> list[dict]:
+def run_size(workdir: Path, patients: int, *, cores: int, epochs: int, resamples: int) -> list[dict]:
     """Each stage's cost on a fresh project with ``patients`` synthetic patients.
 
     A stage runs the jobs of its rules that the dry run lists (their inputs are made by
@@ -165,7 +170,7 @@ def run_size(workdir: Path, patients: int, *, cores: int, epochs: int | None) ->
     the simulation and validation; after it, every job: that dry run is timed.
     """
     project = fresh_project(workdir / f"n{patients}")
-    options = ["--cores", str(cores), *write_overlay(project, patients, epochs)]
+    options = ["--cores", str(cores), *write_overlay(project, patients, epochs, resamples)]
     _, _, targets = stage_targets(project, *options)
     rows = []
     for stage in STAGES:
@@ -188,7 +193,7 @@ def run_size(workdir: Path, patients: int, *, cores: int, epochs: int | None) ->
 
 def dag_only(workdir: Path, patients: int, *, cores: int) -> list[dict]:
     project = fresh_project(workdir / f"dag{patients}")
-    config = write_overlay(project, patients, None, tiny=True)
+    config = write_overlay(project, patients, tiny=True)
     measured_snakemake(project, "--cores", str(cores), *config, "--until", "validate")
     rows = []
     seconds, output = dry_run_seconds(project, "--cores", str(cores), *config)
@@ -228,7 +233,10 @@ def main(argv=None):
     parser.add_argument("--patients", type=int, nargs="+", default=[420, 2000, 4200])
     parser.add_argument("--dag-only", type=int, nargs="+", default=None, metavar="PATIENTS")
     parser.add_argument("--cores", type=int, default=os.cpu_count())
-    parser.add_argument("--epochs", type=int, default=3, help="training epochs at every size (default 3)")
+    parser.add_argument("--epochs", type=int, default=2, help="training epochs at every size (default 2)")
+    parser.add_argument(
+        "--resamples", type=int, default=20, help="bootstrap resamples of the internal validation (default 20)"
+    )
     parser.add_argument("--workdir", type=Path, default=Path("scale_runs"), help="where the projects run")
     parser.add_argument("--out", type=Path, default=Path("scale"))
     args = parser.parse_args(argv)
@@ -242,7 +250,7 @@ def main(argv=None):
         return
     rows = []
     for n in args.patients:
-        rows += run_size(args.workdir.resolve(), n, cores=args.cores, epochs=args.epochs)
+        rows += run_size(args.workdir.resolve(), n, cores=args.cores, epochs=args.epochs, resamples=args.resamples)
         stages = pd.DataFrame(rows)
         stages.to_csv(args.out / "stages.tsv", sep="\t", index=False, float_format="%.2f")
     table = growth(stages)

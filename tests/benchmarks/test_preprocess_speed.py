@@ -1,10 +1,10 @@
-"""Cost of one per-patient preprocessing job, and of its resize step.
+"""Cost of a preprocessing job, and of its resize step.
 
 Run with ``.venv/bin/pytest -m benchmark tests/benchmarks/test_preprocess_speed.py -s``.
-Prints, for a real-size patient (512 x 512 x 150 CT, 200 x 200 x 150 PET), the wall time
-of the ``survsig preprocess`` process Snakemake starts per patient, split into start-up
-(imports) and work; and the matrix resize beside scipy's Gaussian + zoom on the same
-planes (ratio of their speeds, measured side by side).
+Prints, for real-size patients (512 x 512 x 150 CT, 200 x 200 x 150 PET), the wall time
+of the ``survsig preprocess`` process Snakemake starts per job, for one patient and for
+five, split into start-up (imports) and work per patient; and the matrix resize beside
+scipy's Gaussian + zoom on the same planes (ratio of their speeds, measured side by side).
 """
 
 import json
@@ -35,36 +35,35 @@ def median_seconds(command, repeats=5):
     return float(np.median(times))
 
 
-def test_per_patient_job_start_and_work(tmp_path):
-    paths = write_real_size_petct(tmp_path, np.s_[60:85, 240:280, 230:272], suffix=".nii.gz")
-    settings = json.dumps(PreprocessSettings().__dict__)
-    job = [
+def preprocess_job(paths, patients, output_dir):
+    return [
         sys.executable,
         "-m",
         "survsig.cli",
         "preprocess",
-        "--patient",
-        "BIG",
-        "--ct",
-        paths["ct"],
-        "--pet",
-        paths["pet"],
-        "--roi",
-        paths["roi"],
+        "--patients",
+        *patients,
+        *(arg for name in ("ct", "pet", "roi") for arg in (f"--{name}", *[paths[name]] * len(patients))),
         "--settings",
-        settings,
-        "--output",
-        str(tmp_path / "BIG.npz"),
+        json.dumps(PreprocessSettings().__dict__),
+        "--output-dir",
+        str(output_dir),
         "--log",
-        str(tmp_path / "BIG.log"),
+        str(output_dir / "job.log"),
     ]
-    imports = [sys.executable, "-c", "import survsig.cli, survsig.logs, survsig.preprocess"]
-    job_s, start_s = median_seconds(job), median_seconds(imports)
+
+
+def test_job_start_and_work_per_patient(tmp_path):
+    paths = write_real_size_petct(tmp_path, np.s_[60:85, 240:280, 230:272], suffix=".nii.gz")
+    one = median_seconds(preprocess_job(paths, ["BIG1"], tmp_path / "one"))
+    five = median_seconds(preprocess_job(paths, [f"BIG{i}" for i in range(1, 6)], tmp_path / "five"))
+    start_s = median_seconds([sys.executable, "-c", "import survsig.cli, survsig.logs, survsig.preprocess"])
+    per_patient = (five - one) / 4
     print(
-        f"\nper-patient job (512x512x150 CT, 200x200x150 PET): {job_s:.2f} s wall, "
-        f"of which start-up (imports) {start_s:.2f} s and work {job_s - start_s:.2f} s"
+        f"\npreprocessing job (512x512x150 CT, 200x200x150 PET): one patient {one:.2f} s wall, five "
+        f"{five:.2f} s; start-up (imports) {start_s:.2f} s, work {per_patient:.2f} s per patient"
     )
-    assert (tmp_path / "BIG.npz").is_file()
+    assert len(list((tmp_path / "five").glob("BIG*.npz"))) == 5
 
 
 def test_matrix_resize_beside_scipy():
