@@ -94,7 +94,6 @@ MODELS = list(config["imaging"]["models"])
 
 wildcard_constraints:
     model="|".join(MODELS),
-    patient="[^/]+",
     batch="batch[0-9]+",
     split="train|test",
     member="[0-9]+",
@@ -188,11 +187,33 @@ def preprocess_batch_patients(wildcards):
         ) from None
 
 
-def preprocess_inputs(wildcards):
-    """The CT, PET and ROI files of a batch's patients, in the batch's order."""
+def preprocess_images(channel):
+    """Input function: the ``channel`` (ct, pet, roi) image of each of a batch's patients."""
+
+    def images(wildcards):
+        rows = validated_images()
+        return [rows[patient][channel] for patient in preprocess_batch_patients(wildcards)]
+
+    return images
+
+
+def preprocess_image_versions(wildcards):
+    """Size and modification time of every image of a batch: a changed image changes the
+    job's parameters, so Snakemake runs the job again (rerun trigger ``params``)."""
     rows = validated_images()
-    patients = preprocess_batch_patients(wildcards)
-    return {channel: [rows[patient][channel] for patient in patients] for channel in ("ct", "pet", "roi")}
+    versions = []
+    for patient in preprocess_batch_patients(wildcards):
+        for channel in ("ct", "pet", "roi"):
+            path = rows[patient][channel]
+            try:
+                stat = os.stat(path)
+            except OSError as err:
+                raise WorkflowError(
+                    f"{path}: patient {patient}, column {channel}: the image is gone since validation "
+                    f"({err.strerror}); restore it, or validate again (snakemake --forcerun validate)"
+                ) from None
+            versions.append([path, stat.st_size, stat.st_mtime_ns])
+    return versions
 
 
 def preprocessed_batches(wildcards):

@@ -5,7 +5,10 @@
 
 rule preprocess:
     input:
-        unpack(preprocess_inputs),
+        # The images are parameters, not inputs: each time Snakemake picks jobs to start it
+        # looks at every input of every ready job, which with thousands of patients costs
+        # more than preprocessing them. A changed image still re-runs its job (image_versions).
+        ancient(f"{VALIDATED_DIR}/images.tsv"),
     output:
         directory("results/preprocessed/{batch}"),
     log:
@@ -14,10 +17,14 @@ rule preprocess:
         "../../envs/imaging.yaml"
     params:
         patients=preprocess_batch_patients,
+        ct=preprocess_images("ct"),
+        pet=preprocess_images("pet"),
+        roi=preprocess_images("roi"),
+        image_versions=preprocess_image_versions,
         settings=preprocess_settings(),
     shell:
         "python -m survsig.cli preprocess --patients {params.patients:q}"
-        " --ct {input.ct:q} --pet {input.pet:q} --roi {input.roi:q}"
+        " --ct {params.ct:q} --pet {params.pet:q} --roi {params.roi:q}"
         " --settings {params.settings:q} --output-dir {output:q} --log {log:q}"
 
 
