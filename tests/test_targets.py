@@ -256,6 +256,16 @@ def test_changed_image_reruns_the_preprocessing_job_of_its_patient_alone(tiny_co
     assert untouched.stat().st_mtime_ns == untouched_mtime
 
 
+def test_image_gone_since_validation_is_named_with_its_patient_and_column(tiny_complete, tmp_path):
+    project = copy_completed_project(tiny_complete, tmp_path / "project")
+    image = "results/synthetic/images/SYN0010_pet.nii.gz"
+    (project / image).unlink()
+    result = snakemake(project, "-n", "results/preprocessed/manifest.tsv", *TINY, check=False)
+    assert result.returncode != 0
+    message = " ".join((result.stdout + result.stderr).split())
+    assert f"{image}: patient SYN0010, column pet: the image is gone since validation" in message
+
+
 def test_plotting_option_reruns_the_plotting_jobs_only(default_jobs, tiny_complete, tmp_path):
     project = copy_completed_project(tiny_complete, tmp_path / "project")
     (project / "config" / "figures_dpi.yaml").write_text("figures:\n  dpi: 100\n")

@@ -187,6 +187,12 @@ def preprocess_batch_patients(wildcards):
         ) from None
 
 
+def validated_image_sheet(wildcards):
+    """The checkpoint's image sheet, as an input whose age does not matter: validation
+    rewrites it whenever it runs, which must not re-run the preprocessing."""
+    return ancient(checkpoints.validate.get().output.images)
+
+
 def preprocess_images(channel):
     """Input function: the ``channel`` (ct, pet, roi) image of each of a batch's patients."""
 

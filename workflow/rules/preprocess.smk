@@ -8,7 +8,7 @@ rule preprocess:
         # The images are parameters, not inputs: each time Snakemake picks jobs to start it
         # looks at every input of every ready job, which with thousands of patients costs
         # more than preprocessing them. A changed image still re-runs its job (image_versions).
-        ancient(f"{VALIDATED_DIR}/images.tsv"),
+        validated_image_sheet,
     output:
         directory("results/preprocessed/{batch}"),
     log:
