@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
@@ -113,9 +114,14 @@ def fresh_project(target: Path) -> Path:
 def write_overlay(
     project: Path, patients: int, epochs: int | None = None, resamples: int | None = None, *, tiny: bool = False
 ) -> list[str]:
-    lines = ["synthetic:", f"  n_patients: {patients}"]
+    imaging = []
+    if tiny:
+        # the tiny config's small grids, but the default config's jobs of patients
+        default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+        imaging.append(f"  patients_per_job: {default['imaging']['patients_per_job']}")
     if epochs is not None:
-        lines += ["imaging:", "  train:", f"    epochs: {epochs}", f"    patience: {epochs}"]
+        imaging += ["  train:", f"    epochs: {epochs}", f"    patience: {epochs}"]
+    lines = ["synthetic:", f"  n_patients: {patients}", *(["imaging:", *imaging] if imaging else [])]
     if resamples is not None:
         lines += ["internal_validation:", f"  resamples: {resamples}"]
     (project / "config" / "scale.yaml").write_text("\n".join(lines) + "\n")
