@@ -238,3 +238,11 @@ def test_resize_equals_scipy_gaussian_then_linear_zoom(n, size):
     assert resized.shape == (2, size, size)
     np.testing.assert_allclose(resized[0], expected, atol=1e-6)
     np.testing.assert_allclose(resized[1], resize_square(plane[::-1], size), atol=0)
+
+
+def test_patient_batches_are_sorted_patients_so_many_to_a_job():
+    from survsig.settings import patient_batches
+
+    batches = patient_batches([f"P{i:02d}" for i in (5, 1, 3, 2, 4)], 2)
+    assert batches == {"batch0001": ["P01", "P02"], "batch0002": ["P03", "P04"], "batch0003": ["P05"]}
+    assert patient_batches([], 25) == {}

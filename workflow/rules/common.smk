@@ -33,7 +33,7 @@ PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow")
 prepend_search_path("PYTHONPATH", PACKAGE_ROOT)
 # The Snakefile reads the stages' own lists (nomograms, subgroups, settings' fields)
 sys.path.insert(0, PACKAGE_ROOT)
-from survsig.settings import PreprocessSettings
+from survsig.settings import PreprocessSettings, patient_batches
 from survsig.vocabulary import SUBGROUPS, nomogram_names
 
 # `python` in shell rules is the interpreter running Snakemake, unless a conda env is active
@@ -153,12 +153,7 @@ def read_image_sheet(sheet, mtime_ns, size):
     spend more on starting jobs than on their 0.1-0.3 s of work)."""
     with open(sheet, newline="") as handle:
         rows = {row["patient_id"]: row for row in csv.DictReader(handle, delimiter="\t")}
-    patients, per_job = sorted(rows), config["imaging"]["patients_per_job"]
-    batches = {
-        f"batch{start // per_job + 1:04d}": patients[start : start + per_job]
-        for start in range(0, len(patients), per_job)
-    }
-    return rows, batches
+    return rows, patient_batches(rows, config["imaging"]["patients_per_job"])
 
 
 def image_sheet():

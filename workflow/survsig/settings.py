@@ -36,3 +36,13 @@ class PreprocessSettings:
         if settings.box not in ("fixed", "roi"):
             raise InputError(f"imaging.box must be 'fixed' or 'roi', got {settings.box!r}")
         return settings
+
+
+def patient_batches(patients, per_job: int) -> dict[str, list[str]]:
+    """The preprocessing jobs: batch name -> patient ids, the patients in sorted order,
+    ``per_job`` to a job (``imaging.patients_per_job``): ``batch0001``, ``batch0002``, ..."""
+    ordered = sorted(patients)
+    return {
+        f"batch{start // per_job + 1:04d}": ordered[start : start + per_job]
+        for start in range(0, len(ordered), per_job)
+    }
