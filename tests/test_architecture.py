@@ -30,6 +30,7 @@ FLOORS = {
         "files",
         "slices",
         "concordance",
+        "pretrained",
     },
     2: {"cox", "km", "images", "baseline", "train", "nomogram"},
     3: {
@@ -37,6 +38,7 @@ FLOORS = {
         "validate",
         "split",
         "preprocess",
+        "radiomic_features",
         "signature",
         "evaluate",
         "decision",

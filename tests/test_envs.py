@@ -7,8 +7,8 @@ import yaml
 from conftest import REPO
 
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)$")
-# one env per dependency family: images and torch, survival statistics, RNA-seq
-CONDA_ENVS = {"imaging.yaml", "stats.yaml", "rnaseq.yaml"}
+# one env per dependency family: images and torch, radiomics, survival statistics, RNA-seq
+CONDA_ENVS = {"imaging.yaml", "radiomics.yaml", "stats.yaml", "rnaseq.yaml"}
 
 
 def pins_of(lines):

@@ -33,6 +33,7 @@ SLURM_JOBS = {
     "rule_predict_signature_wildcards_pet": 1,
     "rule_predict_signature_wildcards_petct": 1,
     "rule_preprocess_preprocess": 1,  # 40 patients: 5 jobs of 8, bundled 10 jobs to a SLURM job
+    "rule_radiomics_radiomics_features": 1,  # the same 5 jobs of 8 patients, bundled alike
     "rule_statistics_": 1,
     "rule_rnaseq_rnaseq_deseq2_": 1,
 }
@@ -41,6 +42,7 @@ COMPARED = (
     "results/signatures/ct.tsv",
     "results/signatures/pet.tsv",
     "results/signatures/petct.tsv",
+    "results/signatures/radiomics.tsv",
     "results/tables/signature_vs_oracle.tsv",
     "results/tables/table1_baseline.tsv",
     "results/tables/table2_univariable.tsv",

@@ -64,6 +64,8 @@ COMPUTING_RULES = {
     "split",
     "preprocess",
     "slice_manifest",
+    "radiomics_features",
+    "radiomics_signature",
     "train",
     "predict_signature",
     "oracle_signature",
@@ -86,7 +88,7 @@ COMPUTING_RULES = {
 # the stage's PNG figures and TSV tables: every run checks the same files, and rebuilding
 # all of them would take minutes.
 SAMPLE_SEED = 2022
-SAMPLED_STAGES = ["report", "train", "signature", "nomogram", "evaluate", "internal_validation", "stratify", "rnaseq"]
+SAMPLED_STAGES = ["report", "train", "signature", "radiomics", "nomogram", "evaluate", "internal_validation", "stratify", "rnaseq"]
 
 
 def dry_run(project: Path, *args) -> list:

@@ -28,6 +28,17 @@ def test_nomogram_names_follow_the_configured_models():
         "integrated_suv",
     ]
     assert nomogram_names([]) == ["clinical", "clinical_suv", "integrated", "integrated_suv"]
+    # the radiomics comparator's nomogram follows the deep learning ones
+    assert nomogram_names(["petct"], radiomics=True) == [
+        "clinical",
+        "clinical_suv",
+        "dl_petct",
+        "radiomics",
+        "integrated",
+        "integrated_suv",
+    ]
+    assert (nomogram_label("radiomics"), nomogram_title("radiomics")) == ("Radiomics", "Radiomics nomogram")
+    assert signature_label("radiomics") == "Radiomics signature"
 
 
 @pytest.mark.parametrize(

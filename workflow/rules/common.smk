@@ -5,6 +5,7 @@ import functools
 import json
 import os
 import re
+import shlex
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -34,6 +35,7 @@ prepend_search_path("PYTHONPATH", PACKAGE_ROOT)
 # The Snakefile reads the stages' own lists (nomograms, subgroups, settings' fields)
 sys.path.insert(0, PACKAGE_ROOT)
 from survsig.settings import PreprocessSettings, patient_batches
+from survsig.vocabulary import RADIOMICS as RADIOMICS_SIGNATURE
 from survsig.vocabulary import SUBGROUPS, nomogram_names
 
 # `python` in shell rules is the interpreter running Snakemake, unless a conda env is active
@@ -90,6 +92,19 @@ def validated_outputs():
 
 
 MODELS = list(config["imaging"]["models"])
+RADIOMICS = config["radiomics"]
+if RADIOMICS["enabled"] and RADIOMICS_SIGNATURE in MODELS:
+    raise WorkflowError(
+        f"config: imaging.models.{RADIOMICS_SIGNATURE} is the name of the radiomics comparator's "
+        "signature; name the network otherwise, or set radiomics.enabled: false"
+    )
+# Every signature of the run: the networks', and the radiomics comparator's
+SIGNATURES = MODELS + ([RADIOMICS_SIGNATURE] if RADIOMICS["enabled"] else [])
+# What each signature sees: the networks' channels; radiomics sees the ROI's shape too
+SIGNATURE_CHANNELS = {
+    **config["imaging"]["models"],
+    **({RADIOMICS_SIGNATURE: [*RADIOMICS["modalities"], "roi"]} if RADIOMICS["enabled"] else {}),
+}
 
 
 wildcard_constraints:
@@ -236,10 +251,44 @@ def preprocess_settings():
     return json.dumps({key: config["imaging"][key] for key in keys}, sort_keys=True)
 
 
+# Radiomics comparator (radiomics.smk)
+
+
+def radiomics_settings():
+    """The radiomics block's feature settings as JSON: the model's settings (penalty,
+    folds) do not re-run the feature jobs."""
+    keys = ("modalities", "feature_classes", "spacing_mm", "bin_width")
+    return json.dumps({key: RADIOMICS[key] for key in keys}, sort_keys=True)
+
+
+def radiomics_image_options(wildcards):
+    """``--ct ... --pet ... --roi ...``: a batch's images of the radiomics modalities."""
+    rows = validated_images()
+    patients = preprocess_batch_patients(wildcards)
+    options = []
+    for channel in (*RADIOMICS["modalities"], "roi"):
+        options += [f"--{channel}", *(rows[patient][channel] for patient in patients)]
+    return " ".join(shlex.quote(str(option)) for option in options)
+
+
+def radiomics_feature_tables(wildcards):
+    return expand("results/radiomics/features/{batch}.tsv", batch=preprocess_batches())
+
+
+def radiomics_targets():
+    if not RADIOMICS["enabled"]:
+        return []
+    return [
+        f"results/signatures/{RADIOMICS_SIGNATURE}.tsv",
+        "results/radiomics/signature.json",
+        "results/tables/radiomics_coefficients.tsv",
+    ]
+
+
 # Nomograms (nomogram.smk)
 
 NOMOGRAM = config["nomogram"]
-NOMOGRAMS = nomogram_names(MODELS)
+NOMOGRAMS = nomogram_names(MODELS, radiomics=RADIOMICS["enabled"])
 NOMOGRAM_CONSTRAINTS = {"nomogram": "|".join(NOMOGRAMS)}
 
 
@@ -250,6 +299,8 @@ def nomogram_models(wildcards):
         return [name[3:]]
     if name.startswith("integrated"):
         return [NOMOGRAM["integrated_model"]]
+    if name == RADIOMICS_SIGNATURE:
+        return [RADIOMICS_SIGNATURE]
     return []
 
 
@@ -425,6 +476,7 @@ def all_targets():
     if config["imaging"]["signatures"] == "trained":
         targets += expand("results/figures/training_{model}.png", model=MODELS)
     targets += expand("results/figures/signature_km_{model}_{split}.png", model=MODELS, split=["train", "test"])
+    targets += radiomics_targets()
     if uses_synthetic_cohort():
         targets.append("results/tables/signature_vs_oracle.tsv")
     targets += nomogram_targets()

@@ -51,7 +51,7 @@ rule nomogram_vs_oracle:
         "../../envs/stats.yaml"
     params:
         nomograms=NOMOGRAMS,
-        models=config["imaging"]["models"],
+        models=SIGNATURE_CHANNELS,
     script:
         "../scripts/nomogram_vs_oracle.py"
 

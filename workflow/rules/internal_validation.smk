@@ -8,7 +8,7 @@ rule internal_validation:
     input:
         clinical=f"{VALIDATED_DIR}/clinical.tsv",
         split="results/split.tsv",
-        signatures=expand("results/signatures/{model}.tsv", model=MODELS),
+        signatures=expand("results/signatures/{signature}.tsv", signature=SIGNATURES),
     output:
         summary=report(
             "results/tables/internal_validation.tsv",
@@ -42,7 +42,7 @@ rule internal_validation:
         internal_validation=INTERNAL_VALIDATION,
         nomogram=NOMOGRAM,
         nomograms=NOMOGRAMS,
-        models=MODELS,
+        models=SIGNATURES,
         horizon_months=EVALUATE["horizon_months"],
     script:
         "../scripts/internal_validation.py"

@@ -8,7 +8,7 @@ rule table2:
     input:
         clinical=f"{VALIDATED_DIR}/clinical.tsv",
         split="results/split.tsv",
-        signatures=expand("results/signatures/{model}.tsv", model=MODELS),
+        signatures=expand("results/signatures/{signature}.tsv", signature=SIGNATURES),
     output:
         tsv=report(
             "results/tables/table2_univariable.tsv",
@@ -30,7 +30,7 @@ rule table2:
     params:
         figures=config["figures"],
         nomogram=NOMOGRAM,
-        models=MODELS,
+        models=SIGNATURES,
     script:
         "../scripts/nomogram_table2.py"
 

@@ -37,7 +37,7 @@ rule signature:
 
 rule signature_vs_oracle:
     input:
-        signatures=expand("results/signatures/{model}.tsv", model=MODELS),
+        signatures=expand("results/signatures/{signature}.tsv", signature=SIGNATURES),
         clinical=f"{VALIDATED_DIR}/clinical.tsv",
         ground_truth=f"{SYNTHETIC_DIR}/ground_truth.tsv",
     output:
@@ -52,7 +52,7 @@ rule signature_vs_oracle:
     conda:
         "../../envs/imaging.yaml"
     params:
-        models=config["imaging"]["models"],
+        models=SIGNATURE_CHANNELS,
     script:
         "../scripts/signature_vs_oracle.py"
 

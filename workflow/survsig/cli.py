@@ -4,6 +4,8 @@
 (deaths, follow-up, Table 1 shares, oracle C-indices) beside the study's.
 ``survsig preprocess ...`` preprocesses patients, one ``.npz`` each (the workflow's
 preprocessing job: a light process that never imports pandas or torch).
+``survsig radiomics ...`` computes patients' radiomic features, one table (the workflow's
+radiomics feature job, as light as the preprocessing's).
 ``survsig score NOMOGRAM_JSON SHEET -o OUTPUT`` scores a sheet of new patients with a
 saved nomogram, as rule ``score_new`` does; bad input prints one line and exits with
 status 2.
@@ -59,6 +61,28 @@ def _preprocess(args):
             )
 
 
+def _radiomics(args):
+    import json
+
+    from .errors import InputError
+    from .io import write_tsv
+    from .logs import stage_logging
+    from .radiomic_features import RadiomicsSettings, extract_features
+
+    with stage_logging(args.log) as log:
+        settings = RadiomicsSettings.from_config(json.loads(args.settings))
+        images = {name: getattr(args, name) or [] for name in ("ct", "pet", "roi")}
+        counts = {"patients": len(args.patients), **{m: len(images[m]) for m in (*settings.modalities, "roi")}}
+        if len(set(counts.values())) > 1:
+            raise InputError(f"radiomics needs one image per patient and modality, and one ROI; got {counts}")
+
+        def progress(patient, number, total):
+            log.info("radiomic features of %s (%d/%d)", patient, number, total)
+
+        table = extract_features(args.patients, images, images["roi"], settings, progress=progress)
+        write_tsv(table, args.output, float_format="%.10g")
+
+
 def _score(args):
     import logging
     import sys
@@ -112,6 +136,16 @@ def main(argv=None):
     preprocess.add_argument("--output-dir", required=True)
     preprocess.add_argument("--log", default=None)
     preprocess.set_defaults(run=_preprocess)
+    radiomics = commands.add_parser(
+        "radiomics", help="patients' radiomic features of CT and PET in the ROI (one TSV, a row per patient)"
+    )
+    radiomics.add_argument("--patients", nargs="+", required=True, metavar="PATIENT")
+    for name in ("ct", "pet", "roi"):
+        radiomics.add_argument(f"--{name}", nargs="+", metavar="PATH", help=f"{name.upper()} image of each patient")
+    radiomics.add_argument("--settings", required=True, help="the config's radiomics block, as JSON")
+    radiomics.add_argument("--output", required=True)
+    radiomics.add_argument("--log", default=None)
+    radiomics.set_defaults(run=_radiomics)
     score = commands.add_parser(
         "score",
         help="score a sheet of new patients with a saved nomogram (as rule score_new)",

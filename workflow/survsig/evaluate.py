@@ -40,7 +40,7 @@ from .formats import format_interval, format_p, format_p_cell
 from .km import censoring_survival, kaplan_meier, survival_at
 from .survival import survival_arrays
 from .vocabulary import EN_DASH as DASH
-from .vocabulary import horizon_text, nomogram_label
+from .vocabulary import RADIOMICS, horizon_text, nomogram_label
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,9 @@ def oracle_predictors(nomograms, model_channels: dict) -> dict:
             out[name] = "lp_clinical"
         elif name == "integrated":
             out[name] = "lp_full"
-        elif name.startswith("dl_"):
-            out[name] = col.ORACLE_PREDICTOR.get(frozenset(model_channels.get(name[3:], ())), col.ORACLE_IMAGE)
+        elif name.startswith("dl_") or name == RADIOMICS:
+            signature = name[3:] if name.startswith("dl_") else name
+            out[name] = col.ORACLE_PREDICTOR.get(frozenset(model_channels.get(signature, ())), col.ORACLE_IMAGE)
         else:
             out[name] = None
     return out

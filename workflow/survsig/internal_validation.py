@@ -35,7 +35,7 @@ from .cox import TIES, baseline_cumulative_hazard, linear_predictor, newton_cox
 from .errors import InputError
 from .io import read_table
 from .km import kaplan_meier_at
-from .vocabulary import EN_DASH, MINUS, horizon_text
+from .vocabulary import EN_DASH, MINUS, RADIOMICS, horizon_text
 
 log = logging.getLogger(__name__)
 
@@ -536,7 +536,7 @@ def validate_nomograms(
     for name in nomograms:
 
         def select(rows, name=name):
-            if name.startswith("dl_"):  # the signature alone: nothing is selected
+            if name.startswith("dl_") or name == RADIOMICS:  # the signature alone: nothing is selected
                 return nomogram_term_names(name, {"clinical": [], "suv": []}, integrated_model=integrated_model)
             return nomogram_term_names(name, selection(rows), integrated_model=integrated_model)
 

@@ -38,7 +38,7 @@ from .formats import format_interval, format_p_cell, suv_mathtext
 from .io import atomic_path, first_repeat, read_table, write_tsv
 from .jsonkeys import JsonKeys, json_type, show
 from .vocabulary import EN_DASH as DASH
-from .vocabulary import SUV_KIND_LABELS, SUV_SITE_LABELS, horizon_text, signature_label
+from .vocabulary import RADIOMICS, SUV_KIND_LABELS, SUV_SITE_LABELS, horizon_text, signature_label
 
 log = logging.getLogger(__name__)
 
@@ -646,6 +646,8 @@ def nomogram_term_names(nomogram: str, selection: dict, *, integrated_model: str
         return clinical + suv + [signature]
     if nomogram.startswith("dl_") and len(nomogram) > 3:
         return [f"{SIGNATURE_PREFIX}{nomogram[3:]}"]
+    if nomogram == RADIOMICS:
+        return [f"{SIGNATURE_PREFIX}{RADIOMICS}"]
     raise InputError(f"unknown nomogram {nomogram!r}")
 
 

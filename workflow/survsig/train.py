@@ -39,12 +39,15 @@ from .errors import InputError
 from .figures import new_figure, styled
 from .io import atomic_path, remove_stale_temp_files
 from .losses import cox_partial_nll
+from .pretrained import load_imagenet_weights
 from .slices import CHANNELS
 
 log = logging.getLogger(__name__)
 
 #: The timm network every signature model is.
 ARCHITECTURE = "efficientnet_lite0"
+#: Initialisations of the network's weights (``imaging.train.init``).
+INITS = ("scratch", "imagenet")
 #: Keys of a saved model file (``model.pt``).
 MODEL_KEYS = ("architecture", "channels", "settings", "best_epoch", "snapshots")
 #: Keys of a checkpoint file (``checkpoint.pt``).
@@ -70,6 +73,7 @@ class TrainSettings:
     aggregate: str = "mean"
     augment: bool = True
     seed: int = 2022
+    init: str = "scratch"
     snapshots: int = 5
     device: str = "auto"
 
@@ -83,6 +87,8 @@ class TrainSettings:
             raise InputError(f"imaging.train.lr_schedule must be 'cosine' or 'constant', got {settings.lr_schedule!r}")
         if settings.ties not in ("efron", "breslow"):
             raise InputError(f"imaging.train.ties must be 'efron' or 'breslow', got {settings.ties!r}")
+        if settings.init not in INITS:
+            raise InputError(f"imaging.train.init must be 'imagenet' or 'scratch', got {settings.init!r}")
         if int(settings.snapshots) < 1:
             raise InputError(f"imaging.train.snapshots must be at least 1, got {settings.snapshots!r}")
         return settings
@@ -103,11 +109,27 @@ def select_device(name="auto") -> torch.device:
     return torch.device(name)
 
 
-def create_model(in_chans: int) -> torch.nn.Module:
-    """EfficientNet-lite0 from timm, trained from scratch, one output (the log hazard)."""
+def create_model(in_chans: int, init: str = "scratch") -> torch.nn.Module:
+    """EfficientNet-lite0 from timm, one output (the log hazard).
+
+    Parameters
+    ----------
+    in_chans : int
+        Input channels (the model's channels of ct, pet, roi).
+    init : {"scratch", "imagenet"}
+        ``scratch``: timm's random initialisation; ``imagenet``: every weight but the
+        head from the ImageNet weights of :mod:`survsig.pretrained` (the stem adapted
+        to ``in_chans``). The head is drawn the same way in both.
+    """
     import timm
 
+    if init not in INITS:
+        raise InputError(f"imaging.train.init must be 'imagenet' or 'scratch', got {init!r}")
     model = timm.create_model(ARCHITECTURE, pretrained=False, num_classes=1, in_chans=in_chans)
+    if init == "imagenet":
+        # loaded after timm's random initialisation, which draws the same numbers either
+        # way: the seeded head below is the same for both inits
+        load_imagenet_weights(model)
     # timm draws the head from U(-1/sqrt(fan_out), ...) = U(-1, 1) for one output, which
     # starts risks in the tens and the Cox loss far from its optimum; start near zero instead
     head = model.get_classifier()
@@ -447,7 +469,7 @@ class SignatureTrainer:
             raise InputError("the training fold holds no event: a Cox loss cannot be trained")
 
         torch.manual_seed(s.seed)
-        model = create_model(len(self.channels)).to(self.device_)
+        model = create_model(len(self.channels), s.init).to(self.device_)
         if self.device_.type == "cpu":
             model = model.to(memory_format=torch.channels_last)
         optimizer = torch.optim.AdamW(model.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
@@ -625,6 +647,8 @@ class SignatureTrainer:
         saved = read_model_file(path)
         trainer = cls(saved["channels"], saved["settings"])
         trainer.device_ = select_device(device if device != "auto" else trainer.settings.device)
+        # scratch whatever the saved init: the saved state dict overwrites every weight,
+        # so the ImageNet file is neither read nor needed to use a trained model
         model = create_model(len(trainer.channels))
         model.load_state_dict(saved["snapshots"][0]["state_dict"])
         model = model.to(trainer.device_)

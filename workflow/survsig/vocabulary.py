@@ -18,9 +18,12 @@ DL_PREFIX = "dl_"
 #: Nomograms that do not depend on the networks, in the order tables list them.
 CLINICAL_NOMOGRAMS = ("clinical", "clinical_suv")
 INTEGRATED_NOMOGRAMS = ("integrated", "integrated_suv")
+#: The radiomics comparator: its signature (``results/signatures/radiomics.tsv``) and nomogram.
+RADIOMICS = "radiomics"
 
-#: Short names of the study's networks (a model's imaging modalities).
-MODEL_NAMES = {"ct": "CT", "pet": "PET", "petct": "PET/CT"}
+#: Short names of the study's networks (a model's imaging modalities), and of the
+#: radiomics comparator's signature.
+MODEL_NAMES = {"ct": "CT", "pet": "PET", "petct": "PET/CT", "radiomics": "Radiomics"}
 #: Names that tell a single-modality network from the combined one.
 MODEL_ONLY_NAMES = {"ct": "CT-only", "pet": "PET-only"}
 
@@ -29,6 +32,7 @@ NOMOGRAM_LABELS = {
     "clinical_suv": "Clinical + SUV",
     "integrated": "Integrated",
     "integrated_suv": "Integrated + SUV",
+    RADIOMICS: "Radiomics",
 }
 
 #: Sites and kinds of the SUV columns (``tumor_suv_max`` ...).
@@ -53,9 +57,11 @@ SUBGROUPS = {
 }
 
 
-def nomogram_names(models) -> list:
-    """The nomograms of a run: clinical, clinical_suv, ``dl_{model}`` per model, integrated, integrated_suv."""
-    return [*CLINICAL_NOMOGRAMS, *(f"{DL_PREFIX}{m}" for m in models), *INTEGRATED_NOMOGRAMS]
+def nomogram_names(models, *, radiomics=False) -> list:
+    """The nomograms of a run: clinical, clinical_suv, ``dl_{model}`` per model, radiomics
+    (with the radiomics comparator), integrated, integrated_suv."""
+    comparator = [RADIOMICS] if radiomics else []
+    return [*CLINICAL_NOMOGRAMS, *(f"{DL_PREFIX}{m}" for m in models), *comparator, *INTEGRATED_NOMOGRAMS]
 
 
 def model_name(model: str) -> str:

@@ -1,0 +1,31 @@
+"""Elastic-net Cox signature of the radiomic features, fit on train (rule ``radiomics_signature``)."""
+
+import json
+
+import pandas as pd
+
+from survsig.files import read_split
+from survsig.io import atomic_path, read_table, write_tsv
+from survsig.logs import run_script
+from survsig.radiomic_features import RadiomicsSettings, radiomics_signature, read_feature_tables
+from survsig.signature import signature_table
+
+
+def main(snakemake):
+    settings = RadiomicsSettings.from_config(snakemake.params.radiomics)
+    split = read_split(snakemake.input.split)
+    risk, model = radiomics_signature(
+        read_feature_tables(snakemake.input.features),
+        read_table(snakemake.input.clinical, dtype={"patient_id": str}),
+        split,
+        settings,
+    )
+    signature = signature_table(split["patient_id"], split["split"], risk)
+    coefficients = pd.DataFrame({"feature": model.coef_.index, "coefficient": model.coef_.to_numpy()})
+    write_tsv(coefficients, snakemake.output.coefficients, float_format="%.6g")
+    with atomic_path(snakemake.output.model) as path:
+        path.write_text(json.dumps(model.summary(), indent=1) + "\n")
+    write_tsv(signature, snakemake.output.signature, float_format="%.6f")
+
+
+run_script(snakemake, main)  # noqa: F821 - injected by Snakemake
