@@ -32,7 +32,7 @@ def merged(*names):
     return config
 
 
-@pytest.mark.parametrize("variants", [(), ("tiny.yaml",), ("paper.yaml",)])
+@pytest.mark.parametrize("variants", [(), ("tiny.yaml",), ("paper.yaml",), ("geometry2.yaml",)])
 def test_shipped_configs_validate(variants):
     validate(merged(*variants), SCHEMA)
 
@@ -44,6 +44,8 @@ def test_shipped_configs_validate(variants):
         (("cohort", "source"), "database"),
         (("synthetic", "ct_size"), [64, 64]),
         (("synthetic", "n_patients"), "many"),
+        (("synthetic", "image_format"), "png"),
+        (("synthetic", "tumour_volume_ml"), 0),
         (("imaging", "models"), {"mri": ["ct", "mri"]}),
         (("figures", "dpi"), 10),
         (("figures", "dpl"), 300),

@@ -227,3 +227,230 @@ def test_rnaseq_signal_planted_in_real_gene_sets(shared_dir, tmp_path):
     assert len(planted) == 4 and set(planted) <= set(kegg)
     assert set(truth.gene) <= {g for genes in kegg.values() for g in genes}
     assert len(truth) == 2000
+
+
+# --------------------------------------------------------------------------- volumes
+def test_default_volume_options_keep_the_volumes_of_before(small_cohort):
+    from survsig.simulate import tumour_shape
+
+    traits = {"tumor_volume": 0.83, "shape_irregularity": -0.2, "necrotic_core": 0.4}
+    default = tumour_shape(np.random.default_rng(5), traits)
+    explicit = tumour_shape(np.random.default_rng(5), traits, 12.0, 0.7)
+    assert default == explicit
+    # the volume formula of before the options: 12 ml at the latent trait 0, 0.7 per SD
+    volume_mm3 = 4.0 / 3.0 * np.pi * np.prod(default.semi_axes)
+    assert volume_mm3 == pytest.approx(1000.0 * np.exp(np.log(12.0) + 0.7 * 0.83), rel=1e-12)
+    # measured volumes (ml) of the small cohort as simulated before the options existed
+    _, out, _ = small_cohort
+    truth = pd.read_csv(out["ground_truth"], sep="\t")
+    assert truth["tumor_volume_ml"].head(6).tolist() == [5.535, 40.14, 36.135, 20.025, 12.6, 6.975]
+
+
+#: A grid that holds tumours of up to about 150 ml (checked by lesion_margins in the test).
+ROOMY = dict(ct_size=(40, 40, 24), ct_spacing=(4.0, 4.0, 4.0), pet_size=(20, 20, 14), pet_spacing=(8.0, 8.0, 8.0))
+
+
+def test_volume_options_set_the_median_and_spread_of_the_volumes(tmp_path):
+    from survsig.simulate import lesion_margins
+
+    n = 40
+    base = dict(n_patients=n, rnaseq_samples=4, **ROOMY)
+    before = small_settings(**base)
+    after = small_settings(**base, tumour_volume_ml=24.0, tumour_volume_spread=1.0)
+    for settings in (before, after):
+        assert not lesion_margins(settings)["ct_cut"].any()  # no tumour is cut off
+    _, first = run(before, tmp_path / "before")
+    _, second = run(after, tmp_path / "after")
+    # the median sits at the setting: the median of log volume has a standard error of
+    # about 1.25 * spread / sqrt(n); 4 of them, and 0.05 for the model's own lean (the
+    # latent trait's median is about 0.03, lobulation adds a little volume)
+    for settings, patients in ((before, first), (after, second)):
+        tolerance = 4 * 1.2533 * settings.tumour_volume_spread / np.sqrt(n) + 0.05
+        log_median = np.log(patients["tumor_volume_ml"].median())
+        assert abs(log_median - np.log(settings.tumour_volume_ml)) < tolerance
+    # same seed, same shapes: each tumour grows by 24/12 at the latent trait 0 and by
+    # exp(1.0 - 0.7) per SD of it, up to the voxels' rounding
+    log_ratio = np.log(second["tumor_volume_ml"] / first["tumor_volume_ml"])
+    slope, intercept = np.polyfit(first["tumor_volume"], log_ratio, 1)
+    assert intercept == pytest.approx(np.log(2.0), abs=0.05)
+    assert slope == pytest.approx(0.3, abs=0.05)
+
+
+def test_shipped_geometries_hold_every_lesion():
+    import yaml
+
+    from conftest import REPO
+    from survsig.simulate import lesion_margins
+
+    def block(*names):
+        merged = {}
+        for name in ("config.yaml", *names):
+            merged.update(yaml.safe_load((REPO / "config" / name).read_text()).get("synthetic", {}))
+        return SyntheticSettings.from_config(merged)
+
+    for names in ((), ("tiny.yaml",), ("paper.yaml",)):
+        margins = lesion_margins(block(*names))
+        assert not margins[["ct_cut", "pet_cut"]].any().any(), names
+    # the second geometry keeps a margin around every lesion's (loose) bounding box
+    margins = lesion_margins(block("geometry2.yaml"))
+    assert len(margins) == 420
+    assert margins["ct_margin_mm"].min() > 10.0
+    assert margins["pet_margin_mm"].min() > 10.0
+
+
+def test_a_field_of_view_too_small_for_the_lesions_is_reported(tmp_path, caplog):
+    from survsig.simulate import lesion_margins
+
+    # 60 x 60 x 30 mm around the centre: most tumours (median 12 ml) reach past it
+    settings = small_settings(ct_size=(20, 20, 6), pet_size=(10, 10, 5))
+    margins = lesion_margins(settings)
+    assert margins["ct_cut"].any() and margins["pet_cut"].any()
+    assert (margins.loc[margins["ct_cut"], "ct_margin_mm"] < 0).all()  # the loose bound agrees
+    with caplog.at_level("WARNING", logger="survsig.simulate"):
+        out, _ = run(settings, tmp_path)
+    # ct_cut is exact: it is whether the rendered ROI touches the border of the CT grid
+    for row, cut in zip(pd.read_csv(out["images"], sep="\t").itertuples(), margins["ct_cut"]):
+        roi = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / row.roi)))
+        faces = [roi[0], roi[-1], roi[:, 0], roi[:, -1], roi[:, :, 0], roi[:, :, -1]]
+        assert any(face.any() for face in faces) == cut, row.patient_id
+    messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("CT field of view" in m and f"{margins['ct_cut'].sum()} patient(s)" in m for m in messages)
+    assert any("PET field of view" in m for m in messages)
+
+
+# --------------------------------------------------------------------------- formats
+FORMAT_GRIDS = dict(
+    n_patients=16,
+    rnaseq_samples=4,
+    n_genes=100,
+    # spacings that are not round numbers, as DICOM writes them as decimal strings
+    ct_size=(32, 32, 12),
+    ct_spacing=(4.7, 4.7, 7.3),
+    pet_size=(16, 16, 10),
+    pet_spacing=(9.1, 9.1, 8.9),
+)
+
+
+@pytest.fixture(scope="module")
+def format_cohorts(tmp_path_factory):
+    """Format -> (folder, outputs) of one small cohort per image format (same seed)."""
+    cohorts = {}
+    for fmt in ("nifti", "nrrd", "mha", "dicom", "mixed"):
+        folder = tmp_path_factory.mktemp(fmt)
+        out, _ = run(small_settings(image_format=fmt, **FORMAT_GRIDS), folder)
+        cohorts[fmt] = folder, out
+    return cohorts
+
+
+def kind_of(path):
+    """The format of an image path of the sheet, by its suffix (a folder: DICOM)."""
+    for fmt, suffix in (("nifti", ".nii.gz"), ("nrrd", ".nrrd"), ("mha", ".mha")):
+        if path.endswith(suffix):
+            return fmt
+    return "dicom"
+
+
+@pytest.mark.parametrize("fmt", ["nrrd", "mha", "dicom", "mixed"])
+def test_every_format_reads_back_as_the_nifti_images(format_cohorts, fmt):
+    from survsig.images import read_image
+    from survsig.simulate import pet_rescale_slope
+
+    ref_folder, ref_out = format_cohorts["nifti"]
+    folder, out = format_cohorts[fmt]
+    reference = pd.read_csv(ref_out["images"], sep="\t").set_index(col.PATIENT_ID)
+    images = pd.read_csv(out["images"], sep="\t").set_index(col.PATIENT_ID)
+    assert list(images.index) == list(reference.index)
+    assert pd.read_csv(out["ground_truth"], sep="\t").equals(pd.read_csv(ref_out["ground_truth"], sep="\t"))
+    for pid, row in images.iterrows():
+        for modality in col.IMAGE_MODALITIES:
+            path = folder / row[modality]
+            assert path.is_dir() == (kind_of(row[modality]) == "dicom")
+            image = read_image(path)
+            expected = read_image(ref_folder / reference.at[pid, modality])
+            assert image.GetSize() == expected.GetSize()
+            # NIfTI keeps the origin in single precision, DICOM to 1e-6 mm
+            np.testing.assert_allclose(image.GetSpacing(), expected.GetSpacing(), atol=1e-6)
+            np.testing.assert_allclose(image.GetOrigin(), expected.GetOrigin(), atol=1e-4)
+            np.testing.assert_allclose(image.GetDirection(), np.eye(3).ravel(), atol=1e-6)  # axis-aligned
+            values, truth = sitk.GetArrayFromImage(image), sitk.GetArrayFromImage(expected)
+            if modality == "pet" and path.is_dir():
+                # stored as 16-bit integers times the rescale slope: within half a step
+                slope = pet_rescale_slope(truth)
+                np.testing.assert_array_less(np.abs(values - truth), slope / 2 * (1 + 1e-6))
+                assert values.max() == pytest.approx(truth.max(), abs=slope / 2)
+            else:
+                # CT in HU and the ROI come back exactly
+                np.testing.assert_array_equal(values, truth)
+        if kind_of(row["ct"]) == "dicom":
+            assert row["roi"].endswith(".nrrd")  # the ROI stays a label map file
+
+
+def test_dicom_series_carry_their_tags(format_cohorts):
+    folder, out = format_cohorts["dicom"]
+    row = pd.read_csv(out["images"], sep="\t").iloc[0]
+    tags = {}
+    for modality in ("ct", "pet"):
+        files = sorted((folder / row[modality]).iterdir())
+        assert len(files) == FORMAT_GRIDS[f"{modality}_size"][2]  # one file per slice
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(files[1]))
+        reader.ReadImageInformation()
+        tags[modality] = {key: reader.GetMetaData(key).strip() for key in reader.GetMetaDataKeys()}
+    ct, pet = tags["ct"], tags["pet"]
+    assert (ct["0008|0060"], pet["0008|0060"]) == ("CT", "PT")
+    # one study and frame of reference, two series
+    assert ct["0020|000d"] == pet["0020|000d"] and ct["0020|0052"] == pet["0020|0052"]
+    assert ct["0020|000e"] != pet["0020|000e"]
+    assert (ct["0028|1052"], ct["0028|1053"], ct["0028|1054"]) == ("-1024", "1", "HU")
+    assert float(ct["0018|0050"]) == float(ct["0018|0088"]) == FORMAT_GRIDS["ct_spacing"][2]
+    assert float(pet["0028|1053"]) > 0 and pet["0028|1052"] == "0"
+    assert ct["0020|0037"] == "1\\0\\0\\0\\1\\0"
+    assert ct["0010|0020"] == row[col.PATIENT_ID]
+
+
+def test_mixed_cohort_holds_every_format_and_pairing(format_cohorts, tmp_path):
+    folder, out = format_cohorts["mixed"]
+    images = pd.read_csv(out["images"], sep="\t")
+    ct, pet = images["ct"].map(kind_of), images["pet"].map(kind_of)
+    assert set(ct) == set(pet) == {"nifti", "nrrd", "mha", "dicom"}
+    assert len(set(zip(ct, pet))) == 16  # 16 patients: every pairing of CT and PET format once
+    assert set(images["roi"].map(kind_of)) == {"nifti", "nrrd", "mha"}
+    # the DICOM series are byte-stable too
+    run(small_settings(image_format="mixed", **FORMAT_GRIDS), tmp_path)
+    assert digest_tree(folder) == digest_tree(tmp_path)
+
+
+@pytest.mark.parametrize("value", ["png", "NIFTI", ""])
+def test_unknown_image_format_is_refused(value):
+    from survsig.errors import InputError
+
+    with pytest.raises(InputError, match="synthetic.image_format"):
+        SyntheticSettings(image_format=value)
+    with pytest.raises(InputError, match="synthetic.image_format"):
+        SyntheticSettings.from_config({"seed": 1, "image_format": value})
+
+
+def test_mixed_format_cohort_validates_and_preprocesses_as_the_nifti_one(tmp_path):
+    from conftest import copy_project, snakemake
+
+    targets = ("results/validated/images.tsv", "results/preprocessed/manifest.tsv")
+    runs = {}
+    for fmt in ("nifti", "mixed"):
+        project = copy_project(tmp_path / fmt)
+        (project / "config" / "format.yaml").write_text(f"synthetic:\n  image_format: {fmt}\n")
+        snakemake(project, *targets, "--configfile", "config/tiny.yaml", "config/format.yaml")
+        runs[fmt] = project
+    images = pd.read_csv(runs["mixed"] / targets[0], sep="\t")
+    assert set(images["ct"].map(kind_of)) == set(images["pet"].map(kind_of)) == {"nifti", "nrrd", "mha", "dicom"}
+    manifest = {fmt: pd.read_csv(project / targets[1], sep="\t") for fmt, project in runs.items()}
+    assert manifest["mixed"][col.PATIENT_ID].tolist() == manifest["nifti"][col.PATIENT_ID].tolist()
+    # the same slices whatever the format: DICOM PET differs by its rescale step, far below
+    # float16's resolution of the [0, 1] channels
+    for path in manifest["nifti"]["path"]:
+        expected, got = np.load(runs["nifti"] / path), np.load(runs["mixed"] / path)
+        assert got["slices"].shape == expected["slices"].shape
+        np.testing.assert_allclose(got["slices"].astype(float), expected["slices"].astype(float), atol=2e-3)
+        np.testing.assert_allclose(got["z_mm"], expected["z_mm"], atol=1e-4)
+        np.testing.assert_allclose(got["boxes_mm"], expected["boxes_mm"], atol=1e-4)
+    for log in (runs["mixed"] / "logs").rglob("*.log"):
+        assert " WARNING " not in log.read_text(), log

@@ -88,7 +88,17 @@ COMPUTING_RULES = {
 # the stage's PNG figures and TSV tables: every run checks the same files, and rebuilding
 # all of them would take minutes.
 SAMPLE_SEED = 2022
-SAMPLED_STAGES = ["report", "train", "signature", "radiomics", "nomogram", "evaluate", "internal_validation", "stratify", "rnaseq"]
+SAMPLED_STAGES = [
+    "report",
+    "train",
+    "signature",
+    "radiomics",
+    "nomogram",
+    "evaluate",
+    "internal_validation",
+    "stratify",
+    "rnaseq",
+]
 
 
 def dry_run(project: Path, *args) -> list:

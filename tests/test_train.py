@@ -20,7 +20,9 @@ from survsig.train import (
     channel_indices,
     create_model,
     event_balanced_batches,
+    fit_and_validation_patients,
     validation_fold,
+    validation_folds,
 )
 
 TINY = dict(
@@ -103,6 +105,36 @@ def test_validation_fold_is_drawn_from_train_and_stratified():
     assert set(fit).isdisjoint(val) and set(fit) | set(val) == set(patients)
     assert len(val) == 8
     assert sum(event[np.isin(patients, val)]) == 2
+
+
+def test_validation_folds_partition_the_training_set_stratified_by_event():
+    patients = np.array([f"P{i:02d}" for i in range(43)])
+    event = np.arange(43) % 3 == 0  # 15 events, 28 censored
+    fold = validation_folds(patients, event, 5, seed=3)
+    assert sorted(np.bincount(fold).tolist()) == [8, 8, 9, 9, 9]
+    assert sorted(np.bincount(fold[event], minlength=5).tolist()) == [3, 3, 3, 3, 3]
+    assert np.array_equal(fold, validation_folds(patients, event, 5, seed=3))
+    assert not np.array_equal(fold, validation_folds(patients, event, 5, seed=4))
+    # members' validation folds: disjoint, and together every training patient
+    seen = []
+    for member in range(5):
+        settings = TrainSettings(validation="folds", fold=member, folds=5, fold_seed=3, seed=3 + member)
+        fit, val = fit_and_validation_patients(patients, event, settings)
+        assert set(fit).isdisjoint(val) and set(fit) | set(val) == set(patients)
+        seen += list(val)
+    assert sorted(seen) == sorted(patients)
+
+
+@pytest.mark.parametrize(
+    "block, message",
+    [
+        ({"validation": "kfold"}, "imaging.train.validation"),
+        ({"validation": "folds", "fold": 5, "folds": 5}, "fold 5 of 5"),
+    ],
+)
+def test_bad_validation_settings_are_named(block, message):
+    with pytest.raises(InputError, match=message):
+        TrainSettings.from_config(block)
 
 
 def test_model_is_efficientnet_lite0_with_the_channels_as_input():

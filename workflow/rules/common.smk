@@ -121,13 +121,23 @@ def model_channels(wildcards):
 # Networks per model: member m trains with seed + m (its own validation fold,
 # initialisation and batches); the signature averages them.
 MEMBERS = range(config["imaging"]["train"]["members"])
+if config["imaging"]["train"]["validation"] == "folds" and len(MEMBERS) < 2:
+    raise WorkflowError(
+        "config: imaging.train.validation 'folds' validates member m on fold m of imaging.train.members "
+        f"folds of the training set; members is {len(MEMBERS)}, set it to 2 or more (5 is usual)"
+    )
 
 
 def member_train_settings(wildcards):
     """The training block for one member: its seed; ``members`` itself is left out, so
-    adding members adds jobs without re-running the existing ones."""
+    adding members adds jobs without re-running the existing ones. With
+    ``validation: folds`` member m validates on fold m of ``members`` folds of the training
+    set, drawn with the block's own seed (the same folds for every member)."""
     block = {k: v for k, v in config["imaging"]["train"].items() if k != "members"}
-    block["seed"] = block["seed"] + int(wildcards.member)
+    member = int(wildcards.member)
+    if block.get("validation") == "folds":
+        block.update(fold=member, folds=len(MEMBERS), fold_seed=block["seed"])
+    block["seed"] = block["seed"] + member
     return block
 
 

@@ -1,5 +1,5 @@
-# The built-in synthetic cohort: clinical sheet, CT/PET/ROI NIfTI volumes, RNA-seq
-# counts, a demo gene-set library and the ground truth of the hazard.
+# The built-in synthetic cohort: clinical sheet, CT/PET/ROI images (NIfTI, NRRD, MetaImage or DICOM
+# series, synthetic.image_format), RNA-seq counts, a demo gene-set library and the ground truth of the hazard.
 
 
 rule simulate:

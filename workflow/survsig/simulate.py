@@ -16,14 +16,21 @@ ones, as the study found. The true linear predictors are written to
 RNA-seq raw counts for a subset of patients follow the latent risk in planted
 pathways of a gene-set library (a built-in demo library, or real GMT files).
 
+Images are written as NIfTI, NRRD, MetaImage or DICOM series, or a mix of these across
+patients (``synthetic.image_format``); :func:`lesion_margins` checks, without rendering,
+that a geometry's fields of view hold every lesion.
+
 Everything derives from one seed: the same configuration gives byte-identical files.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import logging
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,11 +87,25 @@ PLANTED_LOG2_EFFECT = 1.0  # log2 fold change per SD of latent risk, planted gen
 PLANTED_RESPONDING = 0.8  # share of a planted pathway's genes that follow the risk
 
 
+#: File formats the synthetic images are written in (``synthetic.image_format``); ``mixed``
+#: gives each patient's CT and PET one of them in turn (:func:`image_formats`).
+IMAGE_FORMATS = ("nifti", "nrrd", "mha", "dicom")
+IMAGE_FORMAT_CHOICES = (*IMAGE_FORMATS, "mixed")
+#: Suffix of an image file of each format; a DICOM series is a folder without one.
+FORMAT_SUFFIX = {"nifti": ".nii.gz", "nrrd": ".nrrd", "mha": ".mha", "dicom": ""}
+#: Format of the ROI beside a DICOM CT: a label map ships as a file (here NRRD, as 3D
+#: Slicer saves segmentations), not as a DICOM image series.
+ROI_FORMAT_BESIDE_DICOM = "nrrd"
+
+
 @dataclass
 class SyntheticSettings:
     """Settings of the synthetic cohort (the ``synthetic`` block of the config).
 
-    Sizes are voxels (x, y, z); spacings are millimetres.
+    Sizes are voxels (x, y, z); spacings are millimetres. A tumour's volume is
+    ``tumour_volume_ml`` (ml) at the latent volume trait 0 (about the median), and its
+    log changes by ``tumour_volume_spread`` per SD of the trait. ``image_format`` is one
+    of :data:`IMAGE_FORMAT_CHOICES`.
     """
 
     seed: int = 2022
@@ -96,6 +117,19 @@ class SyntheticSettings:
     ct_spacing: tuple = (1.5, 1.5, 3.0)
     pet_size: tuple = (44, 44, 28)
     pet_spacing: tuple = (4.0, 4.0, 4.0)
+    tumour_volume_ml: float = 12.0
+    tumour_volume_spread: float = 0.7
+    image_format: str = "nifti"
+
+    def __post_init__(self):
+        if self.image_format not in IMAGE_FORMAT_CHOICES:
+            raise InputError(
+                f"synthetic.image_format must be one of {', '.join(IMAGE_FORMAT_CHOICES)}, got {self.image_format!r}"
+            )
+        if not float(self.tumour_volume_ml) > 0:
+            raise InputError(f"synthetic.tumour_volume_ml must be > 0, got {self.tumour_volume_ml!r}")
+        if not float(self.tumour_volume_spread) >= 0:
+            raise InputError(f"synthetic.tumour_volume_spread must be >= 0, got {self.tumour_volume_spread!r}")
 
     @classmethod
     def from_config(cls, block) -> SyntheticSettings:
@@ -246,9 +280,13 @@ class TumourShape:
         return self.necrotic_fraction ** (1.0 / 3.0)
 
 
-def tumour_shape(rng, traits) -> TumourShape:
-    """Tumour geometry from the latent traits of one patient."""
-    volume_mm3 = 1000.0 * np.exp(np.log(12.0) + 0.7 * traits["tumor_volume"])
+def tumour_shape(rng, traits, volume_ml=12.0, volume_spread=0.7) -> TumourShape:
+    """Tumour geometry from the latent traits of one patient.
+
+    The volume (before lobulation) is ``volume_ml`` ml at the latent volume trait 0,
+    and its log changes by ``volume_spread`` per SD of the trait.
+    """
+    volume_mm3 = 1000.0 * np.exp(np.log(volume_ml) + volume_spread * traits["tumor_volume"])
     radius = (3.0 * volume_mm3 / (4.0 * np.pi)) ** (1.0 / 3.0)
     stretch = np.exp(rng.uniform(-0.15, 0.15, size=3))
     stretch /= np.cbrt(stretch.prod())
@@ -399,27 +437,178 @@ def patient_grids(settings: SyntheticSettings, rng):
     return ct, pet
 
 
-def _write_nifti(array, grid: Grid, path):
+def image_formats(settings: SyntheticSettings, index) -> dict[str, str]:
+    """File format of the CT, PET and ROI of patient ``index`` (0-based).
+
+    With ``mixed`` the CT cycles through :data:`IMAGE_FORMATS` patient by patient and
+    the PET too, one step further after each full cycle, so any 16 consecutive patients
+    hold every pairing of CT and PET format once. The ROI is in its CT's format, or
+    :data:`ROI_FORMAT_BESIDE_DICOM` beside a DICOM CT.
+    """
+    if settings.image_format == "mixed":
+        n = len(IMAGE_FORMATS)
+        ct, pet = IMAGE_FORMATS[index % n], IMAGE_FORMATS[(index + index // n) % n]
+    else:
+        ct = pet = settings.image_format
+    return {"ct": ct, "pet": pet, "roi": ROI_FORMAT_BESIDE_DICOM if ct == "dicom" else ct}
+
+
+def image_name(patient_id, modality, fmt) -> str:
+    """File name of an image (a folder for a DICOM series): ``SYN0001_ct.nii.gz``, ``SYN0001_pet``."""
+    return f"{patient_id}_{modality}{FORMAT_SUFFIX[fmt]}"
+
+
+def _image(array, grid: Grid):
     import SimpleITK as sitk
 
     image = sitk.GetImageFromArray(array)
     image.SetSpacing(grid.spacing)
     image.SetOrigin(grid.origin)
+    return image
+
+
+def _write_file(array, grid: Grid, path):
+    """NIfTI, NRRD or MetaImage (by the suffix of ``path``), compressed, written atomically."""
+    import SimpleITK as sitk
+
+    path = Path(path)
+    suffix = ".nii.gz" if path.name.endswith(".nii.gz") else path.suffix
     with atomic_path(path) as tmp:
         # the suffix tells ITK which writer to use
-        target = Path(str(tmp) + ".nii.gz")
-        sitk.WriteImage(image, str(target), useCompression=True)
+        target = Path(str(tmp) + suffix)
+        sitk.WriteImage(_image(array, grid), str(target), useCompression=True)
         os.replace(target, tmp)
 
 
-def render_patient(settings: SyntheticSettings, index, traits, has_node, out_dir):
-    """Render and write one patient's CT, PET and ROI; return its SUV measurements."""
+#: Study date and time of the synthetic DICOM series (fixed: the files do not depend on
+#: when they are written).
+DICOM_DATE, DICOM_TIME = "20220101", "120000"
+#: Stored PET values span 0 to this (signed 16 bits); the rescale slope maps them to SUV.
+PET_STORED_MAX = 32000
+
+
+def dicom_uid(*parts) -> str:
+    """A DICOM UID derived from ``parts``: ``2.25.`` and a 128-bit number (as UUID-based
+    UIDs), so the same cohort gets the same UIDs and other series other ones."""
+    digest = hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()[:16]
+    return "2.25." + str(int.from_bytes(digest, "big"))
+
+
+def _ds(value) -> str:
+    """A number as a DICOM decimal string (at most 16 characters), to 1e-6 mm."""
+    text = f"{float(value):.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def pet_rescale_slope(pet) -> float:
+    """Rescale slope of a PET series: the highest SUV is stored as about
+    :data:`PET_STORED_MAX`; the slope has 6 significant digits, as written in the file."""
+    top = float(np.max(pet)) if np.size(pet) else 0.0
+    return float(f"{top / PET_STORED_MAX:.6g}") if top > 0 else 1.0
+
+
+def write_dicom_series(array, grid: Grid, path, *, modality, patient_id, seed):
+    """Write a CT (HU, int16) or PET (SUV, float) volume as a DICOM series folder.
+
+    One file per axial slice (``0001.dcm``, ...), written by GDCM through SimpleITK,
+    with the tags a series reader needs to rebuild the volume: study, series, frame of
+    reference and SOP instance UIDs (derived from ``seed``, patient and series, so the
+    files are byte-stable), Image Position (Patient) per slice, Image Orientation
+    (axis-aligned), Pixel Spacing, Slice Thickness and Spacing Between Slices. Values
+    are stored as signed 16-bit integers with a Rescale Slope and Intercept: CT as
+    HU + 1024 with intercept -1024 (as scanners store it; HU come back exactly), PET with
+    the slope of :func:`pet_rescale_slope` (SUV come back within half the slope). The
+    folder is written beside ``path`` and moved into place when complete.
+    """
     import SimpleITK as sitk
 
-    sitk.ProcessObject_SetGlobalDefaultNumberOfThreads(1)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if modality == "CT":
+        image = _image(np.asarray(array, dtype=np.int16), grid)
+        rescale = {"0028|1052": "-1024", "0028|1053": "1", "0028|1054": "HU"}
+        series_number, description = "1", "synthetic CT"
+    elif modality == "PT":
+        image = _image(np.asarray(array, dtype=np.float32), grid)
+        # GDCM stores a float image as integers of the given width with this slope
+        rescale = {
+            "0028|1052": "0",
+            "0028|1053": f"{pet_rescale_slope(array):.6g}",
+            "0028|0100": "16",
+            "0028|0101": "16",
+            "0028|0102": "15",
+            "0028|0103": "1",
+            "0054|1001": "GML",  # units: SUV body weight, g/ml
+        }
+        series_number, description = "2", "synthetic PET SUV"
+    else:
+        raise ValueError(f"modality must be CT or PT, got {modality!r}")
+    series = {
+        "0008|0008": "DERIVED\\SECONDARY",
+        "0008|0012": DICOM_DATE,
+        "0008|0013": DICOM_TIME,
+        "0008|0020": DICOM_DATE,
+        "0008|0021": DICOM_DATE,
+        "0008|0030": DICOM_TIME,
+        "0008|0031": DICOM_TIME,
+        "0008|0060": modality,
+        "0008|103e": description,
+        "0010|0010": patient_id,
+        "0010|0020": patient_id,
+        "0018|0050": _ds(grid.spacing[2]),  # slice thickness
+        "0018|0088": _ds(grid.spacing[2]),  # spacing between slices
+        "0020|000d": dicom_uid(seed, patient_id, "study"),
+        "0020|000e": dicom_uid(seed, patient_id, modality, "series"),
+        "0020|0011": series_number,
+        "0020|0052": dicom_uid(seed, patient_id, "frame of reference"),
+        "0020|0037": "1\\0\\0\\0\\1\\0",  # axis-aligned rows and columns
+        **rescale,
+    }
+    writer = sitk.ImageFileWriter()
+    writer.SetImageIO("GDCMImageIO")
+    writer.KeepOriginalImageUIDOn()  # the UIDs above, not random ones
+    n_slices = grid.size[2]
+    width = max(4, len(str(n_slices)))
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes the folder private
+        for k in range(n_slices):
+            # a 3-D image of one slice: GDCM writes Spacing Between Slices from its third
+            # spacing (from a 2-D slice it writes 1 once a series was read in the process)
+            plane = image[:, :, k : k + 1]
+            for tag, value in series.items():
+                plane.SetMetaData(tag, value)
+            position = image.TransformIndexToPhysicalPoint((0, 0, k))
+            plane.SetMetaData("0008|0018", dicom_uid(seed, patient_id, modality, "slice", k))
+            plane.SetMetaData("0020|0013", str(k + 1))
+            plane.SetMetaData("0020|0032", "\\".join(_ds(v) for v in position))
+            plane.SetMetaData("0020|1041", _ds(position[2]))
+            writer.SetFileName(str(tmp / f"{k + 1:0{width}d}.dcm"))
+            writer.Execute(plane)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_image(array, grid: Grid, path, fmt, *, modality, patient_id, seed):
+    """Write one image in format ``fmt`` (of :data:`IMAGE_FORMATS`) to ``path``."""
+    if fmt == "dicom":
+        write_dicom_series(array, grid, path, modality=modality, patient_id=patient_id, seed=seed)
+    else:
+        _write_file(array, grid, path)
+
+
+def patient_geometry(settings: SyntheticSettings, index, traits, has_node):
+    """Random generator, CT and PET grids, tumour and node (or None) of patient ``index``,
+    drawn in the order :func:`render_patient` draws them (the generator goes on to the
+    images)."""
     rng = np.random.default_rng([settings.seed, 1, index])
     ct_grid, pet_grid = patient_grids(settings, rng)
-    tumour = tumour_shape(rng, traits)
+    tumour = tumour_shape(rng, traits, settings.tumour_volume_ml, settings.tumour_volume_spread)
     node = None
     if has_node:
         side = 1.0 if rng.random() < 0.5 else -1.0
@@ -431,13 +620,89 @@ def render_patient(settings: SyntheticSettings, index, traits, has_node, out_dir
             phases=(0.0, 0.0, 0.0),
             necrotic_fraction=0.0,
         )
+    return rng, ct_grid, pet_grid, tumour, node
+
+
+def _margin(grid: Grid, shape: TumourShape) -> float:
+    """Smallest distance (mm) from the box around ``shape`` to the border of the grid's
+    field of view (voxel edges), over all axes and sides; negative when it sticks out."""
+    margins = []
+    for d in range(3):
+        lo = grid.origin[d] - grid.spacing[d] / 2.0
+        hi = grid.origin[d] + (grid.size[d] - 0.5) * grid.spacing[d]
+        margins += [shape.centre[d] - shape.extent - lo, hi - shape.centre[d] - shape.extent]
+    return float(min(margins))
+
+
+def _cut_off(grid: Grid, shape: TumourShape) -> bool:
+    """Whether ``shape`` covers the centre of a voxel on the border of the grid (so the
+    image cuts it off there; on CT: the ROI touches the border)."""
+    lo, hi = grid.index_box(shape.centre, shape.extent)
+    for d in range(3):
+        for face in (0, grid.size[d] - 1):
+            if not lo[d] <= face < hi[d]:
+                continue
+            face_lo, face_hi = list(lo), list(hi)
+            face_lo[d], face_hi[d] = face, face + 1
+            xs, ys, zs = grid.axes(face_lo, face_hi)
+            z, y, x = np.meshgrid(zs, ys, xs, indexing="ij")
+            if (shape.radius(x, y, z) <= 1.0).any():
+                return True
+    return False
+
+
+def lesion_margins(settings: SyntheticSettings, patients: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Whether each patient's lesions lie inside the CT and PET fields of view.
+
+    Cheap (no image is rendered), to check a geometry before simulating it. One row per
+    patient with, for CT (the tumour: the only lesion on CT, and the ROI) and PET
+    (tumour and node, if any):
+
+    * ``ct_margin_mm``, ``pet_margin_mm``: smallest distance (mm) along any axis between
+      a lesion's bounding box (centre +- :attr:`TumourShape.extent`, a loose bound:
+      largest semi-axis at full lobulation) and the border of the field of view;
+      negative when a lesion may be cut off;
+    * ``ct_cut``, ``pet_cut``: whether a lesion covers a voxel centre on the border,
+      i.e. the image does cut it off.
+    """
+    if patients is None:
+        patients = simulate_patients(settings)
+    traits = patients[[col.PATIENT_ID, *GROUND_TRUTH_COLUMNS[7:12]]].to_dict("records")
+    rows = []
+    for i, (row, has_node) in enumerate(zip(traits, patients["has_node"])):
+        _, ct_grid, pet_grid, tumour, node = patient_geometry(settings, i, row, has_node)
+        lesions = [tumour] if node is None else [tumour, node]
+        rows.append(
+            {
+                col.PATIENT_ID: row[col.PATIENT_ID],
+                "ct_margin_mm": _margin(ct_grid, tumour),
+                "pet_margin_mm": min(_margin(pet_grid, lesion) for lesion in lesions),
+                "ct_cut": _cut_off(ct_grid, tumour),
+                "pet_cut": any(_cut_off(pet_grid, lesion) for lesion in lesions),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def render_patient(settings: SyntheticSettings, index, traits, has_node, out_dir):
+    """Render and write one patient's CT, PET and ROI; return its SUV measurements."""
+    import SimpleITK as sitk
+
+    sitk.ProcessObject_SetGlobalDefaultNumberOfThreads(1)
+    rng, ct_grid, pet_grid, tumour, node = patient_geometry(settings, index, traits, has_node)
     ct, roi = render_ct(ct_grid, tumour, rng)
     pet, suv = render_pet(pet_grid, tumour, traits, node, rng)
     pid = traits[col.PATIENT_ID]
     out_dir = Path(out_dir)
-    _write_nifti(ct, ct_grid, out_dir / f"{pid}_ct.nii.gz")
-    _write_nifti(pet, pet_grid, out_dir / f"{pid}_pet.nii.gz")
-    _write_nifti(roi, ct_grid, out_dir / f"{pid}_roi.nii.gz")
+    formats = image_formats(settings, index)
+    for modality, array, grid, dicom_modality in (
+        ("ct", ct, ct_grid, "CT"),
+        ("pet", pet, pet_grid, "PT"),
+        ("roi", roi, ct_grid, None),
+    ):
+        fmt = formats[modality]
+        path = out_dir / image_name(pid, modality, fmt)
+        write_image(array, grid, path, fmt, modality=dicom_modality, patient_id=pid, seed=settings.seed)
     suv["tumor_volume_ml"] = float(roi.sum() * np.prod(ct_grid.spacing) / 1000.0)
     return suv
 
@@ -577,6 +842,19 @@ def simulate_cohort(settings: SyntheticSettings, out, *, threads=1):
         The patients with clinical columns, SUVs, latent traits and linear predictors.
     """
     patients = simulate_patients(settings)
+    margins = lesion_margins(settings, patients)
+    for modality in ("ct", "pet"):
+        outside = margins[f"{modality}_cut"]
+        if outside.any():
+            log.warning(
+                "%d patient(s) have a lesion reaching the border of the %s field of view "
+                "(synthetic.%s_size x %s_spacing), e.g. %s: the image cuts it off",
+                int(outside.sum()),
+                modality.upper(),
+                modality,
+                modality,
+                margins.loc[outside, col.PATIENT_ID].iloc[0],
+            )
     image_dir = Path(out["image_dir"])
     image_dir.mkdir(parents=True, exist_ok=True)
     trait_rows = patients[[col.PATIENT_ID, *GROUND_TRUTH_COLUMNS[7:12]]].to_dict("records")
@@ -599,10 +877,14 @@ def simulate_cohort(settings: SyntheticSettings, out, *, threads=1):
         clinical[name] = clinical[name].round(2)
     write_tsv(clinical, out["clinical"], float_format="%.2f")
     pid = patients[col.PATIENT_ID]
+    formats = [image_formats(settings, i) for i in range(n)]
     images = pd.DataFrame(
         {
             col.PATIENT_ID: pid,
-            **{m: f"{image_dir.name}/" + pid + f"_{m}.nii.gz" for m in col.IMAGE_MODALITIES},
+            **{
+                m: [f"{image_dir.name}/{image_name(p, m, f[m])}" for p, f in zip(pid, formats)]
+                for m in col.IMAGE_MODALITIES
+            },
         }
     )
     write_tsv(images, out["images"])

@@ -68,6 +68,10 @@ class TrainSettings:
     max_grad_norm: float = 1.0
     lr_schedule: str = "cosine"
     validation_fraction: float = 0.2
+    validation: str = "holdout"
+    fold: int = 0
+    folds: int = 1
+    fold_seed: int | None = None
     min_events_per_batch: int = 2
     ties: str = "efron"
     aggregate: str = "mean"
@@ -91,6 +95,13 @@ class TrainSettings:
             raise InputError(f"imaging.train.init must be 'imagenet' or 'scratch', got {settings.init!r}")
         if int(settings.snapshots) < 1:
             raise InputError(f"imaging.train.snapshots must be at least 1, got {settings.snapshots!r}")
+        if settings.validation not in ("holdout", "folds"):
+            raise InputError(f"imaging.train.validation must be 'holdout' or 'folds', got {settings.validation!r}")
+        if settings.validation == "folds" and not 0 <= int(settings.fold) < int(settings.folds):
+            raise InputError(
+                f"imaging.train.validation 'folds': fold {settings.fold} of {settings.folds} does not exist "
+                "(one fold per ensemble member, imaging.train.members)"
+            )
         return settings
 
 
@@ -172,6 +183,41 @@ def validation_fold(patients, event, fraction, seed):
         n_val = int(round(fraction * len(members)))
         fold[rng.choice(members, size=n_val, replace=False)] = True
     return patients[~fold], patients[fold]
+
+
+def validation_folds(patients, event, folds, seed):
+    """Assign training patients to ``folds`` folds of (nearly) equal size, stratified by event.
+
+    Fold ``k`` is member ``k``'s validation fold when ``imaging.train.validation`` is
+    ``folds``: the members' validation folds partition the training set, so every
+    training patient is validated on by one member (a cross-validated fold ensemble).
+
+    Returns
+    -------
+    ndarray of int
+        The fold of each patient, in the order of ``patients``.
+    """
+    rng = np.random.default_rng([seed, 11])
+    event = np.asarray(event, bool)
+    fold = np.zeros(len(event), int)
+    dealt = 0
+    # events first, then censored patients, dealt round-robin in a random order: every
+    # fold holds a share of each within one patient
+    for stratum in (event, ~event):
+        members = rng.permutation(np.flatnonzero(stratum))
+        fold[members] = (dealt + np.arange(len(members))) % folds
+        dealt += len(members)
+    return fold
+
+
+def fit_and_validation_patients(patients, event, settings: TrainSettings):
+    """The fit and validation patients of one network, as ``settings.validation`` says."""
+    patients = np.asarray(patients)
+    if settings.validation == "folds":
+        seed = settings.seed if settings.fold_seed is None else settings.fold_seed
+        held = validation_folds(patients, event, settings.folds, seed) == settings.fold
+        return patients[~held], patients[held]
+    return validation_fold(patients, event, settings.validation_fraction, settings.seed)
 
 
 def augment_batch(images: torch.Tensor, generator: torch.Generator, *, roi_channel=None):
@@ -462,9 +508,7 @@ class SignatureTrainer:
             {p: int(event[p]) for p in train_patients},
         )
         outcome = (_Lookup(outcome[0]), _Lookup(outcome[1]))
-        fit_patients, val_patients = validation_fold(
-            train_patients, outcome[1][train_patients], s.validation_fraction, s.seed
-        )
+        fit_patients, val_patients = fit_and_validation_patients(train_patients, outcome[1][train_patients], s)
         if not outcome[1][fit_patients].any():
             raise InputError("the training fold holds no event: a Cox loss cannot be trained")
 
