@@ -97,3 +97,28 @@ def test_oracle_signatures_need_the_synthetic_cohort(tmp_path):
         result.stdout + result.stderr
     )
     assert not (project / "results").exists()
+
+
+def test_fold_ensemble_needs_two_members_or_more(tmp_path):
+    """``validation: folds`` validates member m on fold m of ``members`` folds: one member
+    cannot be, and the workflow says so before any work."""
+    from conftest import copy_project, snakemake
+
+    project = copy_project(tmp_path / "project")
+    (project / "one.yaml").write_text("imaging:\n  train:\n    validation: folds\n    members: 1\n")
+    result = snakemake(project, "-n", "--configfile", "one.yaml", check=False)
+    assert result.returncode != 0
+    assert "imaging.train.validation 'folds'" in result.stdout + result.stderr
+    assert "set it to 2 or more" in result.stdout + result.stderr
+    assert not (project / "results").exists()
+
+
+def test_each_member_gets_its_seed_and_under_folds_its_fold():
+    from survsig.settings import member_train_block
+
+    block = {"seed": 10, "validation": "holdout", "members": 3, "epochs": 5}
+    assert member_train_block(block, 2) == {"seed": 12, "validation": "holdout", "epochs": 5}
+    folds = {**block, "validation": "folds"}
+    assert [member_train_block(folds, m) for m in range(3)] == [
+        {"seed": 10 + m, "validation": "folds", "epochs": 5, "fold": m, "folds": 3, "fold_seed": 10} for m in range(3)
+    ]

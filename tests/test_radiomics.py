@@ -209,6 +209,17 @@ def test_unusable_features_are_left_out_and_named():
     assert np.isfinite(model.predict(features)).all()
 
 
+def test_feature_missing_for_a_test_patient_is_left_out():
+    features, time_, event, _ = cohort_of_features(n=150, seed=6)
+    ids = features.index
+    split = pd.DataFrame({"patient_id": ids, "split": np.where(np.arange(150) < 100, "train", "test")})
+    clinical = pd.DataFrame({"patient_id": ids, "os_months": time_, "os_event": event})
+    features.loc[ids[120], "shape_MeshVolume"] = np.inf
+    risk, model = radiomics_signature(features, clinical, split, RadiomicsSettings())
+    assert model.dropped_ == {"shape_MeshVolume": "not finite for every patient"}
+    assert np.isfinite(risk).all()
+
+
 def test_missing_patient_is_named():
     features, time_, event, _ = cohort_of_features(n=60, seed=5)
     ids = list(features.index)

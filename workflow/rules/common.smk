@@ -34,7 +34,7 @@ PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow")
 prepend_search_path("PYTHONPATH", PACKAGE_ROOT)
 # The Snakefile reads the stages' own lists (nomograms, subgroups, settings' fields)
 sys.path.insert(0, PACKAGE_ROOT)
-from survsig.settings import PreprocessSettings, patient_batches
+from survsig.settings import PreprocessSettings, member_train_block, patient_batches
 from survsig.vocabulary import RADIOMICS as RADIOMICS_SIGNATURE
 from survsig.vocabulary import SUBGROUPS, nomogram_names
 
@@ -129,16 +129,8 @@ if config["imaging"]["train"]["validation"] == "folds" and len(MEMBERS) < 2:
 
 
 def member_train_settings(wildcards):
-    """The training block for one member: its seed; ``members`` itself is left out, so
-    adding members adds jobs without re-running the existing ones. With
-    ``validation: folds`` member m validates on fold m of ``members`` folds of the training
-    set, drawn with the block's own seed (the same folds for every member)."""
-    block = {k: v for k, v in config["imaging"]["train"].items() if k != "members"}
-    member = int(wildcards.member)
-    if block.get("validation") == "folds":
-        block.update(fold=member, folds=len(MEMBERS), fold_seed=block["seed"])
-    block["seed"] = block["seed"] + member
-    return block
+    """The training block of one member (survsig.settings.member_train_block)."""
+    return member_train_block(config["imaging"]["train"], int(wildcards.member))
 
 
 def network_threads(wildcards):

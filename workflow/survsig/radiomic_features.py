@@ -374,8 +374,13 @@ def radiomics_signature(features, clinical, split, settings: RadiomicsSettings):
         raise InputError(f"patient {missing[0]} has no radiomic features ({len(missing)} patient(s) missing)")
     outcome = clinical.set_index(clinical[col.PATIENT_ID].astype(str)).loc[ids]
     features = features.loc[ids]
+    # a feature missing for a test patient could not score that patient: left out as well
+    gaps = [name for name, ok in zip(features.columns, np.isfinite(features.to_numpy(float)).all(axis=0)) if not ok]
     train = (split[col.SPLIT] == "train").to_numpy()
     model = RadiomicsSignature(settings).fit(
-        features[train], outcome[col.OS_MONTHS].to_numpy(float)[train], outcome[col.OS_EVENT].to_numpy(int)[train]
+        features.drop(columns=gaps)[train],
+        outcome[col.OS_MONTHS].to_numpy(float)[train],
+        outcome[col.OS_EVENT].to_numpy(int)[train],
     )
+    model.dropped_ = {**{name: "not finite for every patient" for name in gaps}, **model.dropped_}
     return model.predict(features), model

@@ -46,3 +46,17 @@ def patient_batches(patients, per_job: int) -> dict[str, list[str]]:
         f"batch{start // per_job + 1:04d}": ordered[start : start + per_job]
         for start in range(0, len(ordered), per_job)
     }
+
+
+def member_train_block(block: dict, member: int) -> dict:
+    """The ``imaging.train`` block for ensemble member ``member``: seed + member (its own
+    initialisation, batches and, with ``validation: holdout``, validation fold). With
+    ``validation: folds`` the members validate on the ``members`` folds of the training
+    set, drawn with the block's own seed (the same folds for every member): member m on
+    fold m. ``members`` itself is left out, so that with holdout validation adding
+    members adds jobs without re-running the existing ones."""
+    out = {key: value for key, value in block.items() if key != "members"}
+    if block.get("validation") == "folds":
+        out.update(fold=member, folds=int(block["members"]), fold_seed=block["seed"])
+    out["seed"] = block["seed"] + member
+    return out

@@ -77,7 +77,7 @@ class TrainSettings:
     aggregate: str = "mean"
     augment: bool = True
     seed: int = 2022
-    init: str = "scratch"
+    init: str = "imagenet"
     snapshots: int = 5
     device: str = "auto"
 

@@ -1,0 +1,105 @@
+"""Measure a lever of the training: one model trained on a completed run's slices.
+
+Run in a project where the workflow has run (at least ``results/preprocessed/manifest.tsv``,
+the validated clinical sheet, the split and, for the oracle, the synthetic ground truth)::
+
+    .venv/bin/python tests/benchmarks/train_levers.py --model petct --set init=scratch
+    .venv/bin/python tests/benchmarks/train_levers.py --model ct --channels ct --set init=imagenet
+    .venv/bin/python tests/benchmarks/train_levers.py --model petct --members 3 --set validation=folds
+
+It trains ``--members`` networks of the model with the config's ``imaging.train`` block
+changed by ``--set key=value`` (values in YAML), as the workflow's ``train`` jobs would
+(member m: ``survsig.settings.member_train_block``), one thread each, one after another;
+builds their signature as ``predict_signature`` does; and prints one JSON line: minutes,
+train and test C-index beside the oracle's, and the Pearson and Spearman correlations of the
+signature with the true predictor its channels see. A C-index on 168 test patients moves by
+about 0.02 between seeds; the correlation with the truth moves less and says more about
+what the network learnt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "workflow"))
+
+from survsig import columns as col  # noqa: E402
+from survsig.concordance import concordance_index  # noqa: E402
+from survsig.files import read_split  # noqa: E402
+from survsig.io import read_table  # noqa: E402
+from survsig.settings import member_train_block  # noqa: E402
+from survsig.signature import trained_signature  # noqa: E402
+from survsig.slices import read_manifest  # noqa: E402
+from survsig.train import TrainSettings, train_signature_model  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--project", default=".", help="folder of the completed run (default: here)")
+    parser.add_argument("--config", default=str(REPO / "config" / "config.yaml"))
+    parser.add_argument("--model", default="petct")
+    parser.add_argument("--channels", nargs="+", help="channels instead of the model's")
+    parser.add_argument("--members", type=int, default=1)
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="imaging.train keys")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(1)
+    config = yaml.safe_load(Path(args.config).read_text())
+    block = dict(config["imaging"]["train"], members=args.members)
+    for pair in args.set:
+        key, value = pair.split("=", 1)
+        block[key] = yaml.safe_load(value)
+    channels = args.channels or config["imaging"]["models"][args.model]
+    project = Path(args.project)
+    manifest = read_manifest(project / "results" / "preprocessed" / "manifest.tsv")
+    clinical = read_table(project / "results" / "validated" / "clinical.tsv", dtype={"patient_id": str})
+    split = read_split(project / "results" / "split.tsv")
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for member in range(args.members):
+            settings = TrainSettings.from_config(member_train_block(block, member))
+            trainer = train_signature_model(manifest, clinical, split, channels, settings, threads=1)
+            paths.append(Path(folder) / f"member{member}.pt")
+            trainer.save(paths[-1])
+        signature = trained_signature(paths, manifest, split, threads=1)
+    result = {
+        "model": args.model,
+        "channels": channels,
+        "members": args.members,
+        "set": args.set,
+        "minutes": round((time.perf_counter() - start) / 60, 2),
+    }
+    from scipy.stats import spearmanr
+
+    outcome = clinical.set_index(clinical[col.PATIENT_ID].astype(str))
+    truth_file = project / "results" / "synthetic" / "ground_truth.tsv"
+    truth = read_table(truth_file, dtype={"patient_id": str}).set_index("patient_id") if truth_file.exists() else None
+    oracle = col.ORACLE_PREDICTOR.get(frozenset(channels), col.ORACLE_IMAGE)
+    for name in col.SPLIT_LEVELS:
+        part = signature[signature[col.SPLIT] == name]
+        ids = part[col.PATIENT_ID].astype(str)
+        time_, event = outcome.loc[ids, col.OS_MONTHS].to_numpy(float), outcome.loc[ids, col.OS_EVENT].to_numpy(int)
+        result[f"{name}_cindex"] = round(concordance_index(time_, event, part["signature"].to_numpy()), 4)
+        if truth is not None:
+            true = truth.loc[ids, oracle].to_numpy(float)
+            result[f"{name}_oracle_cindex"] = round(concordance_index(time_, event, true), 4)
+            result[f"{name}_pearson"] = round(float(np.corrcoef(part["signature"], true)[0, 1]), 3)
+            result[f"{name}_spearman"] = round(float(spearmanr(part["signature"], true)[0]), 3)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
