@@ -62,6 +62,16 @@ def test_every_package_tensor_maps_onto_its_own_timm_tensor(package, reference):
     assert set(map_state_dict(package, reference, classifier=True)) == set(reference)
 
 
+def mapped_network(in_chans):
+    """timm's network with the package's tensors, running statistics included (the
+    weight map alone: create_model then starts the running statistics afresh)."""
+    import timm
+
+    return load_imagenet_weights(
+        timm.create_model("efficientnet_lite0", pretrained=False, num_classes=1, in_chans=in_chans)
+    )
+
+
 @pytest.mark.parametrize(
     "key, timm_name",
     [
@@ -82,12 +92,12 @@ def test_every_package_tensor_maps_onto_its_own_timm_tensor(package, reference):
 )
 def test_the_network_holds_the_package_tensor(package, key, timm_name):
     assert timm_key(key) == timm_name
-    state = create_model(3, "imagenet").state_dict()
+    state = mapped_network(3).state_dict()
     assert torch.equal(state[timm_name], package[key])
 
 
 def test_every_weight_and_buffer_but_the_head_is_the_package_s(package):
-    model = create_model(3, "imagenet")
+    model = mapped_network(3)
     state = model.state_dict()
     own = dict(model.named_parameters()) | dict(model.named_buffers())
     assert set(own) == set(state) and len(own) == 296
@@ -174,7 +184,7 @@ def test_one_channel_answers_as_the_rgb_stem_to_a_grey_image():
 def test_the_first_layer_answers_with_the_package_weights_not_scratch(package):
     torch.manual_seed(0)
     images = torch.rand(2, 3, 48, 48)
-    imagenet, scratch = create_model(3, "imagenet").eval(), create_model(3).eval()
+    imagenet, scratch = mapped_network(3).eval(), create_model(3).eval()
     # timm's stem: 3x3, stride 2, padding 1, no bias; then BatchNorm (running statistics in eval)
     expected = F.conv2d(images, package["_conv_stem.weight"], stride=2, padding=1)
     normalised = F.batch_norm(
@@ -225,8 +235,8 @@ def test_the_mapped_weights_recognise_a_photograph(name):
 
 
 def test_init_must_be_imagenet_or_scratch():
-    assert TrainSettings().init == "scratch" == TrainSettings.from_config({}).init
-    assert TrainSettings.from_config({"init": "imagenet"}).init == "imagenet"
+    assert TrainSettings().init == "imagenet" == TrainSettings.from_config({}).init
+    assert TrainSettings.from_config({"init": "scratch"}).init == "scratch"
     with pytest.raises(InputError, match="imaging.train.init must be 'imagenet' or 'scratch', got 'imagnet'"):
         TrainSettings.from_config({"init": "imagnet"})
     with pytest.raises(InputError, match="imaging.train.init"):
@@ -239,8 +249,8 @@ def test_the_schema_knows_init():
 
     schema = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    assert config["imaging"]["train"]["init"] == "scratch"
-    config["imaging"]["train"]["init"] = "imagenet"
+    assert config["imaging"]["train"]["init"] == "imagenet"
+    config["imaging"]["train"]["init"] = "scratch"
     validate(config, schema)
     config["imaging"]["train"]["init"] = "pretrained"
     with pytest.raises(WorkflowError):
@@ -301,3 +311,20 @@ def test_training_starts_from_the_imagenet_weights(monkeypatch, package):
     start = package["_conv_stem.weight"].sum(dim=1, keepdim=True)
     moved = (trainer.model_.conv_stem.weight.detach().cpu() - start).abs().max().item()
     assert moved < 0.1 * start.abs().max().item()
+
+
+def test_imagenet_network_starts_with_fresh_batchnorm_statistics():
+    """The ImageNet weights, not the ImageNet running statistics: those describe RGB
+    photographs, and a network evaluated after a few steps on a small cohort would
+    normalise CT and PET by them."""
+    model = create_model(2, "imagenet")
+    weights = imagenet_state_dict(2)
+    norms = [(name, m) for name, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(norms) == 49
+    for name, norm in norms:
+        assert torch.equal(norm.weight.data, weights[f"{name}.weight"])
+        assert torch.equal(norm.bias.data, weights[f"{name}.bias"])
+        assert torch.equal(norm.running_mean, torch.zeros_like(norm.running_mean))
+        assert torch.equal(norm.running_var, torch.ones_like(norm.running_var))
+    # the ImageNet statistics are not these
+    assert not torch.equal(weights["bn1.running_var"], torch.ones_like(weights["bn1.running_var"]))

@@ -141,6 +141,12 @@ def create_model(in_chans: int, init: str = "scratch") -> torch.nn.Module:
         # loaded after timm's random initialisation, which draws the same numbers either
         # way: the seeded head below is the same for both inits
         load_imagenet_weights(model)
+        # the running statistics describe RGB photographs: a network evaluated after a
+        # few steps would normalise CT and PET by them (on a small cohort every feature
+        # can end below zero and the risk constant); start them afresh, as from scratch
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.reset_running_stats()
     # timm draws the head from U(-1/sqrt(fan_out), ...) = U(-1, 1) for one output, which
     # starts risks in the tens and the Cox loss far from its optimum; start near zero instead
     head = model.get_classifier()
