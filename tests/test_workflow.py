@@ -133,7 +133,11 @@ def test_trained_signatures_through_snakemake(tiny_run):
     assert [path.stem for path in files] == [f"SYN{number:04d}" for number in range(1, 41)]
     assert [path.parent.name for path in files] == [f"batch{(number - 1) // 8 + 1:04d}" for number in range(1, 41)]
     table = pd.read_csv(tiny_run / "results/tables/signature_vs_oracle.tsv", sep="\t")
-    assert sorted(table["model"].unique()) == ["ct", "pet", "petct"]
+    # the networks, and the radiomics comparator beside them (features per job of 8 patients)
+    assert sorted(table["model"].unique()) == ["ct", "pet", "petct", "radiomics"]
+    assert set(table.loc[table["model"] == "radiomics", "channels"]) == {"ct+pet+roi"}
+    features = sorted(path.name for path in (tiny_run / "results/radiomics/features").glob("*.tsv"))
+    assert features == [f"batch{number:04d}.tsv" for number in range(1, 6)]
     assert table["cindex"].between(0, 1).all()
     for model in ("ct", "pet", "petct"):
         signature = pd.read_csv(tiny_run / f"results/signatures/trained/{model}.tsv", sep="\t")
