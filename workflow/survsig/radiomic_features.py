@@ -233,19 +233,18 @@ class RadiomicsSignature:
     def __init__(self, settings: RadiomicsSettings):
         self.settings = settings
 
-    def _usable(self, features, train_ids):
-        import pandas as pd
-
+    def _usable(self, features):
+        """Features finite for every patient and not constant (``dropped_`` says why not)."""
         self.dropped_ = {}
         finite = np.isfinite(features.to_numpy(float))
         for name, ok in zip(features.columns, finite.all(axis=0), strict=True):
             if not ok:
                 self.dropped_[name] = "not finite for every patient"
         kept = [c for c in features.columns if c not in self.dropped_]
-        spread = features.loc[train_ids, kept].nunique()
+        spread = features[kept].nunique()
         for name in spread.index[spread < 2]:
             self.dropped_[name] = "constant on the training set"
-        return pd.Index([c for c in kept if c not in self.dropped_])
+        return [c for c in kept if c not in self.dropped_]
 
     def fit(self, features, time, event):
         """Fit on the training patients: ``features`` (rows = patients), ``time``, ``event``."""
@@ -263,7 +262,7 @@ class RadiomicsSignature:
                 f"the radiomics signature needs at least {settings.folds} deaths on the training set "
                 f"(radiomics.folds), got {int(event.sum())}"
             )
-        self.features_ = list(self._usable(features, features.index))
+        self.features_ = self._usable(features)
         if not self.features_:
             raise InputError("no radiomic feature is finite and varies on the training set")
         x = features[self.features_].to_numpy(float)
@@ -300,7 +299,6 @@ class RadiomicsSignature:
             best = next(j for j in candidates if mean[j] >= mean[best] - se)
         self.alpha_ = float(self.alphas_[best])
         self.coef_all_ = path.coef_[:, best]
-        self.model_ = path
         import pandas as pd
 
         coef = pd.Series(self.coef_all_, index=self.features_)
