@@ -130,6 +130,9 @@ def test_validation_folds_partition_the_training_set_stratified_by_event():
     [
         ({"validation": "kfold"}, "imaging.train.validation"),
         ({"validation": "folds", "fold": 5, "folds": 5}, "fold 5 of 5"),
+        ({"drop_rate": 1.0}, "imaging.train.drop_rate must be in \\[0, 1\\)"),
+        ({"drop_path_rate": -0.1}, "imaging.train.drop_path_rate"),
+        ({"intensity_jitter": 2.0}, "imaging.train.intensity_jitter"),
     ],
 )
 def test_bad_validation_settings_are_named(block, message):
@@ -144,6 +147,32 @@ def test_model_is_efficientnet_lite0_with_the_channels_as_input():
     assert model.get_classifier().out_features == 1
     out = model.eval()(torch.zeros(3, 2, 64, 64))
     assert out.shape == (3, 1)
+
+
+def test_dropout_and_stochastic_depth_act_in_training_only():
+    torch.manual_seed(0)
+    model = create_model(in_chans=2, drop_rate=0.5, drop_path_rate=0.2)
+    assert model.drop_rate == 0.5
+    # timm makes a block of rate 0 an Identity
+    depths = [getattr(block.drop_path, "drop_prob", 0.0) for stage in model.blocks for block in stage]
+    assert max(depths) == pytest.approx(0.2, rel=0.1) and min(depths) < max(depths)  # rising with depth
+    images = torch.rand(4, 2, 64, 64)
+    model.train()
+    assert not torch.equal(model(images), model(images))
+    model.eval()
+    assert torch.equal(model(images), model(images))
+
+
+def test_no_intensity_jitter_keeps_the_intensities():
+    images = torch.rand(4, 3, 32, 32)
+    # no rotation either (a zero angle range is not a setting): compare after the same flips and turns
+    jittered = augment_batch(images, torch.Generator().manual_seed(1), roi_channel=2, jitter=0.1)
+    plain = augment_batch(images, torch.Generator().manual_seed(1), roi_channel=2, jitter=0.0)
+    assert not torch.equal(jittered[:, :2], plain[:, :2])
+    assert torch.equal(jittered[:, 2], plain[:, 2])  # the ROI is never jittered
+    # jitter 0: only the geometric part, which keeps the mean intensity of a flat image
+    flat = torch.full((2, 3, 32, 32), 0.3)
+    assert torch.allclose(augment_batch(flat, torch.Generator().manual_seed(2), jitter=0.0), flat, atol=1e-6)
 
 
 def test_unknown_channel_is_an_error():

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -50,10 +51,12 @@ def main(argv=None):
     parser.add_argument("--channels", nargs="+", help="channels instead of the model's")
     parser.add_argument("--members", type=int, default=1)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="imaging.train keys")
+    parser.add_argument("--output", help="also write the signature here (TSV)")
     args = parser.parse_args(argv)
 
     import torch
 
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the epochs, on stderr
     torch.set_num_threads(1)
     config = yaml.safe_load(Path(args.config).read_text())
     block = dict(config["imaging"]["train"], members=args.members)
@@ -75,6 +78,8 @@ def main(argv=None):
             paths.append(Path(folder) / f"member{member}.pt")
             trainer.save(paths[-1])
         signature = trained_signature(paths, manifest, split, threads=1)
+    if args.output:
+        signature.to_csv(args.output, sep="\t", index=False)
     result = {
         "model": args.model,
         "channels": channels,

@@ -76,6 +76,9 @@ class TrainSettings:
     ties: str = "efron"
     aggregate: str = "mean"
     augment: bool = True
+    intensity_jitter: float = 0.1
+    drop_rate: float = 0.5
+    drop_path_rate: float = 0.2
     seed: int = 2022
     init: str = "imagenet"
     snapshots: int = 5
@@ -93,6 +96,11 @@ class TrainSettings:
             raise InputError(f"imaging.train.ties must be 'efron' or 'breslow', got {settings.ties!r}")
         if settings.init not in INITS:
             raise InputError(f"imaging.train.init must be 'imagenet' or 'scratch', got {settings.init!r}")
+        for key in ("drop_rate", "drop_path_rate"):
+            if not 0.0 <= float(getattr(settings, key)) < 1.0:
+                raise InputError(f"imaging.train.{key} must be in [0, 1), got {getattr(settings, key)!r}")
+        if not 0.0 <= float(settings.intensity_jitter) <= 1.0:
+            raise InputError(f"imaging.train.intensity_jitter must be in [0, 1], got {settings.intensity_jitter!r}")
         if int(settings.snapshots) < 1:
             raise InputError(f"imaging.train.snapshots must be at least 1, got {settings.snapshots!r}")
         if settings.validation not in ("holdout", "folds"):
@@ -120,7 +128,7 @@ def select_device(name="auto") -> torch.device:
     return torch.device(name)
 
 
-def create_model(in_chans: int, init: str = "scratch") -> torch.nn.Module:
+def create_model(in_chans: int, init: str = "scratch", *, drop_rate=0.0, drop_path_rate=0.0) -> torch.nn.Module:
     """EfficientNet-lite0 from timm, one output (the log hazard).
 
     Parameters
@@ -131,12 +139,22 @@ def create_model(in_chans: int, init: str = "scratch") -> torch.nn.Module:
         ``scratch``: timm's random initialisation; ``imagenet``: every weight but the
         head from the ImageNet weights of :mod:`survsig.pretrained` (the stem adapted
         to ``in_chans``). The head is drawn the same way in both.
+    drop_rate, drop_path_rate : float
+        Dropout before the output layer and stochastic depth (timm's arguments): active
+        in training only.
     """
     import timm
 
     if init not in INITS:
         raise InputError(f"imaging.train.init must be 'imagenet' or 'scratch', got {init!r}")
-    model = timm.create_model(ARCHITECTURE, pretrained=False, num_classes=1, in_chans=in_chans)
+    model = timm.create_model(
+        ARCHITECTURE,
+        pretrained=False,
+        num_classes=1,
+        in_chans=in_chans,
+        drop_rate=drop_rate,
+        drop_path_rate=drop_path_rate,
+    )
     if init == "imagenet":
         # loaded after timm's random initialisation, which draws the same numbers either
         # way: the seeded head below is the same for both inits
@@ -226,10 +244,12 @@ def fit_and_validation_patients(patients, event, settings: TrainSettings):
     return validation_fold(patients, event, settings.validation_fraction, settings.seed)
 
 
-def augment_batch(images: torch.Tensor, generator: torch.Generator, *, roi_channel=None):
+def augment_batch(images: torch.Tensor, generator: torch.Generator, *, roi_channel=None, jitter=0.1):
     """Random horizontal flips, rotations up to 10 degrees and intensity jitter.
 
-    The ROI channel (if any) is flipped and rotated but not jittered.
+    Each image's channels are scaled by 1 + u and shifted by v, u uniform in
+    [-jitter, jitter] and v in [-jitter/2, jitter/2] (on the [0, 1] scale). The ROI
+    channel (if any) is flipped and rotated but not jittered.
     """
     n = images.shape[0]
     flip = torch.rand(n, generator=generator) < 0.5
@@ -240,8 +260,8 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator, *, roi_chann
     theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos, -sin, sin, cos
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     images = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    scale = 1.0 + (torch.rand(n, images.shape[1], 1, 1, generator=generator) * 2 - 1) * 0.1
-    shift = (torch.rand(n, images.shape[1], 1, 1, generator=generator) * 2 - 1) * 0.05
+    scale = 1.0 + (torch.rand(n, images.shape[1], 1, 1, generator=generator) * 2 - 1) * jitter
+    shift = (torch.rand(n, images.shape[1], 1, 1, generator=generator) * 2 - 1) * (jitter / 2)
     if roi_channel is not None:
         scale[:, roi_channel] = 1.0
         shift[:, roi_channel] = 0.0
@@ -475,7 +495,7 @@ class SignatureTrainer:
         for batch in batches:
             images = data.sample(batch, s.slices_per_patient, rng)
             if s.augment:
-                images = augment_batch(images, generator, roi_channel=data.roi_channel)
+                images = augment_batch(images, generator, roi_channel=data.roi_channel, jitter=s.intensity_jitter)
             images = self._to_device(images)
             with self._autocast():
                 scores = model(images).float().reshape(len(batch), s.slices_per_patient)
@@ -519,7 +539,9 @@ class SignatureTrainer:
             raise InputError("the training fold holds no event: a Cox loss cannot be trained")
 
         torch.manual_seed(s.seed)
-        model = create_model(len(self.channels), s.init).to(self.device_)
+        model = create_model(
+            len(self.channels), s.init, drop_rate=s.drop_rate, drop_path_rate=s.drop_path_rate
+        ).to(self.device_)
         if self.device_.type == "cpu":
             model = model.to(memory_format=torch.channels_last)
         optimizer = torch.optim.AdamW(model.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
