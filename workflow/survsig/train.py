@@ -539,9 +539,9 @@ class SignatureTrainer:
             raise InputError("the training fold holds no event: a Cox loss cannot be trained")
 
         torch.manual_seed(s.seed)
-        model = create_model(
-            len(self.channels), s.init, drop_rate=s.drop_rate, drop_path_rate=s.drop_path_rate
-        ).to(self.device_)
+        model = create_model(len(self.channels), s.init, drop_rate=s.drop_rate, drop_path_rate=s.drop_path_rate).to(
+            self.device_
+        )
         if self.device_.type == "cpu":
             model = model.to(memory_format=torch.channels_last)
         optimizer = torch.optim.AdamW(model.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
