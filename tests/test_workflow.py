@@ -146,9 +146,8 @@ def test_trained_signatures_through_snakemake(tiny_run):
         assert "epoch   2/2" in log  # one progress line per epoch
 
 
-def test_whole_tiny_workflow_completes(tiny_run):
-    """`rule all` on the tiny config: every stage, RNA-seq included."""
-    snakemake(tiny_run, "--configfile", "config/tiny.yaml")
+def test_whole_tiny_workflow_completes(tiny_complete):
+    """`rule all` on the tiny config (the shared completed run): every stage, RNA-seq included."""
     for name in (
         "results/tables/table3_cindex.tsv",
         "results/risk_groups.tsv",
@@ -156,6 +155,6 @@ def test_whole_tiny_workflow_completes(tiny_run):
         "results/rnaseq/deseq2_results.tsv",
         "results/figures/rnaseq_heatmap.png",
     ):
-        assert (tiny_run / name).is_file(), name
-    dry = snakemake(tiny_run, "-n", "--configfile", "config/tiny.yaml")
+        assert (tiny_complete / name).is_file(), name
+    dry = snakemake(tiny_complete, "-n", "--configfile", "config/tiny.yaml")
     assert "Nothing to be done" in dry.stdout + dry.stderr
