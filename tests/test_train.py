@@ -165,7 +165,7 @@ def test_dropout_and_stochastic_depth_act_in_training_only():
 
 def test_no_intensity_jitter_keeps_the_intensities():
     images = torch.rand(4, 3, 32, 32)
-    # no rotation either (a zero angle range is not a setting): compare after the same flips and turns
+    # the same seed draws the same flips and turns: only the jitter differs
     jittered = augment_batch(images, torch.Generator().manual_seed(1), roi_channel=2, jitter=0.1)
     plain = augment_batch(images, torch.Generator().manual_seed(1), roi_channel=2, jitter=0.0)
     assert not torch.equal(jittered[:, :2], plain[:, :2])

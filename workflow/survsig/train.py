@@ -3,7 +3,8 @@
 One network per model of ``config: imaging.models``, each seeing its channels (CT, PET,
 ROI) of the preprocessed ROI slices. A patient's risk is the aggregate (mean or max)
 of its slice scores; the loss is the negative Cox partial log-likelihood over the
-patients of a batch, and every batch holds events. A validation fold drawn from the
+patients of a batch, and every batch holds events. Dropout before the output and
+stochastic depth regularise the network in training. A validation fold drawn from the
 training set (never the test set) picks the epoch to keep (early stopping on its
 C-index) and the few best epochs whose networks the signature averages (a snapshot
 ensemble). CUDA is used when present (with bfloat16 autocast), else the CPU with
