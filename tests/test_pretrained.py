@@ -275,6 +275,7 @@ def test_a_saved_imagenet_model_loads_without_the_weights_file(tmp_path, monkeyp
     trainer = SignatureTrainer(["ct", "pet"], TrainSettings(init="imagenet"))
     state = create_model(2, "imagenet").state_dict()
     trainer.snapshots_, trainer.best_epoch_ = [(3, state)], 3
+    trainer.channel_mean_, trainer.channel_sd_ = [0.5, 0.1], [0.2, 0.1]
     trainer.save(tmp_path / "model.pt")
 
     def absent():

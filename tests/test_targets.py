@@ -343,7 +343,7 @@ def test_added_ensemble_member_trains_alone_and_the_signature_averages_the_membe
     try:
         single = [trained_signature(path, manifest, split)["signature"].to_numpy() for path in members]
         networks = [SignatureTrainer.load(path) for path in members]
-        data = load_slice_data(manifest, networks[0].channels)
+        data = load_slice_data(manifest, networks[0].channels, context_mm=networks[0].settings.context_mm)
         snapshots = [network.snapshot_scores(data, split["patient_id"].tolist()) for network in networks]
     finally:
         torch.set_num_threads(threads)

@@ -133,6 +133,9 @@ def test_validation_folds_partition_the_training_set_stratified_by_event():
         ({"drop_rate": 1.0}, "imaging.train.drop_rate must be in \\[0, 1\\)"),
         ({"drop_path_rate": -0.1}, "imaging.train.drop_path_rate"),
         ({"intensity_jitter": 2.0}, "imaging.train.intensity_jitter"),
+        ({"standardise": "yes"}, "imaging.train.standardise must be true or false"),
+        ({"context_mm": 0}, "imaging.train.context_mm must be a positive number"),
+        ({"context_mm": "5 mm"}, "imaging.train.context_mm"),
     ],
 )
 def test_bad_validation_settings_are_named(block, message):
@@ -166,8 +169,8 @@ def test_dropout_and_stochastic_depth_act_in_training_only():
 def test_no_intensity_jitter_keeps_the_intensities():
     images = torch.rand(4, 3, 32, 32)
     # the same seed draws the same flips and turns: only the jitter differs
-    jittered = augment_batch(images, torch.Generator().manual_seed(1), roi_channel=2, jitter=0.1)
-    plain = augment_batch(images, torch.Generator().manual_seed(1), roi_channel=2, jitter=0.0)
+    jittered = augment_batch(images, torch.Generator().manual_seed(1), fixed_channels=[2], jitter=0.1)
+    plain = augment_batch(images, torch.Generator().manual_seed(1), fixed_channels=[2], jitter=0.0)
     assert not torch.equal(jittered[:, :2], plain[:, :2])
     assert torch.equal(jittered[:, 2], plain[:, 2])  # the ROI is never jittered
     # jitter 0: only the geometric part, which keeps the mean intensity of a flat image
@@ -184,7 +187,7 @@ def test_augmentation_keeps_the_roi_binary_and_shapes():
     images = torch.zeros(4, 3, 32, 32)
     images[:, 2, 10:20, 10:20] = 1.0
     images[:, 1] = 0.5
-    out = augment_batch(images, torch.Generator().manual_seed(0), roi_channel=2)
+    out = augment_batch(images, torch.Generator().manual_seed(0), fixed_channels=[2])
     assert out.shape == images.shape
     # the ROI is moved but not rescaled: its area stays about 100 pixels
     assert out[:, 2].sum(dim=(1, 2)).numpy() == pytest.approx(100.0, abs=15.0)
@@ -459,6 +462,11 @@ BROKEN_MODELS = {
     ),
     "other channels": (lambda c: {**c, "channels": ["ct", "pet"]}, "with 2 input channel\\(s\\).*has shape"),
     "not a file": (None, "cannot read model file"),
+    "no standardisation": (lambda c: _drop(c, "standardisation"), "lacks key\\(s\\) standardisation"),
+    "zero sd": (
+        lambda c: {**c, "standardisation": {"mean": [0.1], "sd": [0.0]}},
+        "standardisation must hold a finite mean and a positive sd per channel",
+    ),
 }
 
 
@@ -538,3 +546,95 @@ def test_slice_data_of_another_crop_size_names_the_patient(tiny_cohort):
     with pytest.raises(InputError, match="same settings") as err:
         SliceData([*patients[:5], odd], ["ct"])
     assert err.value.patient == odd.patient_id
+
+
+def with_boxes(patient, side_mm):
+    """``patient`` with every slice's box ``side_mm`` wide (as preprocessing records it)."""
+    boxes = np.zeros((len(patient.slices), 4))
+    boxes[:, 2] = side_mm
+    return dataclasses.replace(patient, boxes_mm=boxes)
+
+
+def test_context_plane_is_the_roi_grown_by_the_distance_in_mm():
+    from survsig.train import context_plane
+
+    slices = np.zeros((2, 3, 32, 32), np.float16)
+    slices[0, 2, 10, 20] = 1
+    slices[1, 2, 5:8, 5:8] = 1
+    # 64 mm over 32 pixels: 2 mm pixels, so 5 mm is 2 pixels (rounded from 2.5)
+    patient = with_boxes(PatientSlices("P1", slices, np.zeros(2)), 64.0)
+    plane = context_plane(patient, 5.0)
+    expected = np.zeros((2, 32, 32))
+    expected[0, 8:13, 18:23] = 1
+    expected[1, 3:10, 3:10] = 1
+    np.testing.assert_array_equal(plane, expected)
+    # the same 5 mm on 1 mm pixels is 5 pixels
+    assert context_plane(with_boxes(patient, 32.0), 5.0)[0].sum() == 11 * 11
+
+
+def test_context_needs_the_box_sizes_and_names_the_patient(tiny_cohort):
+    patients, _, _ = tiny_cohort
+    with pytest.raises(InputError, match="P00: slices carry no box sizes"):
+        SliceData(patients, ["ct", "pet", "roi"], context_mm=5.0)
+
+
+def test_network_sees_standardised_channels_blanked_beyond_the_context(tiny_cohort):
+    patients, time_, event = tiny_cohort
+    boxed = [with_boxes(p, 32.0) for p in patients]  # 1 mm pixels; ROI rows and columns 8-23
+    data = SliceData(boxed, ["ct", "pet", "roi"], context_mm=3.0)
+    assert data.fixed_channels == [2, 3] and data.read("P00").shape[1] == 4
+    trainer = SignatureTrainer(["ct", "pet", "roi"], TrainSettings(**{**TINY, "epochs": 1}, context_mm=3.0))
+    trainer.fit(data, [p.patient_id for p in boxed], time_, event)
+    stacked = np.concatenate([p.slices.astype(np.float64) for p in boxed])
+    np.testing.assert_allclose(trainer.channel_mean_, stacked.mean(axis=(0, 2, 3)), rtol=1e-9)
+    np.testing.assert_allclose(trainer.channel_sd_, stacked.std(axis=(0, 2, 3)), rtol=1e-9)
+    raw = data.read("P01").float()
+    seen = trainer._network_input(raw, data)
+    assert seen.shape[1] == 3
+    near = torch.zeros(32, 32, dtype=torch.bool)
+    near[5:27, 5:27] = True
+    for c in range(3):
+        inside = (raw[:, c, near] - trainer.channel_mean_[c]) / trainer.channel_sd_[c]
+        torch.testing.assert_close(seen[:, c, near], inside)
+    # CT and PET are 0 (the training mean) beyond 3 mm of the ROI; the ROI itself is not blanked
+    assert seen[:, :2, ~near].abs().max() == 0
+    assert seen[:, 2, ~near].min() < 0
+
+
+def test_model_keeps_its_standardisation_and_context(tiny_cohort, tmp_path):
+    import pandas as pd
+
+    from survsig.signature import trained_signature
+    from survsig.slices import save_patient_slices
+
+    patients, time_, event = tiny_cohort
+    boxed = [with_boxes(p, 32.0) for p in patients]
+    data = SliceData(boxed, ["pet", "roi"], context_mm=4.0)
+    trainer = SignatureTrainer(["pet", "roi"], TrainSettings(**{**TINY, "epochs": 2}, context_mm=4.0))
+    trainer.fit(data, [p.patient_id for p in boxed], time_, event)
+    trainer.save(tmp_path / "model.pt")
+    loaded = SignatureTrainer.load(tmp_path / "model.pt")
+    assert (loaded.channel_mean_, loaded.channel_sd_) == (trainer.channel_mean_, trainer.channel_sd_)
+    ids = [p.patient_id for p in boxed]
+    risk = trainer.predict_patients(data, ids)
+    np.testing.assert_allclose(loaded.predict_patients(data, ids), risk, rtol=0, atol=network_score_atol(risk))
+    with pytest.raises(InputError, match="slices were read with context_mm None.*trained with.*4.0"):
+        loaded.predict_patients(SliceData(boxed, ["pet", "roi"]), ids)
+    # the signature stage reads the slices with the context the model was trained with
+    files = []
+    for patient in boxed:
+        files.append(tmp_path / f"{patient.patient_id}.npz")
+        save_patient_slices(patient, files[-1])
+    split = pd.DataFrame({"patient_id": ids, "split": ["train"] * 9 + ["test"] * 5})
+    signature = trained_signature(tmp_path / "model.pt", files, split)
+    assert np.isfinite(signature["signature"]).all() and signature["signature"][:9].std(ddof=1) == pytest.approx(1.0)
+
+
+def test_standardise_off_feeds_the_stored_intensities(tiny_cohort):
+    patients, time_, event = tiny_cohort
+    data = SliceData(patients, ["ct", "pet"])
+    trainer = SignatureTrainer(["ct", "pet"], TrainSettings(**{**TINY, "epochs": 1}, standardise=False))
+    trainer.fit(data, [p.patient_id for p in patients], time_, event)
+    assert (trainer.channel_mean_, trainer.channel_sd_) == ([0.0, 0.0], [1.0, 1.0])
+    raw = data.read("P03").float()
+    torch.testing.assert_close(trainer._network_input(raw, data), raw, rtol=0, atol=0)

@@ -89,10 +89,17 @@ def trained_signature(model_paths, slice_files, split: pd.DataFrame, *, threads=
         model_paths = [model_paths]
     members = [SignatureTrainer.load(path) for path in model_paths]
     channels = members[0].channels
+    context_mm = members[0].settings.context_mm
     for path, member in zip(model_paths, members):
         if member.channels != channels:
             raise InputError(f"ensemble member sees channels {member.channels}, the first member {channels}", file=path)
-    data = load_slice_data(slice_files, channels)
+        if member.settings.context_mm != context_mm:
+            raise InputError(
+                f"ensemble member was trained with context_mm {member.settings.context_mm!r}, "
+                f"the first member with {context_mm!r}",
+                file=path,
+            )
+    data = load_slice_data(slice_files, channels, context_mm=context_mm)
     patients = split[col.PATIENT_ID].astype(str).tolist()
     missing = [p for p in patients if p not in data]
     if missing:

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
 from .concordance import concordance_index
 from .errors import InputError
@@ -50,7 +51,7 @@ ARCHITECTURE = "efficientnet_lite0"
 #: Initialisations of the network's weights (``imaging.train.init``).
 INITS = ("scratch", "imagenet")
 #: Keys of a saved model file (``model.pt``).
-MODEL_KEYS = ("architecture", "channels", "settings", "best_epoch", "snapshots")
+MODEL_KEYS = ("architecture", "channels", "settings", "best_epoch", "snapshots", "standardisation")
 #: Keys of a checkpoint file (``checkpoint.pt``).
 CHECKPOINT_KEYS = ("fingerprint", "epoch", "model", "optimizer", "history", "snapshots")
 
@@ -78,6 +79,8 @@ class TrainSettings:
     aggregate: str = "mean"
     augment: bool = True
     intensity_jitter: float = 0.1
+    standardise: bool = True
+    context_mm: float | None = None
     drop_rate: float = 0.5
     drop_path_rate: float = 0.2
     seed: int = 2022
@@ -102,6 +105,13 @@ class TrainSettings:
                 raise InputError(f"imaging.train.{key} must be in [0, 1), got {getattr(settings, key)!r}")
         if not 0.0 <= float(settings.intensity_jitter) <= 1.0:
             raise InputError(f"imaging.train.intensity_jitter must be in [0, 1], got {settings.intensity_jitter!r}")
+        if not isinstance(settings.standardise, bool):
+            raise InputError(f"imaging.train.standardise must be true or false, got {settings.standardise!r}")
+        context = settings.context_mm
+        if context is not None and (
+            isinstance(context, bool) or not isinstance(context, (int, float)) or not 0 < context < math.inf
+        ):
+            raise InputError(f"imaging.train.context_mm must be a positive number of mm or null, got {context!r}")
         if int(settings.snapshots) < 1:
             raise InputError(f"imaging.train.snapshots must be at least 1, got {settings.snapshots!r}")
         if settings.validation not in ("holdout", "folds"):
@@ -245,12 +255,12 @@ def fit_and_validation_patients(patients, event, settings: TrainSettings):
     return validation_fold(patients, event, settings.validation_fraction, settings.seed)
 
 
-def augment_batch(images: torch.Tensor, generator: torch.Generator, *, roi_channel=None, jitter=0.1):
+def augment_batch(images: torch.Tensor, generator: torch.Generator, *, fixed_channels=(), jitter=0.1):
     """Random horizontal flips, rotations up to 10 degrees and intensity jitter.
 
     Each image's channels are scaled by 1 + u and shifted by v, u uniform in
-    [-jitter, jitter] and v in [-jitter/2, jitter/2] (on the [0, 1] scale). The ROI
-    channel (if any) is flipped and rotated but not jittered.
+    [-jitter, jitter] and v in [-jitter/2, jitter/2] (on the [0, 1] scale). The
+    ``fixed_channels`` (the ROI, the context plane) are flipped and rotated but not jittered.
     """
     n = images.shape[0]
     flip = torch.rand(n, generator=generator) < 0.5
@@ -263,10 +273,27 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator, *, roi_chann
     images = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
     scale = 1.0 + (torch.rand(n, images.shape[1], 1, 1, generator=generator) * 2 - 1) * jitter
     shift = (torch.rand(n, images.shape[1], 1, 1, generator=generator) * 2 - 1) * (jitter / 2)
-    if roi_channel is not None:
-        scale[:, roi_channel] = 1.0
-        shift[:, roi_channel] = 0.0
+    fixed = list(fixed_channels)
+    scale[:, fixed] = 1.0
+    shift[:, fixed] = 0.0
     return (images * scale + shift).clamp_(0.0, 1.0)
+
+
+def context_plane(patient, context_mm) -> np.ndarray:
+    """1 within ``context_mm`` of the ROI (a square neighbourhood on each slice's pixel
+    grid, whose spacing is the slice's box side over the crop size), else 0: (n, S, S)."""
+    roi = patient.slices[:, CHANNELS.index("roi")] > 0.5
+    boxes = np.asarray(patient.boxes_mm, float)
+    if len(boxes) != len(roi) or not (boxes[:, 2] > 0).all():
+        raise InputError(
+            "slices carry no box sizes to measure imaging.train.context_mm in: preprocess them again",
+            patient=patient.patient_id,
+        )
+    plane = np.empty(roi.shape, np.float16)
+    for i, (mask, side_mm) in enumerate(zip(roi, boxes[:, 2], strict=True)):
+        radius = int(round(context_mm / (side_mm / mask.shape[-1])))
+        plane[i] = ndimage.maximum_filter(mask, size=2 * radius + 1, mode="constant")
+    return plane
 
 
 class SliceData:
@@ -283,17 +310,27 @@ class SliceData:
         Read one at a time (a generator keeps only one patient in memory).
     channels : sequence of str
     directory : path, optional
+    context_mm : float, optional
+        When given, each slice also carries a last plane, the context: 1 within
+        ``context_mm`` of the ROI, else 0 (:func:`context_plane`). The network does not see
+        it; it blanks CT and PET beyond it (``imaging.train.context_mm``).
     """
 
-    def __init__(self, patient_slices, channels, *, directory=None):
+    def __init__(self, patient_slices, channels, *, directory=None, context_mm=None):
         self.index = channel_indices(channels)
         self.roi_channel = self.index.index(CHANNELS.index("roi")) if "roi" in channels else None
+        self.network_channels = len(self.index)
+        self.context_mm = context_mm
+        self.context_channel = self.network_channels if context_mm is not None else None
         self._store = tempfile.TemporaryFile(dir=directory)  # deleted when closed or collected
         self._where = {}  # patient -> (byte offset, number of slices)
         self._slice_shape, self._dtype = None, None
         offset = 0
         for patient in patient_slices:
-            array = np.ascontiguousarray(patient.slices[:, self.index])
+            array = patient.slices[:, self.index]
+            if context_mm is not None:
+                array = np.concatenate([array, context_plane(patient, context_mm)[:, None].astype(array.dtype)], axis=1)
+            array = np.ascontiguousarray(array)
             if self._dtype is None:
                 self._slice_shape, self._dtype = array.shape[1:], array.dtype
             if array.shape[1:] != self._slice_shape or array.dtype != self._dtype:
@@ -318,8 +355,13 @@ class SliceData:
         """Number of slices of ``patient``."""
         return self._where[patient][1]
 
+    @property
+    def fixed_channels(self) -> list[int]:
+        """Stored planes that are masks, not intensities: the ROI and the context."""
+        return [c for c in (self.roi_channel, self.context_channel) if c is not None]
+
     def read(self, patient) -> torch.Tensor:
-        """All slices of ``patient``, (n_slices, C, S, S), as stored."""
+        """All slices of ``patient``, (n_slices, C, S, S), as stored (the context plane last)."""
         offset, count = self._where[patient]
         array = np.empty((count, *self._slice_shape), self._dtype)
         if os.preadv(self._store.fileno(), [memoryview(array).cast("B")], offset) != array.nbytes:
@@ -447,7 +489,7 @@ class SignatureTrainer:
         outputs = []
         with torch.no_grad(), self._autocast():
             for chunk in data.chunks(patients, batch_images):
-                batch = self._to_device(chunk.float())
+                batch = self._network_input(chunk.float(), data)
                 outputs.append(model(batch).float().reshape(-1).cpu())
         slice_scores = torch.cat(outputs).split(counts)
         return np.asarray([aggregate(s, self.settings.aggregate).item() for s in slice_scores])
@@ -476,11 +518,43 @@ class SignatureTrainer:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return torch.autocast("cpu", enabled=False)
 
-    def _to_device(self, images):
-        images = images.to(self.device_, non_blocking=True)
+    def _network_input(self, images, data: SliceData):
+        """Stored planes to the network's input: its channels standardised and, with a
+        context plane, CT and PET beyond it set to 0 (their training mean); on the device."""
+        if data.context_mm != self.settings.context_mm:
+            raise InputError(
+                f"slices were read with context_mm {data.context_mm!r}, the network was trained with "
+                f"imaging.train.context_mm {self.settings.context_mm!r}"
+            )
+        channels = data.network_channels
+        mean = torch.tensor(self.channel_mean_, dtype=images.dtype)[None, :, None, None]
+        sd = torch.tensor(self.channel_sd_, dtype=images.dtype)[None, :, None, None]
+        network = (images[:, :channels] - mean) / sd
+        if data.context_channel is not None:
+            intensities = [c for c in range(channels) if c != data.roi_channel]
+            network[:, intensities] *= images[:, data.context_channel, None]
+        network = network.to(self.device_, non_blocking=True)
         if self.device_.type == "cpu":
-            images = images.contiguous(memory_format=torch.channels_last)
-        return images
+            network = network.contiguous(memory_format=torch.channels_last)
+        return network
+
+    def _standardisation(self, data: SliceData, patients):
+        """Mean and SD of each network channel over all slices of ``patients`` (identity
+        when ``standardise`` is off), as lists of floats."""
+        channels = data.network_channels
+        if not self.settings.standardise:
+            return [0.0] * channels, [1.0] * channels
+        total, squares, count = np.zeros(channels), np.zeros(channels), 0
+        for patient in patients:
+            planes = data.read(patient)[:, :channels].double()
+            total += planes.sum(dim=(0, 2, 3)).numpy()
+            squares += (planes * planes).sum(dim=(0, 2, 3)).numpy()
+            count += planes.shape[0] * planes.shape[2] * planes.shape[3]
+        mean = total / count
+        sd = np.sqrt(np.maximum(squares / count - mean * mean, 0.0))
+        # a constant channel carries nothing to scale up: leave its spread as it is
+        sd = np.where(sd > 1e-6, sd, 1.0)
+        return [float(v) for v in mean], [float(v) for v in sd]
 
     def _epoch(self, model, optimizer, data, patients, outcome, epoch):
         s = self.settings
@@ -496,8 +570,8 @@ class SignatureTrainer:
         for batch in batches:
             images = data.sample(batch, s.slices_per_patient, rng)
             if s.augment:
-                images = augment_batch(images, generator, roi_channel=data.roi_channel, jitter=s.intensity_jitter)
-            images = self._to_device(images)
+                images = augment_batch(images, generator, fixed_channels=data.fixed_channels, jitter=s.intensity_jitter)
+            images = self._network_input(images, data)
             with self._autocast():
                 scores = model(images).float().reshape(len(batch), s.slices_per_patient)
             risk = aggregate(scores, s.aggregate)
@@ -539,6 +613,12 @@ class SignatureTrainer:
         if not outcome[1][fit_patients].any():
             raise InputError("the training fold holds no event: a Cox loss cannot be trained")
 
+        if data.context_mm != s.context_mm:
+            raise InputError(
+                f"slices were read with context_mm {data.context_mm!r}, imaging.train.context_mm is {s.context_mm!r}"
+            )
+        # over the whole training set (validation fold included): no outcome enters them
+        self.channel_mean_, self.channel_sd_ = self._standardisation(data, train_patients)
         torch.manual_seed(s.seed)
         model = create_model(len(self.channels), s.init, drop_rate=s.drop_rate, drop_path_rate=s.drop_path_rate).to(
             self.device_
@@ -697,6 +777,7 @@ class SignatureTrainer:
                 "channels": list(self.channels),
                 "settings": asdict(self.settings),
                 "best_epoch": int(self.best_epoch_),
+                "standardisation": {"mean": list(self.channel_mean_), "sd": list(self.channel_sd_)},
                 # best first: the kept network, then the other snapshots
                 "snapshots": [
                     {"epoch": int(epoch), "state_dict": {k: v.cpu() for k, v in state.items()}}
@@ -730,6 +811,8 @@ class SignatureTrainer:
         trainer.model_ = model
         trainer.snapshots_ = [(snapshot["epoch"], snapshot["state_dict"]) for snapshot in saved["snapshots"]]
         trainer.best_epoch_ = saved["best_epoch"]
+        trainer.channel_mean_ = saved["standardisation"]["mean"]
+        trainer.channel_sd_ = saved["standardisation"]["sd"]
         return trainer
 
 
@@ -821,6 +904,21 @@ def read_model_file(path) -> dict:
                 f"snapshot {number} does not fit {ARCHITECTURE} with {len(channels)} input channel(s): {problem}",
                 file=path,
             )
+    standardisation = saved["standardisation"]
+    if not (
+        isinstance(standardisation, dict)
+        and all(
+            isinstance(standardisation.get(key), list)
+            and len(standardisation[key]) == len(channels)
+            and all(isinstance(v, float) and math.isfinite(v) for v in standardisation[key])
+            for key in ("mean", "sd")
+        )
+        and all(v > 0 for v in standardisation["sd"])
+    ):
+        raise InputError(
+            f"model standardisation must hold a finite mean and a positive sd per channel, got {standardisation!r}",
+            file=path,
+        )
     return {**saved, "settings": settings}
 
 
@@ -950,11 +1048,12 @@ def plot_member_training_curves(histories, *, title):
     return fig
 
 
-def load_slice_data(slice_files, channels) -> SliceData:
-    """The preprocessed ``.npz`` files of a cohort, for a model's channels, one file at a time."""
+def load_slice_data(slice_files, channels, *, context_mm=None) -> SliceData:
+    """The preprocessed ``.npz`` files of a cohort, for a model's channels (and the context
+    plane of ``context_mm``), one file at a time."""
     from .slices import load_patient_slices
 
-    return SliceData((load_patient_slices(path) for path in slice_files), channels)
+    return SliceData((load_patient_slices(path) for path in slice_files), channels, context_mm=context_mm)
 
 
 def train_signature_model(
@@ -972,7 +1071,7 @@ def train_signature_model(
         ``patient_id``, ``split``; only ``train`` patients are used.
     """
     channel_indices(channels, model=model_name)
-    data = load_slice_data(slice_files, channels)
+    data = load_slice_data(slice_files, channels, context_mm=settings.context_mm)
     train_patients = split.loc[split["split"] == "train", "patient_id"].astype(str)
     missing = sorted(set(train_patients) - set(data.patients))
     if missing:
