@@ -273,8 +273,12 @@ def test_nomogram_validation_starts_from_the_nomogram_itself(nomogram_validation
 
 def test_nomogram_validation_is_reproducible_and_summarised(nomogram_validation):
     frame, settings, resamples, results = nomogram_validation
-    again = validate_nomograms(frame, ["integrated"], **settings, resamples=resamples, horizon=36, m=40)
+    # the term selections in 2 processes: the same numbers as one after another
+    again = validate_nomograms(frame, ["integrated"], **settings, resamples=resamples, horizon=36, m=40, workers=2)
     pd.testing.assert_frame_equal(again["integrated"].indices_, results["integrated"].indices_, check_exact=True)
+    pd.testing.assert_series_equal(
+        again["integrated"].selection_frequency_, results["integrated"].selection_frequency_, check_exact=True
+    )
     pd.testing.assert_frame_equal(
         again["integrated"].calibration_, results["integrated"].calibration_, check_exact=True
     )

@@ -36,6 +36,8 @@ rule internal_validation:
         ],
     log:
         "logs/evaluate/internal_validation.log",
+    # the resamples' term selections run side by side (survsig.internal_validation)
+    threads: 2
     conda:
         "../../envs/stats.yaml"
     params:

@@ -13,8 +13,9 @@ rule train:
         history="results/models/{model}/member{member}/history.tsv",
     log:
         "logs/train/{model}_member{member}.log",
-    # training is the long pole: it goes before short statistics jobs that are ready
-    priority: 10
+    # training is the long pole: it goes before the predictions and short statistics
+    # jobs that are ready, so that all networks are trained as early as the cores allow
+    priority: 20
     conda:
         "../../envs/imaging.yaml"
     threads: network_threads

@@ -25,6 +25,7 @@ def main(snakemake):
         resamples=resamples,
         horizon=snakemake.params.horizon_months,
         m=options["patients_per_group"],
+        workers=snakemake.threads,
     )
     outputs = dict(zip(snakemake.params.nomograms, zip(snakemake.output.indices, snakemake.output.calibration)))
     for name, result in results.items():

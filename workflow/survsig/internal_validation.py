@@ -455,6 +455,50 @@ def _quiet_selection():
         logger.setLevel(level)
 
 
+def _selection_chunk(train, chunk, options):
+    """Term selections of the resamples ``chunk`` (run in a worker process): each a
+    selection, or the reason it failed."""
+    from .nomogram import select_terms
+
+    out = []
+    with _quiet_selection():
+        for rows in chunk:
+            try:
+                out.append(select_terms(train.iloc[rows].reset_index(drop=True), **options))
+            except InputError as err:
+                out.append(f"the selection failed: {err.reason}")
+    return out
+
+
+def _parallel_selections(train, resamples, options, workers) -> dict:
+    """The term selection of every distinct resample, ``workers`` processes side by side.
+
+    Each selection depends on its resample alone, so the results equal a serial run's.
+    """
+    import concurrent.futures
+
+    distinct = {}
+    for rows in resamples:
+        distinct.setdefault(rows.tobytes(), rows)
+    keys = list(distinct)
+    # a few chunks per worker: resamples differ in cost, and results come back in order
+    chunks = np.array_split(np.arange(len(keys)), workers * 4)
+    out = {}
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            pool.submit(_selection_chunk, train, [distinct[keys[i]] for i in chunk], options)
+            for chunk in chunks
+            if len(chunk)
+        ]
+        done = 0
+        for chunk, future in zip([c for c in chunks if len(c)], futures, strict=True):
+            for i, selection in zip(chunk, future.result(), strict=True):
+                out[keys[i]] = InputError(selection) if isinstance(selection, str) else selection
+            done += len(chunk)
+            log.info("term selections: %d of %d resamples (%d processes)", done, len(keys), workers)
+    return out
+
+
 def validate_nomograms(
     frame: pd.DataFrame,
     nomograms,
@@ -468,6 +512,7 @@ def validate_nomograms(
     horizon=None,
     m=50,
     progress_every=20,
+    workers=1,
 ) -> dict:
     """Bootstrap validation of each nomogram, the term selection repeated in every resample.
 
@@ -492,6 +537,9 @@ def validate_nomograms(
         Months of the calibration.
     m : int
         Patients per calibration group.
+    workers : int
+        Processes that run the resamples' term selections (most of the time) side by
+        side; the results do not depend on it.
 
     Returns
     -------
@@ -516,16 +564,16 @@ def validate_nomograms(
     X = design_matrix(train, candidates)
     time = train[col.OS_MONTHS].to_numpy(dtype=float)
     event = train[col.OS_EVENT].to_numpy(dtype=int)
-    selections = {}
+    options = dict(clinical_factors=clinical_factors, p_threshold=p_threshold, ties=ties, use_suv=use_suv)
+    selects = any(not (name.startswith("dl_") or name == RADIOMICS) for name in nomograms)
+    selections = _parallel_selections(train, resamples, options, int(workers)) if selects and workers > 1 else {}
 
     def selection(rows):
         key = rows.tobytes()
         if key not in selections:  # a failed selection is kept too: it fails every nomogram that needs it
             part = train.iloc[rows].reset_index(drop=True)
             try:
-                selections[key] = select_terms(
-                    part, clinical_factors=clinical_factors, p_threshold=p_threshold, ties=ties, use_suv=use_suv
-                )
+                selections[key] = select_terms(part, **options)
             except InputError as err:
                 selections[key] = InputError(f"the selection failed: {err.reason}")
         if isinstance(selections[key], InputError):

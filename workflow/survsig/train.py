@@ -3,8 +3,10 @@
 One network per model of ``config: imaging.models``, each seeing its channels (CT, PET,
 ROI) of the preprocessed ROI slices. A patient's risk is the aggregate (mean or max)
 of its slice scores; the loss is the negative Cox partial log-likelihood over the
-patients of a batch, and every batch holds events. Dropout before the output and
-stochastic depth regularise the network in training. A validation fold drawn from the
+patients of a batch, and every batch holds events. The network sees each channel
+standardised over the training patients' slices and, with a context distance, CT and PET
+only near the ROI. Dropout before the output and stochastic depth regularise the network
+in training. A validation fold drawn from the
 training set (never the test set) picks the epoch to keep (early stopping on its
 C-index) and the few best epochs whose networks the signature averages (a snapshot
 ensemble). CUDA is used when present (with bfloat16 autocast), else the CPU with
@@ -470,6 +472,9 @@ class SignatureTrainer:
         (running mean over ``selection_window`` epochs, what ranks the epochs), kept
         (1 for the best epoch) and snapshot (1 for the epochs of ``snapshots_``).
     best_epoch_ : int
+    channel_mean_, channel_sd_ : list of float
+        Per channel the network sees, the mean and SD over all slices of the training
+        patients (0 and 1 with ``standardise`` off); inputs are standardised by them.
     device_ : torch.device
     """
 
