@@ -47,13 +47,17 @@ def bare_images_per_second(steps, channels=3, size=SIZE):
 def loop_images_per_second():
     rng = np.random.default_rng(0)
     n = PATIENTS * BATCHES
+    boxes = np.tile([0.0, 0.0, 80.0, 0.0], (8, 1))  # the default 80 mm box
     patients = [
-        PatientSlices(f"P{i:03d}", rng.random((8, 3, SIZE, SIZE)).astype(np.float16), np.arange(8.0)) for i in range(n)
+        PatientSlices(f"P{i:03d}", rng.random((8, 3, SIZE, SIZE)).astype(np.float16), np.arange(8.0), boxes)
+        for i in range(n)
     ]
-    data = SliceData(patients, ["ct", "pet", "roi"])
-    settings = TrainSettings(batch_patients=PATIENTS, slices_per_patient=SLICES, epochs=1)
+    # the default input path: standardised channels, CT and PET blanked beyond 5 mm of the ROI
+    data = SliceData(patients, ["ct", "pet", "roi"], context_mm=5.0)
+    settings = TrainSettings(batch_patients=PATIENTS, slices_per_patient=SLICES, epochs=1, context_mm=5.0)
     trainer = SignatureTrainer(["ct", "pet", "roi"], settings)
     trainer.device_ = torch.device("cpu")
+    trainer.channel_mean_, trainer.channel_sd_ = trainer._standardisation(data, [p.patient_id for p in patients])
     torch.manual_seed(0)
     model = create_model(3).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
