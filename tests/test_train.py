@@ -583,7 +583,8 @@ def test_network_sees_standardised_channels_blanked_beyond_the_context(tiny_coho
     boxed = [with_boxes(p, 32.0) for p in patients]  # 1 mm pixels; ROI rows and columns 8-23
     data = SliceData(boxed, ["ct", "pet", "roi"], context_mm=3.0)
     assert data.fixed_channels == [2, 3] and data.read("P00").shape[1] == 4
-    trainer = SignatureTrainer(["ct", "pet", "roi"], TrainSettings(**{**TINY, "epochs": 1}, context_mm=3.0))
+    settings = TrainSettings(**{**TINY, "epochs": 1}, standardise=True, context_mm=3.0)
+    trainer = SignatureTrainer(["ct", "pet", "roi"], settings)
     trainer.fit(data, [p.patient_id for p in boxed], time_, event)
     stacked = np.concatenate([p.slices.astype(np.float64) for p in boxed])
     np.testing.assert_allclose(trainer.channel_mean_, stacked.mean(axis=(0, 2, 3)), rtol=1e-9)
@@ -610,7 +611,8 @@ def test_model_keeps_its_standardisation_and_context(tiny_cohort, tmp_path):
     patients, time_, event = tiny_cohort
     boxed = [with_boxes(p, 32.0) for p in patients]
     data = SliceData(boxed, ["pet", "roi"], context_mm=4.0)
-    trainer = SignatureTrainer(["pet", "roi"], TrainSettings(**{**TINY, "epochs": 2}, context_mm=4.0))
+    settings = TrainSettings(**{**TINY, "epochs": 2}, standardise=True, context_mm=4.0)
+    trainer = SignatureTrainer(["pet", "roi"], settings)
     trainer.fit(data, [p.patient_id for p in boxed], time_, event)
     trainer.save(tmp_path / "model.pt")
     loaded = SignatureTrainer.load(tmp_path / "model.pt")

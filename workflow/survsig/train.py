@@ -3,13 +3,12 @@
 One network per model of ``config: imaging.models``, each seeing its channels (CT, PET,
 ROI) of the preprocessed ROI slices. A patient's risk is the aggregate (mean or max)
 of its slice scores; the loss is the negative Cox partial log-likelihood over the
-patients of a batch, and every batch holds events. The network sees each channel
-standardised over the training patients' slices and, with a context distance, CT and PET
-only near the ROI. Dropout before the output and stochastic depth regularise the network
-in training. A validation fold drawn from the
-training set (never the test set) picks the epoch to keep (early stopping on its
-C-index) and the few best epochs whose networks the signature averages (a snapshot
-ensemble). CUDA is used when present (with bfloat16 autocast), else the CPU with
+patients of a batch, and every batch holds events. Optionally the network sees each
+channel standardised over the training patients' slices and CT and PET only near the
+ROI. Dropout before the output and stochastic depth regularise the network in training.
+A validation fold drawn from the training set (never the test set) picks the epoch to
+keep (early stopping on its C-index) and the few best epochs whose networks the
+signature averages (a snapshot ensemble). CUDA is used when present (with bfloat16 autocast), else the CPU with
 channels-last tensors. Randomness of an epoch derives from (seed, epoch) alone, so a
 training resumed from its checkpoint ends exactly where an unbroken one would; a
 checkpoint is resumed only when everything the network is a function of (slices,
@@ -81,7 +80,7 @@ class TrainSettings:
     aggregate: str = "mean"
     augment: bool = True
     intensity_jitter: float = 0.1
-    standardise: bool = True
+    standardise: bool = False
     context_mm: float | None = None
     drop_rate: float = 0.5
     drop_path_rate: float = 0.2
