@@ -456,8 +456,8 @@ def _quiet_selection():
 
 
 def _selection_chunk(train, chunk, options):
-    """Term selections of the resamples ``chunk`` (run in a worker process): each a
-    selection, or the reason it failed."""
+    """Term selections of the resamples ``chunk`` (here or in a worker process): each a
+    selection, or the reason it failed (a string: it pickles where an error may not)."""
     from .nomogram import select_terms
 
     out = []
@@ -468,6 +468,10 @@ def _selection_chunk(train, chunk, options):
             except InputError as err:
                 out.append(f"the selection failed: {err.reason}")
     return out
+
+
+def _as_selection(result):
+    return InputError(result) if isinstance(result, str) else result
 
 
 def _parallel_selections(train, resamples, options, workers) -> dict:
@@ -482,18 +486,16 @@ def _parallel_selections(train, resamples, options, workers) -> dict:
         distinct.setdefault(rows.tobytes(), rows)
     keys = list(distinct)
     # a few chunks per worker: resamples differ in cost, and results come back in order
-    chunks = np.array_split(np.arange(len(keys)), workers * 4)
+    chunks = [chunk for chunk in np.array_split(np.arange(len(keys)), workers * 4) if len(chunk)]
     out = {}
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(_selection_chunk, train, [distinct[keys[i]] for i in chunk], options)
-            for chunk in chunks
-            if len(chunk)
+            pool.submit(_selection_chunk, train, [distinct[keys[i]] for i in chunk], options) for chunk in chunks
         ]
         done = 0
-        for chunk, future in zip([c for c in chunks if len(c)], futures, strict=True):
-            for i, selection in zip(chunk, future.result(), strict=True):
-                out[keys[i]] = InputError(selection) if isinstance(selection, str) else selection
+        for chunk, future in zip(chunks, futures, strict=True):
+            for i, result in zip(chunk, future.result(), strict=True):
+                out[keys[i]] = _as_selection(result)
             done += len(chunk)
             log.info("term selections: %d of %d resamples (%d processes)", done, len(keys), workers)
     return out
@@ -552,7 +554,6 @@ def validate_nomograms(
         SIGNATURE_PREFIX,
         design_matrix,
         nomogram_term_names,
-        select_terms,
         suv_term,
         term_for,
     )
@@ -571,11 +572,7 @@ def validate_nomograms(
     def selection(rows):
         key = rows.tobytes()
         if key not in selections:  # a failed selection is kept too: it fails every nomogram that needs it
-            part = train.iloc[rows].reset_index(drop=True)
-            try:
-                selections[key] = select_terms(part, **options)
-            except InputError as err:
-                selections[key] = InputError(f"the selection failed: {err.reason}")
+            selections[key] = _as_selection(_selection_chunk(train, [rows], options)[0])
         if isinstance(selections[key], InputError):
             raise selections[key]
         return selections[key]

@@ -8,8 +8,8 @@ channel standardised over the training patients' slices and CT and PET only near
 ROI. Dropout before the output and stochastic depth regularise the network in training.
 A validation fold drawn from the training set (never the test set) picks the epoch to
 keep (early stopping on its C-index) and the few best epochs whose networks the
-signature averages (a snapshot ensemble). CUDA is used when present (with bfloat16 autocast), else the CPU with
-channels-last tensors. Randomness of an epoch derives from (seed, epoch) alone, so a
+signature averages (a snapshot ensemble). CUDA is used when present (with bfloat16
+autocast), else the CPU with channels-last tensors. Randomness of an epoch derives from (seed, epoch) alone, so a
 training resumed from its checkpoint ends exactly where an unbroken one would; a
 checkpoint is resumed only when everything the network is a function of (slices,
 outcomes, split, channels, settings) is unchanged.
@@ -525,11 +525,7 @@ class SignatureTrainer:
     def _network_input(self, images, data: SliceData):
         """Stored planes to the network's input: its channels standardised and, with a
         context plane, CT and PET beyond it set to 0 (their training mean); on the device."""
-        if data.context_mm != self.settings.context_mm:
-            raise InputError(
-                f"slices were read with context_mm {data.context_mm!r}, the network was trained with "
-                f"imaging.train.context_mm {self.settings.context_mm!r}"
-            )
+        self._check_context(data)
         channels = data.network_channels
         mean = torch.tensor(self.channel_mean_, dtype=images.dtype)[None, :, None, None]
         sd = torch.tensor(self.channel_sd_, dtype=images.dtype)[None, :, None, None]
@@ -541,6 +537,13 @@ class SignatureTrainer:
         if self.device_.type == "cpu":
             network = network.contiguous(memory_format=torch.channels_last)
         return network
+
+    def _check_context(self, data: SliceData):
+        if data.context_mm != self.settings.context_mm:
+            raise InputError(
+                f"slices were read with context_mm {data.context_mm!r}, the network was trained with "
+                f"imaging.train.context_mm {self.settings.context_mm!r}"
+            )
 
     def _standardisation(self, data: SliceData, patients):
         """Mean and SD of each network channel over all slices of ``patients`` (identity
@@ -617,10 +620,7 @@ class SignatureTrainer:
         if not outcome[1][fit_patients].any():
             raise InputError("the training fold holds no event: a Cox loss cannot be trained")
 
-        if data.context_mm != s.context_mm:
-            raise InputError(
-                f"slices were read with context_mm {data.context_mm!r}, imaging.train.context_mm is {s.context_mm!r}"
-            )
+        self._check_context(data)
         # over the whole training set (validation fold included): no outcome enters them
         self.channel_mean_, self.channel_sd_ = self._standardisation(data, train_patients)
         torch.manual_seed(s.seed)
