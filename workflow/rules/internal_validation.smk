@@ -36,10 +36,10 @@ rule internal_validation:
         ],
     log:
         "logs/evaluate/internal_validation.log",
-    # the resamples' term selections run side by side (survsig.internal_validation)
-    threads: 2
     conda:
         "../../envs/stats.yaml"
+    # the resamples' term selections run side by side (survsig.internal_validation)
+    threads: 2
     params:
         internal_validation=INTERNAL_VALIDATION,
         nomogram=NOMOGRAM,
