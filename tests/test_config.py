@@ -99,6 +99,20 @@ def test_oracle_signatures_need_the_synthetic_cohort(tmp_path):
     assert not (project / "results").exists()
 
 
+@pytest.mark.parametrize("name", ["radiomics", "radiomics_ct"])
+def test_network_named_as_a_radiomics_comparator_is_refused(tmp_path, name):
+    """``radiomics`` is the CT and PET comparator's signature, ``radiomics_ct`` the one
+    matched to the CT network: a network of either name would overwrite its tables."""
+    from conftest import copy_project, snakemake
+
+    project = copy_project(tmp_path / "project")
+    (project / "named.yaml").write_text(f"imaging:\n  models:\n    {name}: [ct, roi]\n")
+    result = snakemake(project, "-n", "--configfile", "named.yaml", check=False)
+    assert result.returncode != 0
+    assert f"config: imaging.models.{name} is the name of the radiomics comparator" in result.stdout + result.stderr
+    assert not (project / "results").exists()
+
+
 def test_fold_ensemble_needs_two_members_or_more(tmp_path):
     """``validation: folds`` validates member m on fold m of ``members`` folds: one member
     cannot be, and the workflow says so before any work."""

@@ -13,6 +13,7 @@ from survsig.radiomic_features import (
     extract_features,
     extract_patient_features,
     feature_name,
+    modality_features,
     radiomics_signature,
 )
 
@@ -227,3 +228,23 @@ def test_missing_patient_is_named():
     clinical = pd.DataFrame({"patient_id": ids + ["P999"], "os_months": [*time_, 10.0], "os_event": [*event, 1]})
     with pytest.raises(InputError, match="patient P999 has no radiomic features"):
         radiomics_signature(features, clinical, split, RadiomicsSettings())
+
+
+def test_modality_features_keep_the_roi_shape_and_the_modalities_named():
+    columns = [
+        "shape_MeshVolume",
+        "ct_firstorder_Mean",
+        "pet_firstorder_Maximum",
+        "pet_glcm_Contrast",
+        "shape_Sphericity",
+    ]
+    features = pd.DataFrame(np.arange(10.0).reshape(2, 5), columns=columns, index=["P1", "P2"])
+    pet = modality_features(features, ["pet"])
+    assert list(pet.columns) == ["shape_MeshVolume", "pet_firstorder_Maximum", "pet_glcm_Contrast", "shape_Sphericity"]
+    np.testing.assert_array_equal(pet.to_numpy(), features[pet.columns].to_numpy())
+    assert list(modality_features(features, ["ct", "pet"]).columns) == columns
+    assert list(modality_features(features, []).columns) == ["shape_MeshVolume", "shape_Sphericity"]
+    with pytest.raises(InputError, match="no ct features"):
+        modality_features(features.drop(columns="ct_firstorder_Mean"), ["ct"])
+    with pytest.raises(InputError, match="unknown modality 'mri'"):
+        modality_features(features, ["mri"])

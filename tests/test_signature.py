@@ -6,7 +6,14 @@ import pytest
 from lifelines.utils import concordance_index
 
 from survsig.errors import InputError
-from survsig.signature import oracle_signature, signature_table, signature_vs_oracle, standardise_signature
+from survsig.evaluate import compare_c
+from survsig.signature import (
+    oracle_signature,
+    signature_table,
+    signature_vs_oracle,
+    signature_vs_radiomics,
+    standardise_signature,
+)
 from survsig.simulate import SyntheticSettings, simulate_patients
 
 
@@ -63,6 +70,9 @@ def test_signature_vs_oracle_reports_equal_c_for_the_oracle_itself(cohort):
     expected = concordance_index(patients.os_months[test], -patients.lp_image[test], patients.os_event[test])
     assert table.loc[("petct", "test"), "image_oracle_cindex"] == pytest.approx(expected)
     assert table.loc[("noisy", "test"), "gap_to_image_oracle"] > 0.02
+    gap = table["oracle_cindex"] - table["cindex"]
+    np.testing.assert_array_equal(table["gap_to_oracle"], gap)
+    assert table.loc[("ct", "test"), "gap_to_oracle"] == pytest.approx(0.0, abs=1e-12)
     assert table.loc[("ct", "test"), "n"] == 120
 
 
@@ -70,3 +80,54 @@ def test_signature_table_keeps_patients_and_split():
     table = signature_table(["A", "B", "C"], ["train", "test", "train"], [0.0, 5.0, 2.0])
     assert table["patient_id"].tolist() == ["A", "B", "C"]
     np.testing.assert_allclose(table["signature"], [-0.70710678, 2.82842712, 0.70710678])
+
+
+def test_signature_vs_radiomics_is_the_paired_difference_on_the_same_patients(cohort):
+    patients, split = cohort
+    truth = oracle_signature(patients, split, ["ct", "pet", "roi"])
+    rng = np.random.default_rng(1)
+    network, comparator = truth.copy(), truth.copy()
+    network["signature"] += rng.normal(0, 0.3, len(truth))
+    comparator["signature"] += rng.normal(0, 3.0, len(truth))
+    channels = {"petct": ["ct", "pet", "roi"], "radiomics": ["ct", "pet", "roi"], "ct": ["ct", "roi"]}
+    ct_comparator = comparator.copy()
+    table = signature_vs_radiomics(
+        {"petct": network, "ct": network},
+        {"petct": ("radiomics", comparator), "ct": ("radiomics_ct", ct_comparator)},
+        patients,
+        channels | {"radiomics_ct": ["ct", "roi"]},
+    ).set_index(["model", "split"])
+    assert list(table.index) == [("petct", "train"), ("petct", "test"), ("ct", "train"), ("ct", "test")]
+    assert table.loc[("ct", "test"), "comparator"] == "radiomics_ct"
+    assert table.loc[("ct", "test"), "comparator_channels"] == "ct+roi"
+    test = (split["split"] == "test").to_numpy()
+    time_, event = patients["os_months"][test], patients["os_event"][test]
+    c_network = concordance_index(time_, -network["signature"][test], event)
+    c_comparator = concordance_index(time_, -comparator["signature"][test], event)
+    row = table.loc[("petct", "test")]
+    assert row["cindex"] == pytest.approx(c_network)
+    assert row["comparator_cindex"] == pytest.approx(c_comparator)
+    assert row["diff"] == pytest.approx(c_network - c_comparator)
+    # the less noisy network is the better signature, beyond the jackknife CI
+    assert row["lower"] > 0 and row["p_value"] < 0.05
+    jackknife = compare_c(time_, event, network["signature"][test], comparator["signature"][test])
+    assert row["se"] == pytest.approx(jackknife["se"])
+    assert row["upper"] - row["diff"] == pytest.approx(1.959964 * jackknife["se"], rel=1e-5)
+    # a signature against itself: no difference, no spread
+    same = signature_vs_radiomics({"petct": network}, {"petct": ("radiomics", network)}, patients, channels)
+    assert np.allclose(same["diff"], 0.0) and np.allclose(same["se"], 0.0)
+
+
+def test_signature_vs_radiomics_names_a_patient_the_comparator_lacks(cohort):
+    patients, split = cohort
+    network = oracle_signature(patients, split, ["ct", "roi"])
+    comparator = network.iloc[:-1]
+    channels = {"ct": ["ct", "roi"], "radiomics_ct": ["ct", "roi"]}
+    with pytest.raises(InputError, match="no signature of the radiomics comparator 'radiomics_ct'") as err:
+        signature_vs_radiomics({"ct": network}, {"ct": ("radiomics_ct", comparator)}, patients, channels)
+    assert network["patient_id"].iloc[-1] in str(err.value)
+    with pytest.raises(InputError, match="not in the clinical sheet") as err:
+        signature_vs_radiomics({"ct": network}, {"ct": ("radiomics_ct", network)}, patients.iloc[2:], channels)
+    assert str(patients["patient_id"].iloc[0]) in str(err.value) or str(patients["patient_id"].iloc[1]) in str(
+        err.value
+    )

@@ -66,6 +66,8 @@ COMPUTING_RULES = {
     "slice_manifest",
     "radiomics_features",
     "radiomics_signature",
+    "radiomics_matched_signature",
+    "signature_vs_radiomics",
     "train",
     "predict_signature",
     "oracle_signature",

@@ -1,6 +1,7 @@
 """The real Snakemake workflow, run on the tiny config in a temporary copy of the project."""
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -134,8 +135,17 @@ def test_trained_signatures_through_snakemake(tiny_run):
     assert [path.parent.name for path in files] == [f"batch{(number - 1) // 8 + 1:04d}" for number in range(1, 41)]
     table = pd.read_csv(tiny_run / "results/tables/signature_vs_oracle.tsv", sep="\t")
     # the networks, and the radiomics comparator beside them (features per job of 8 patients)
-    assert sorted(table["model"].unique()) == ["ct", "pet", "petct", "radiomics"]
-    assert set(table.loc[table["model"] == "radiomics", "channels"]) == {"ct+pet+roi"}
+    # and the comparators matched to the CT and PET networks: the ROI's shape and their modality
+    assert sorted(table["model"].unique()) == ["ct", "pet", "petct", "radiomics", "radiomics_ct", "radiomics_pet"]
+    channels = table.groupby("model")["channels"].first()
+    assert channels[["radiomics", "radiomics_ct", "radiomics_pet"]].tolist() == ["ct+pet+roi", "ct+roi", "pet+roi"]
+    header = pd.read_csv(tiny_run / "results/radiomics/features/batch0001.tsv", sep="\t", nrows=0).columns
+    for modality, other in (("ct", "pet"), ("pet", "ct")):
+        fit = json.loads((tiny_run / f"results/radiomics/matched/{modality}.json").read_text())
+        assert fit["feature_modalities"] == [modality]
+        offered = [name for name in header if name.startswith(("shape_", f"{modality}_"))]
+        assert fit["features_used"] + len(fit["dropped"]) == len(offered)
+        assert not any(name.startswith(f"{other}_") for name in [*fit["coefficients"], *fit["dropped"]])
     features = sorted(path.name for path in (tiny_run / "results/radiomics/features").glob("*.tsv"))
     assert features == [f"batch{number:04d}.tsv" for number in range(1, 6)]
     assert table["cindex"].between(0, 1).all()

@@ -100,11 +100,44 @@ if RADIOMICS["enabled"] and RADIOMICS_SIGNATURE in MODELS:
     )
 # Every signature of the run: the networks', and the radiomics comparator's
 SIGNATURES = MODELS + ([RADIOMICS_SIGNATURE] if RADIOMICS["enabled"] else [])
+# The radiomics comparator matched to each network: features of the modalities that network
+# sees (and the ROI's shape). A network seeing every radiomics modality is matched by the
+# radiomics signature itself; any other gets its own, fit as that one is (radiomics_{model}).
+MATCHED_MODALITIES = {
+    model: [m for m in RADIOMICS["modalities"] if m in channels]
+    for model, channels in config["imaging"]["models"].items()
+}
+MATCHED_RADIOMICS = (
+    {
+        model: (
+            RADIOMICS_SIGNATURE if set(modalities) == set(RADIOMICS["modalities"]) else f"{RADIOMICS_SIGNATURE}_{model}"
+        )
+        for model, modalities in MATCHED_MODALITIES.items()
+    }
+    if RADIOMICS["enabled"]
+    else {}
+)
+MATCHED_ONLY = [model for model, name in MATCHED_RADIOMICS.items() if name != RADIOMICS_SIGNATURE]
+for model in MATCHED_ONLY:
+    if MATCHED_RADIOMICS[model] in MODELS:
+        raise WorkflowError(
+            f"config: imaging.models.{MATCHED_RADIOMICS[model]} is the name of the radiomics comparator "
+            f"matched to network {model}; name the network otherwise, or set radiomics.enabled: false"
+        )
 # What each signature sees: the networks' channels; radiomics sees the ROI's shape too
 SIGNATURE_CHANNELS = {
     **config["imaging"]["models"],
     **({RADIOMICS_SIGNATURE: [*RADIOMICS["modalities"], "roi"]} if RADIOMICS["enabled"] else {}),
+    **{MATCHED_RADIOMICS[model]: [*MATCHED_MODALITIES[model], "roi"] for model in MATCHED_ONLY},
 }
+
+
+def matched_radiomics_file(model):
+    """Signature file of the radiomics comparator matched to network ``model``."""
+    name = MATCHED_RADIOMICS[model]
+    if name == RADIOMICS_SIGNATURE:
+        return f"results/signatures/{RADIOMICS_SIGNATURE}.tsv"
+    return f"results/radiomics/matched/{model}.tsv"
 
 
 wildcard_constraints:
@@ -284,6 +317,9 @@ def radiomics_targets():
         f"results/signatures/{RADIOMICS_SIGNATURE}.tsv",
         "results/radiomics/signature.json",
         "results/tables/radiomics_coefficients.tsv",
+        *expand("results/radiomics/matched/{model}.{ext}", model=MATCHED_ONLY, ext=["tsv", "json"]),
+        *expand("results/tables/radiomics_coefficients_{model}.tsv", model=MATCHED_ONLY),
+        "results/tables/signature_vs_radiomics.tsv",
     ]
 
 

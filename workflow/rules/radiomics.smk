@@ -1,6 +1,8 @@
 # Radiomics comparator: pyradiomics features of the ROI on CT and PET (shape, first order,
 # texture), per job of imaging.patients_per_job patients, and an elastic-net Cox signature
-# fit on the training set. Logic: survsig/radiomic_features.py.
+# fit on the training set; beside each network that sees fewer modalities, the same
+# signature on the features of its modalities, and every network against its comparator
+# on the same patients. Logic: survsig/radiomic_features.py, survsig/signature.py.
 
 
 rule radiomics_features:
@@ -50,3 +52,52 @@ rule radiomics_signature:
         radiomics=RADIOMICS,
     script:
         "../scripts/radiomics_signature.py"
+
+
+rule radiomics_matched_signature:
+    input:
+        features=radiomics_feature_tables,
+        clinical=f"{VALIDATED_DIR}/clinical.tsv",
+        split="results/split.tsv",
+    output:
+        signature="results/radiomics/matched/{model}.tsv",
+        model="results/radiomics/matched/{model}.json",
+        coefficients=report(
+            "results/tables/radiomics_coefficients_{model}.tsv",
+            caption="../report/radiomics_coefficients.rst",
+            category=REPORT_STAGES["signatures"],
+            subcategory="Radiomics",
+        ),
+    log:
+        "logs/radiomics/matched_{model}.log",
+    conda:
+        "../../envs/stats.yaml"
+    params:
+        radiomics=RADIOMICS,
+        modalities=lambda wildcards: MATCHED_MODALITIES[wildcards.model],
+    script:
+        "../scripts/radiomics_signature.py"
+
+
+rule signature_vs_radiomics:
+    input:
+        signatures=expand("results/signatures/{model}.tsv", model=MODELS),
+        comparators=[matched_radiomics_file(model) for model in MODELS],
+        clinical=f"{VALIDATED_DIR}/clinical.tsv",
+    output:
+        report(
+            "results/tables/signature_vs_radiomics.tsv",
+            caption="../report/signature_vs_radiomics.rst",
+            category=REPORT_STAGES["signatures"],
+            subcategory="Radiomics",
+        ),
+    log:
+        "logs/radiomics/signature_vs_radiomics.log",
+    conda:
+        "../../envs/stats.yaml"
+    params:
+        models=MODELS,
+        comparators=[MATCHED_RADIOMICS[model] for model in MODELS],
+        channels=SIGNATURE_CHANNELS,
+    script:
+        "../scripts/signature_vs_radiomics.py"

@@ -38,6 +38,7 @@ rule signature:
 rule signature_vs_oracle:
     input:
         signatures=expand("results/signatures/{signature}.tsv", signature=SIGNATURES),
+        matched=[matched_radiomics_file(model) for model in MATCHED_ONLY],
         clinical=f"{VALIDATED_DIR}/clinical.tsv",
         ground_truth=f"{SYNTHETIC_DIR}/ground_truth.tsv",
     output:
@@ -53,6 +54,7 @@ rule signature_vs_oracle:
         "../../envs/imaging.yaml"
     params:
         models=SIGNATURE_CHANNELS,
+        matched=[MATCHED_RADIOMICS[model] for model in MATCHED_ONLY],
     script:
         "../scripts/signature_vs_oracle.py"
 

@@ -1,4 +1,5 @@
-"""Elastic-net Cox signature of the radiomic features, fit on train (rule ``radiomics_signature``)."""
+"""Elastic-net Cox signature of the radiomic features, fit on train (rules ``radiomics_signature``
+and ``radiomics_matched_signature``: the latter on the features of one network's modalities)."""
 
 import json
 
@@ -7,15 +8,24 @@ import pandas as pd
 from survsig.files import read_split
 from survsig.io import atomic_path, read_table, write_tsv
 from survsig.logs import run_script
-from survsig.radiomic_features import RadiomicsSettings, radiomics_signature, read_feature_tables
+from survsig.radiomic_features import (
+    RadiomicsSettings,
+    modality_features,
+    radiomics_signature,
+    read_feature_tables,
+)
 from survsig.signature import signature_table
 
 
 def main(snakemake):
     settings = RadiomicsSettings.from_config(snakemake.params.radiomics)
     split = read_split(snakemake.input.split)
+    features = read_feature_tables(snakemake.input.features)
+    modalities = snakemake.params.get("modalities")
+    if modalities is not None:
+        features = modality_features(features, modalities)
     risk, model = radiomics_signature(
-        read_feature_tables(snakemake.input.features),
+        features,
         read_table(snakemake.input.clinical, dtype={"patient_id": str}),
         split,
         settings,
@@ -23,8 +33,10 @@ def main(snakemake):
     signature = signature_table(split["patient_id"], split["split"], risk)
     coefficients = pd.DataFrame({"feature": model.coef_.index, "coefficient": model.coef_.to_numpy()})
     write_tsv(coefficients, snakemake.output.coefficients, float_format="%.6g")
+    summary = model.summary()
+    summary["feature_modalities"] = list(settings.modalities if modalities is None else modalities)
     with atomic_path(snakemake.output.model) as path:
-        path.write_text(json.dumps(model.summary(), indent=1) + "\n")
+        path.write_text(json.dumps(summary, indent=1) + "\n")
     write_tsv(signature, snakemake.output.signature, float_format="%.6f")
 
 

@@ -6,11 +6,16 @@ from survsig.signature import signature_vs_oracle
 
 
 def main(snakemake):
-    signatures = {Path(path).stem: read_table(path, dtype={"patient_id": str}) for path in snakemake.input.signatures}
+    def read(path):
+        return read_table(path, dtype={"patient_id": str})
+
+    signatures = {Path(path).stem: read(path) for path in snakemake.input.signatures}
+    # the matched radiomics comparators' files are named by their network: keyed by their own name
+    signatures |= {name: read(path) for name, path in zip(snakemake.params.matched, snakemake.input.matched)}
     table = signature_vs_oracle(
         signatures,
-        read_table(snakemake.input.clinical, dtype={"patient_id": str}),
-        read_table(snakemake.input.ground_truth, dtype={"patient_id": str}),
+        read(snakemake.input.clinical),
+        read(snakemake.input.ground_truth),
         snakemake.params.models,
     )
     write_tsv(table, snakemake.output[0], float_format="%.4f")

@@ -345,6 +345,34 @@ def read_feature_tables(paths):
     return features
 
 
+def modality_features(features, modalities):
+    """The columns of ``features`` that a signature of ``modalities`` may use.
+
+    The ROI's shape features (``shape_*``) and the first-order and texture features of
+    each modality of ``modalities`` (``{modality}_*``): the radiomics comparator matched to
+    a network that sees only those images and the ROI. No modality leaves the shape
+    features alone.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        :func:`read_feature_tables`.
+    modalities : sequence of str
+        Modalities of :data:`MODALITIES`.
+    """
+    unknown = [m for m in modalities if m not in MODALITIES]
+    if unknown:
+        raise InputError(
+            f"radiomic features of unknown modality {unknown[0]!r}; modalities are {', '.join(MODALITIES)}"
+        )
+    prefixes = ("shape_", *(f"{m}_" for m in modalities))
+    keep = [name for name in features.columns if name.startswith(prefixes)]
+    absent = [m for m in ("shape", *modalities) if not any(name.startswith(f"{m}_") for name in keep)]
+    if absent:
+        raise InputError(f"the radiomic feature tables have no {absent[0]} features (columns '{absent[0]}_*')")
+    return features[keep]
+
+
 def radiomics_signature(features, clinical, split, settings: RadiomicsSettings):
     """Fit :class:`RadiomicsSignature` on the training patients and score everyone.
 

@@ -122,7 +122,8 @@ def signature_vs_oracle(
 
     The oracle of a model is the true predictor its channels can see
     (:data:`survsig.columns.ORACLE_PREDICTOR`); ``image_oracle_cindex`` is that of the whole image
-    predictor ``lp_image``, the ceiling of any imaging signature.
+    predictor ``lp_image``, the ceiling of any imaging signature. ``gap_to_oracle`` and
+    ``gap_to_image_oracle`` are those C-indices minus the signature's.
     """
     outcome = clinical.set_index(clinical[col.PATIENT_ID].astype(str))
     truth = ground_truth.set_index(ground_truth[col.PATIENT_ID].astype(str))
@@ -150,8 +151,86 @@ def signature_vs_oracle(
                 }
             )
     table = pd.DataFrame(rows)
+    table["gap_to_oracle"] = table["oracle_cindex"] - table["cindex"]
     table["gap_to_image_oracle"] = table["image_oracle_cindex"] - table["cindex"]
     return table
+
+
+def signature_vs_radiomics(
+    signatures: dict, comparators: dict, clinical: pd.DataFrame, channels: dict, *, confidence=0.95
+) -> pd.DataFrame:
+    """Each network's signature against its radiomics comparator on the same patients.
+
+    Parameters
+    ----------
+    signatures : dict of str to pandas.DataFrame
+        Network -> its signature table (``patient_id, split, signature``).
+    comparators : dict of str to tuple of (str, pandas.DataFrame)
+        Network -> name and signature table of the radiomics comparator that sees the
+        same modalities.
+    clinical : pandas.DataFrame
+        The validated clinical sheet (``patient_id``, ``os_months``, ``os_event``).
+    channels : dict of str to list of str
+        Signature -> what it sees (networks and comparators).
+    confidence : float
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per network and split: both Harrell C-indices and ``diff`` = C(network) -
+        C(comparator) with the joint-jackknife SE of R's ``concordance(fit_a, fit_b)``
+        (:func:`survsig.evaluate.compare_c`), Wald CI and two-sided p; NaN for a split
+        without events.
+    """
+    from scipy.special import ndtri
+
+    from .evaluate import compare_c
+
+    outcome = clinical.set_index(clinical[col.PATIENT_ID].astype(str))
+    q = ndtri(0.5 + confidence / 2)
+    rows = []
+    for model, table in signatures.items():
+        name, comparator = comparators[model]
+        comparator = comparator.set_index(comparator[col.PATIENT_ID].astype(str))["signature"]
+        for split_name in col.SPLIT_LEVELS:
+            ids = table.loc[table[col.SPLIT] == split_name, col.PATIENT_ID].astype(str)
+            missing = ids[~ids.isin(comparator.index)]
+            if len(missing):
+                raise InputError(
+                    f"patient has no signature of the radiomics comparator '{name}'", patient=missing.iloc[0]
+                )
+            absent = ids[~ids.isin(outcome.index)]
+            if len(absent):
+                raise InputError("signature patient is not in the clinical sheet", patient=absent.iloc[0])
+            time_ = outcome.loc[ids, col.OS_MONTHS].to_numpy(float)
+            event = outcome.loc[ids, col.OS_EVENT].to_numpy(int)
+            row = {
+                "model": model,
+                "channels": "+".join(channels[model]),
+                "comparator": name,
+                "comparator_channels": "+".join(channels[name]),
+                "split": split_name,
+                "n": len(ids),
+                "events": int(event.sum()),
+            }
+            row.update(
+                dict.fromkeys(("cindex", "comparator_cindex", "diff", "se", "lower", "upper", "p_value"), np.nan)
+            )
+            if event.any():
+                score = table.set_index(table[col.PATIENT_ID].astype(str)).loc[ids, "signature"].to_numpy(float)
+                reference = comparator.loc[ids].to_numpy(float)
+                result = compare_c(time_, event, score, reference)
+                row.update(
+                    cindex=concordance_index(time_, event, score),
+                    comparator_cindex=concordance_index(time_, event, reference),
+                    diff=result["diff"],
+                    se=result["se"],
+                    lower=result["diff"] - q * result["se"],
+                    upper=result["diff"] + q * result["se"],
+                    p_value=result["p_value"],
+                )
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def signature_km_figure(signature: pd.DataFrame, clinical: pd.DataFrame, split: str, *, model: str, time_months=36.0):
