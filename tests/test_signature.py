@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from lifelines.utils import concordance_index
 
+from survsig.concordance import compare_c
 from survsig.errors import InputError
-from survsig.evaluate import compare_c
 from survsig.signature import (
     oracle_signature,
     signature_table,

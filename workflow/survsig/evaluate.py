@@ -32,7 +32,7 @@ import pandas as pd
 from scipy.special import chdtrc, ndtr, ndtri  # light imports: scipy.stats costs ~1 s per job
 
 from . import columns as col
-from .concordance import harrell_c, pair_matrices
+from .concordance import compare_c, harrell_c, pair_matrices
 from .cox import baseline_cumulative_hazard, fit_cox, linear_predictor
 from .errors import InputError
 from .figures import new_figure, style, table_figure
@@ -77,24 +77,6 @@ def c_index_row(time, event, score, *, confidence=0.95) -> dict:
     c, se = res["c"], res["se"]
     p = 2 * ndtr(-abs(c - 0.5) / se) if np.isfinite(se) and se > 0 else float("nan")
     return {"c_index": c, "se": se, "lower": c - q * se, "upper": c + q * se, "p_value": p, "pairs": res["pairs"]}
-
-
-def compare_c(time, event, score_a, score_b) -> dict:
-    """Difference of two C-indices on the same patients (a - b) by the jackknife.
-
-    ``var(Ca - Cb) = sum((dfbeta_a - dfbeta_b)^2)``, the joint infinitesimal
-    jackknife of R's ``concordance(fit_a, fit_b)``; two-sided z-test.
-
-    Returns
-    -------
-    dict
-        ``diff``, ``se``, ``p_value``.
-    """
-    a, b = harrell_c(time, event, score_a), harrell_c(time, event, score_b)
-    diff = a["c"] - b["c"]
-    se = float(np.sqrt(np.sum((a["dfbeta"] - b["dfbeta"]) ** 2)))
-    p = 2 * ndtr(-abs(diff) / se) if np.isfinite(se) and se > 0 else float("nan")
-    return {"diff": diff, "se": se, "p_value": p}
 
 
 def bootstrap_counts(n, *, resamples, seed) -> np.ndarray:

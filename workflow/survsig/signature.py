@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import columns as col
-from .concordance import concordance_index
+from .concordance import compare_c, concordance_index
 from .errors import InputError
 from .vocabulary import signature_label
 
@@ -179,12 +179,10 @@ def signature_vs_radiomics(
     pandas.DataFrame
         Per network and split: both Harrell C-indices and ``diff`` = C(network) -
         C(comparator) with the joint-jackknife SE of R's ``concordance(fit_a, fit_b)``
-        (:func:`survsig.evaluate.compare_c`), Wald CI and two-sided p; NaN for a split
+        (:func:`survsig.concordance.compare_c`), Wald CI and two-sided p; NaN for a split
         without events.
     """
     from scipy.special import ndtri
-
-    from .evaluate import compare_c
 
     outcome = clinical.set_index(clinical[col.PATIENT_ID].astype(str))
     q = ndtri(0.5 + confidence / 2)
