@@ -113,6 +113,17 @@ def test_network_named_as_a_radiomics_comparator_is_refused(tmp_path, name):
     assert not (project / "results").exists()
 
 
+def test_radiomics_off_drops_every_comparator_and_the_rest_still_plans(tmp_path):
+    from conftest import copy_project, parse_jobs, snakemake
+
+    project = copy_project(tmp_path / "project")
+    (project / "off.yaml").write_text("radiomics:\n  enabled: false\n")
+    result = snakemake(project, "-n", "--configfile", "off.yaml")
+    rules = {job["rule"] for job in parse_jobs(result.stdout + "\n" + result.stderr)}
+    assert {"train", "signature_vs_oracle", "table3"} <= rules
+    assert not {rule for rule in rules if "radiomics" in rule}
+
+
 def test_fold_ensemble_needs_two_members_or_more(tmp_path):
     """``validation: folds`` validates member m on fold m of ``members`` folds: one member
     cannot be, and the workflow says so before any work."""

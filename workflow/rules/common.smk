@@ -132,12 +132,15 @@ SIGNATURE_CHANNELS = {
 }
 
 
-def matched_radiomics_file(model):
-    """Signature file of the radiomics comparator matched to network ``model``."""
-    name = MATCHED_RADIOMICS[model]
-    if name == RADIOMICS_SIGNATURE:
-        return f"results/signatures/{RADIOMICS_SIGNATURE}.tsv"
-    return f"results/radiomics/matched/{model}.tsv"
+# Signature file of each network's radiomics comparator (none when radiomics is off)
+MATCHED_RADIOMICS_FILES = {
+    model: (
+        f"results/signatures/{RADIOMICS_SIGNATURE}.tsv"
+        if name == RADIOMICS_SIGNATURE
+        else f"results/radiomics/matched/{model}.tsv"
+    )
+    for model, name in MATCHED_RADIOMICS.items()
+}
 
 
 wildcard_constraints:

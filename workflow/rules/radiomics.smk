@@ -81,8 +81,8 @@ rule radiomics_matched_signature:
 
 rule signature_vs_radiomics:
     input:
-        signatures=expand("results/signatures/{model}.tsv", model=MODELS),
-        comparators=[matched_radiomics_file(model) for model in MODELS],
+        signatures=expand("results/signatures/{model}.tsv", model=list(MATCHED_RADIOMICS)),
+        comparators=list(MATCHED_RADIOMICS_FILES.values()),
         clinical=f"{VALIDATED_DIR}/clinical.tsv",
     output:
         report(
@@ -96,8 +96,8 @@ rule signature_vs_radiomics:
     conda:
         "../../envs/stats.yaml"
     params:
-        models=MODELS,
-        comparators=[MATCHED_RADIOMICS[model] for model in MODELS],
+        models=list(MATCHED_RADIOMICS),
+        comparators=list(MATCHED_RADIOMICS.values()),
         channels=SIGNATURE_CHANNELS,
     script:
         "../scripts/signature_vs_radiomics.py"

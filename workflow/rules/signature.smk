@@ -38,7 +38,7 @@ rule signature:
 rule signature_vs_oracle:
     input:
         signatures=expand("results/signatures/{signature}.tsv", signature=SIGNATURES),
-        matched=[matched_radiomics_file(model) for model in MATCHED_ONLY],
+        matched=[MATCHED_RADIOMICS_FILES[model] for model in MATCHED_ONLY],
         clinical=f"{VALIDATED_DIR}/clinical.tsv",
         ground_truth=f"{SYNTHETIC_DIR}/ground_truth.tsv",
     output:
