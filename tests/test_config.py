@@ -99,6 +99,24 @@ def test_oracle_signatures_need_the_synthetic_cohort(tmp_path):
     assert not (project / "results").exists()
 
 
+def test_each_network_gets_the_radiomics_comparator_of_its_modalities():
+    from survsig.errors import InputError
+    from survsig.settings import matched_comparators
+
+    models = {"ct": ["ct", "roi"], "pet": ["pet", "roi"], "petct": ["ct", "pet", "roi"], "shape": ["roi"]}
+    assert matched_comparators(models, ["ct", "pet"]) == {
+        "ct": ("radiomics_ct", ["ct"]),
+        "pet": ("radiomics_pet", ["pet"]),
+        "petct": ("radiomics", ["ct", "pet"]),
+        "shape": ("radiomics_shape", []),
+    }
+    # PET-only radiomics: the PET/CT network sees all of it, the CT network only the ROI's shape
+    assert matched_comparators(models, ["pet"])["petct"] == ("radiomics", ["pet"])
+    assert matched_comparators(models, ["pet"])["ct"] == ("radiomics_ct", [])
+    with pytest.raises(InputError, match="imaging.models.radiomics_ct is the name of the radiomics comparator"):
+        matched_comparators({"ct": ["ct", "roi"], "radiomics_ct": ["pet", "roi"]}, ["ct", "pet"])
+
+
 @pytest.mark.parametrize("name", ["radiomics", "radiomics_ct"])
 def test_network_named_as_a_radiomics_comparator_is_refused(tmp_path, name):
     """``radiomics`` is the CT and PET comparator's signature, ``radiomics_ct`` the one

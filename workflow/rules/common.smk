@@ -34,7 +34,8 @@ PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow")
 prepend_search_path("PYTHONPATH", PACKAGE_ROOT)
 # The Snakefile reads the stages' own lists (nomograms, subgroups, settings' fields)
 sys.path.insert(0, PACKAGE_ROOT)
-from survsig.settings import PreprocessSettings, member_train_block, patient_batches
+from survsig.errors import InputError
+from survsig.settings import PreprocessSettings, matched_comparators, member_train_block, patient_batches
 from survsig.vocabulary import RADIOMICS as RADIOMICS_SIGNATURE
 from survsig.vocabulary import SUBGROUPS, nomogram_names
 
@@ -100,46 +101,28 @@ if RADIOMICS["enabled"] and RADIOMICS_SIGNATURE in MODELS:
     )
 # Every signature of the run: the networks', and the radiomics comparator's
 SIGNATURES = MODELS + ([RADIOMICS_SIGNATURE] if RADIOMICS["enabled"] else [])
-# The radiomics comparator matched to each network: features of the modalities that network
-# sees (and the ROI's shape). A network seeing every radiomics modality is matched by the
-# radiomics signature itself; any other gets its own, fit as that one is (radiomics_{model}).
-MATCHED_MODALITIES = {
-    model: [m for m in RADIOMICS["modalities"] if m in channels]
-    for model, channels in config["imaging"]["models"].items()
-}
-MATCHED_RADIOMICS = (
-    {
-        model: (
-            RADIOMICS_SIGNATURE if set(modalities) == set(RADIOMICS["modalities"]) else f"{RADIOMICS_SIGNATURE}_{model}"
-        )
-        for model, modalities in MATCHED_MODALITIES.items()
-    }
-    if RADIOMICS["enabled"]
-    else {}
-)
-MATCHED_ONLY = [model for model, name in MATCHED_RADIOMICS.items() if name != RADIOMICS_SIGNATURE]
-for model in MATCHED_ONLY:
-    if MATCHED_RADIOMICS[model] in MODELS:
-        raise WorkflowError(
-            f"config: imaging.models.{MATCHED_RADIOMICS[model]} is the name of the radiomics comparator "
-            f"matched to network {model}; name the network otherwise, or set radiomics.enabled: false"
-        )
+# The radiomics comparator matched to each network: name and feature modalities
+# (survsig.settings.matched_comparators); those other than the radiomics
+# signature itself are fit by rule radiomics_matched_signature
+try:
+    MATCHED_RADIOMICS = (
+        matched_comparators(config["imaging"]["models"], RADIOMICS["modalities"]) if RADIOMICS["enabled"] else {}
+    )
+except InputError as err:
+    raise WorkflowError(f"config: {err}") from None
+MATCHED_ONLY = [model for model, (name, _) in MATCHED_RADIOMICS.items() if name != RADIOMICS_SIGNATURE]
 # What each signature sees: the networks' channels; radiomics sees the ROI's shape too
 SIGNATURE_CHANNELS = {
     **config["imaging"]["models"],
     **({RADIOMICS_SIGNATURE: [*RADIOMICS["modalities"], "roi"]} if RADIOMICS["enabled"] else {}),
-    **{MATCHED_RADIOMICS[model]: [*MATCHED_MODALITIES[model], "roi"] for model in MATCHED_ONLY},
+    **{MATCHED_RADIOMICS[model][0]: [*MATCHED_RADIOMICS[model][1], "roi"] for model in MATCHED_ONLY},
 }
 
 
 # Signature file of each network's radiomics comparator (none when radiomics is off)
 MATCHED_RADIOMICS_FILES = {
-    model: (
-        f"results/signatures/{RADIOMICS_SIGNATURE}.tsv"
-        if name == RADIOMICS_SIGNATURE
-        else f"results/radiomics/matched/{model}.tsv"
-    )
-    for model, name in MATCHED_RADIOMICS.items()
+    model: f"results/radiomics/matched/{model}.tsv" if model in MATCHED_ONLY else f"results/signatures/{name}.tsv"
+    for model, (name, _) in MATCHED_RADIOMICS.items()
 }
 
 

@@ -74,7 +74,7 @@ rule radiomics_matched_signature:
         "../../envs/stats.yaml"
     params:
         radiomics=RADIOMICS,
-        modalities=lambda wildcards: MATCHED_MODALITIES[wildcards.model],
+        modalities=lambda wildcards: MATCHED_RADIOMICS[wildcards.model][1],
     script:
         "../scripts/radiomics_signature.py"
 
@@ -97,7 +97,7 @@ rule signature_vs_radiomics:
         "../../envs/stats.yaml"
     params:
         models=list(MATCHED_RADIOMICS),
-        comparators=list(MATCHED_RADIOMICS.values()),
+        comparators=[name for name, _ in MATCHED_RADIOMICS.values()],
         channels=SIGNATURE_CHANNELS,
     script:
         "../scripts/signature_vs_radiomics.py"

@@ -54,7 +54,7 @@ rule signature_vs_oracle:
         "../../envs/imaging.yaml"
     params:
         models=SIGNATURE_CHANNELS,
-        matched=[MATCHED_RADIOMICS[model] for model in MATCHED_ONLY],
+        matched=[MATCHED_RADIOMICS[model][0] for model in MATCHED_ONLY],
     script:
         "../scripts/signature_vs_oracle.py"
 

@@ -124,10 +124,10 @@ def compare_c(time, event, score_a, score_b) -> dict:
     Returns
     -------
     dict
-        ``diff``, ``se``, ``p_value``.
+        ``c_a``, ``c_b``, ``diff``, ``se``, ``p_value``.
     """
     a, b = harrell_c(time, event, score_a), harrell_c(time, event, score_b)
     diff = a["c"] - b["c"]
     se = float(np.sqrt(np.sum((a["dfbeta"] - b["dfbeta"]) ** 2)))
     p = 2 * ndtr(-abs(diff) / se) if np.isfinite(se) and se > 0 else float("nan")
-    return {"diff": diff, "se": se, "p_value": p}
+    return {"c_a": a["c"], "c_b": b["c"], "diff": diff, "se": se, "p_value": p}

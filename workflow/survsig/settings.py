@@ -1,4 +1,5 @@
-"""Settings of the per-patient preprocessing, light enough for the Snakefile to read.
+"""Settings the Snakefile reads, light enough to import there: the per-patient
+preprocessing's, and which radiomics comparator each network gets.
 
 ``workflow/rules/common.smk`` passes exactly these fields of the ``imaging`` block to each
 preprocessing job, so a change to any other key does not re-run the preprocessing.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import InputError
+from .vocabulary import RADIOMICS
 
 
 @dataclass
@@ -59,4 +61,37 @@ def member_train_block(block: dict, member: int) -> dict:
     if block.get("validation") == "folds":
         out.update(fold=member, folds=int(block["members"]), fold_seed=block["seed"])
     out["seed"] = block["seed"] + member
+    return out
+
+
+def matched_comparators(models: dict, modalities) -> dict:
+    """The radiomics comparator of each network: the signature that sees what it sees.
+
+    A network whose channels hold every one of ``modalities`` (the comparator's, the
+    ``radiomics`` block's) is matched by the radiomics signature itself; any other by one
+    fit the same way on the ROI's shape and the features of the modalities it sees,
+    named ``radiomics_{network}``.
+
+    Parameters
+    ----------
+    models : dict of str to list of str
+        Network -> its channels (``imaging.models``).
+    modalities : sequence of str
+        Modalities of the radiomic features.
+
+    Returns
+    -------
+    dict of str to tuple of (str, list of str)
+        Network -> comparator name and the modalities its features come from.
+    """
+    out = {}
+    for model, channels in models.items():
+        seen = [m for m in modalities if m in channels]
+        name = RADIOMICS if set(seen) == set(modalities) else f"{RADIOMICS}_{model}"
+        if name != RADIOMICS and name in models:
+            raise InputError(
+                f"imaging.models.{name} is the name of the radiomics comparator matched to network {model}; "
+                "name the network otherwise, or set radiomics.enabled: false"
+            )
+        out[model] = (name, seen)
     return out

@@ -190,16 +190,15 @@ def signature_vs_radiomics(
     for model, table in signatures.items():
         name, comparator = comparators[model]
         comparator = comparator.set_index(comparator[col.PATIENT_ID].astype(str))["signature"]
+        network = table.set_index(table[col.PATIENT_ID].astype(str))
         for split_name in col.SPLIT_LEVELS:
-            ids = table.loc[table[col.SPLIT] == split_name, col.PATIENT_ID].astype(str)
+            ids = network.index[network[col.SPLIT] == split_name]
             missing = ids[~ids.isin(comparator.index)]
             if len(missing):
-                raise InputError(
-                    f"patient has no signature of the radiomics comparator '{name}'", patient=missing.iloc[0]
-                )
+                raise InputError(f"patient has no signature of the radiomics comparator '{name}'", patient=missing[0])
             absent = ids[~ids.isin(outcome.index)]
             if len(absent):
-                raise InputError("signature patient is not in the clinical sheet", patient=absent.iloc[0])
+                raise InputError("signature patient is not in the clinical sheet", patient=absent[0])
             time_ = outcome.loc[ids, col.OS_MONTHS].to_numpy(float)
             event = outcome.loc[ids, col.OS_EVENT].to_numpy(int)
             row = {
@@ -215,12 +214,11 @@ def signature_vs_radiomics(
                 dict.fromkeys(("cindex", "comparator_cindex", "diff", "se", "lower", "upper", "p_value"), np.nan)
             )
             if event.any():
-                score = table.set_index(table[col.PATIENT_ID].astype(str)).loc[ids, "signature"].to_numpy(float)
-                reference = comparator.loc[ids].to_numpy(float)
-                result = compare_c(time_, event, score, reference)
+                score = network.loc[ids, "signature"].to_numpy(float)
+                result = compare_c(time_, event, score, comparator.loc[ids].to_numpy(float))
                 row.update(
-                    cindex=concordance_index(time_, event, score),
-                    comparator_cindex=concordance_index(time_, event, reference),
+                    cindex=result["c_a"],
+                    comparator_cindex=result["c_b"],
                     diff=result["diff"],
                     se=result["se"],
                     lower=result["diff"] - q * result["se"],
