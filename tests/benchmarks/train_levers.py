@@ -9,7 +9,7 @@ the validated clinical sheet, the split and, for the oracle, the synthetic groun
 
 It trains ``--members`` networks of the model with the config's ``imaging.train`` block
 changed by ``--set key=value`` (values in YAML), as the workflow's ``train`` jobs would
-(member m: ``survsig.settings.member_train_block``), one thread each, one after another;
+(member m: ``survsig.settings.member_train_block``), one thread each (``--threads``), one after another;
 builds their signature as ``predict_signature`` does; and prints one JSON line: minutes,
 train and test C-index beside the oracle's, and the Pearson and Spearman correlations of the
 signature with the true predictor its channels see, and the share of the signature's
@@ -71,13 +71,19 @@ def main(argv=None):
     parser.add_argument("--channels", nargs="+", help="channels instead of the model's")
     parser.add_argument("--members", type=int, default=1)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="imaging.train keys")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1); another count sums floats in another order, as another CPU does",
+    )
     parser.add_argument("--output", help="also write the signature here (TSV)")
     args = parser.parse_args(argv)
 
     import torch
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # the epochs, on stderr
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     config = yaml.safe_load(Path(args.config).read_text())
     block = dict(config["imaging"]["train"], members=args.members)
     for pair in args.set:
@@ -94,16 +100,17 @@ def main(argv=None):
         paths = []
         for member in range(args.members):
             settings = TrainSettings.from_config(member_train_block(block, member))
-            trainer = train_signature_model(manifest, clinical, split, channels, settings, threads=1)
+            trainer = train_signature_model(manifest, clinical, split, channels, settings, threads=args.threads)
             paths.append(Path(folder) / f"member{member}.pt")
             trainer.save(paths[-1])
-        signature = trained_signature(paths, manifest, split, threads=1)
+        signature = trained_signature(paths, manifest, split, threads=args.threads)
     if args.output:
         signature.to_csv(args.output, sep="\t", index=False)
     result = {
         "model": args.model,
         "channels": channels,
         "members": args.members,
+        "threads": args.threads,
         "set": args.set,
         "minutes": round((time.perf_counter() - start) / 60, 2),
     }
