@@ -117,6 +117,57 @@ def test_each_network_gets_the_radiomics_comparator_of_its_modalities():
         matched_comparators({"ct": ["ct", "roi"], "radiomics_ct": ["pet", "roi"]}, ["ct", "pet"])
 
 
+def test_train_by_model_changes_the_named_network_only():
+    from survsig.errors import InputError
+    from survsig.settings import member_train_block, model_train_block
+
+    imaging = {
+        "models": {"ct": ["ct", "roi"], "pet": ["pet", "roi"]},
+        "train": {"epochs": 45, "context_mm": None, "seed": 2022, "members": 2, "validation": "holdout"},
+        "train_by_model": {"ct": {"context_mm": 5.0, "epochs": 30}},
+    }
+    assert model_train_block(imaging, "ct") == {**imaging["train"], "context_mm": 5.0, "epochs": 30}
+    assert model_train_block(imaging, "pet") == imaging["train"]
+    assert imaging["train"]["context_mm"] is None  # the shared block is left as it was
+    # members take the network's block: their own seed, the network's changes
+    assert member_train_block(model_train_block(imaging, "ct"), 1) == {
+        "epochs": 30,
+        "context_mm": 5.0,
+        "seed": 2023,
+        "validation": "holdout",
+    }
+    assert model_train_block({**imaging, "train_by_model": {}}, "ct") == imaging["train"]
+    for changes, message in [
+        ({"cnn": {"epochs": 3}}, "imaging.train_by_model.cnn: no network of that name in imaging.models"),
+        ({"ct": {"epoch": 3}}, "imaging.train_by_model.ct.epoch: imaging.train has no such key"),
+        ({"ct": {"members": 3}}, "imaging.train_by_model.ct.members: members and validation are set for every"),
+        ({"pet": {"validation": "folds"}}, "imaging.train_by_model.pet.validation"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            model_train_block({**imaging, "train_by_model": changes}, "ct")
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ("ct: {context_mm: -5}", "config: imaging.train_by_model.ct: .*context_mm"),
+        ("ct: {members: 2}", "config: imaging.train_by_model.ct.members: members and validation"),
+        ("cnn: {epochs: 3}", "config: imaging.train_by_model.cnn: no network of that name"),
+    ],
+)
+def test_bad_train_by_model_is_refused_before_any_work(tmp_path, changes, message):
+    import re
+
+    from conftest import copy_project, snakemake
+
+    project = copy_project(tmp_path / "project")
+    (project / "by_model.yaml").write_text(f"imaging:\n  train_by_model:\n    {changes}\n")
+    result = snakemake(project, "-n", "--configfile", "by_model.yaml", check=False)
+    assert result.returncode != 0
+    assert re.search(message, result.stdout + result.stderr, flags=re.S)
+    assert not (project / "results").exists()
+
+
 @pytest.mark.parametrize("name", ["radiomics", "radiomics_ct"])
 def test_network_named_as_a_radiomics_comparator_is_refused(tmp_path, name):
     """``radiomics`` is the CT and PET comparator's signature, ``radiomics_ct`` the one

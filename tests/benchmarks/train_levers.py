@@ -8,8 +8,9 @@ the validated clinical sheet, the split and, for the oracle, the synthetic groun
     .venv/bin/python tests/benchmarks/train_levers.py --model petct --members 3 --set validation=folds
 
 It trains ``--members`` networks of the model with the config's ``imaging.train`` block
-changed by ``--set key=value`` (values in YAML), as the workflow's ``train`` jobs would
-(member m: ``survsig.settings.member_train_block``), one thread each (``--threads``), one after another;
+(and the model's ``imaging.train_by_model`` keys) changed by ``--set key=value`` (values
+in YAML), as the workflow's ``train`` jobs would (member m:
+``survsig.settings.member_train_block``), one thread each (``--threads``), one after another;
 builds their signature as ``predict_signature`` does; and prints one JSON line: minutes,
 train and test C-index beside the oracle's, and the Pearson and Spearman correlations of the
 signature with the true predictor its channels see, and the share of the signature's
@@ -39,7 +40,7 @@ from survsig import columns as col  # noqa: E402
 from survsig.concordance import concordance_index  # noqa: E402
 from survsig.files import read_split  # noqa: E402
 from survsig.io import read_table  # noqa: E402
-from survsig.settings import member_train_block  # noqa: E402
+from survsig.settings import member_train_block, model_train_block  # noqa: E402
 from survsig.signature import trained_signature  # noqa: E402
 from survsig.simulate import HAZARD  # noqa: E402
 from survsig.slices import read_manifest  # noqa: E402
@@ -85,7 +86,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # the epochs, on stderr
     torch.set_num_threads(args.threads)
     config = yaml.safe_load(Path(args.config).read_text())
-    block = dict(config["imaging"]["train"], members=args.members)
+    block = dict(model_train_block(config["imaging"], args.model), members=args.members)
     for pair in args.set:
         key, value = pair.split("=", 1)
         block[key] = yaml.safe_load(value)

@@ -35,7 +35,13 @@ prepend_search_path("PYTHONPATH", PACKAGE_ROOT)
 # The Snakefile reads the stages' own lists (nomograms, subgroups, settings' fields)
 sys.path.insert(0, PACKAGE_ROOT)
 from survsig.errors import InputError
-from survsig.settings import PreprocessSettings, matched_comparators, member_train_block, patient_batches
+from survsig.settings import (
+    PreprocessSettings,
+    matched_comparators,
+    member_train_block,
+    model_train_block,
+    patient_batches,
+)
 from survsig.vocabulary import RADIOMICS as RADIOMICS_SIGNATURE
 from survsig.vocabulary import SUBGROUPS, nomogram_names
 
@@ -147,9 +153,25 @@ if config["imaging"]["train"]["validation"] == "folds" and len(MEMBERS) < 2:
     )
 
 
+# Each network's training block: imaging.train, changed by imaging.train_by_model, and
+# checked against the schema as imaging.train is
+try:
+    MODEL_TRAIN = {model: model_train_block(config["imaging"], model) for model in MODELS}
+except InputError as err:
+    raise WorkflowError(f"config: {err}") from None
+for _model in config["imaging"]["train_by_model"]:
+    try:
+        validate(
+            {**config, "imaging": {**config["imaging"], "train": MODEL_TRAIN[_model]}},
+            schema="../schemas/config.schema.yaml",
+        )
+    except WorkflowError as err:
+        raise WorkflowError(f"config: imaging.train_by_model.{_model}: {err}") from None
+
+
 def member_train_settings(wildcards):
-    """The training block of one member (survsig.settings.member_train_block)."""
-    return member_train_block(config["imaging"]["train"], int(wildcards.member))
+    """The training block of one member of one network (survsig.settings.member_train_block)."""
+    return member_train_block(MODEL_TRAIN[wildcards.model], int(wildcards.member))
 
 
 def network_threads(wildcards):

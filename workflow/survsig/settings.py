@@ -50,6 +50,46 @@ def patient_batches(patients, per_job: int) -> dict[str, list[str]]:
     }
 
 
+#: Keys of ``imaging.train`` that shape the jobs of every network: set there, not per network.
+SHARED_TRAIN_KEYS = ("members", "validation")
+
+
+def model_train_block(imaging: dict, model: str) -> dict:
+    """The ``imaging.train`` block of network ``model``: ``imaging.train`` with the keys of
+    ``imaging.train_by_model[model]``, if any, in place of its own.
+
+    Raises
+    ------
+    InputError
+        When ``imaging.train_by_model`` names a network not in ``imaging.models``, a key
+        ``imaging.train`` does not have, or one of :data:`SHARED_TRAIN_KEYS`.
+    """
+    block = dict(imaging["train"])
+    by_model = imaging.get("train_by_model") or {}
+    models = imaging["models"]
+    unknown = sorted(set(by_model) - set(models))
+    if unknown:
+        raise InputError(
+            f"imaging.train_by_model.{unknown[0]}: no network of that name in imaging.models "
+            f"(networks: {', '.join(models)})"
+        )
+    # every network's changes are checked, whichever network is asked for
+    for name, changes in by_model.items():
+        for key in changes or {}:
+            if key in SHARED_TRAIN_KEYS:
+                raise InputError(
+                    f"imaging.train_by_model.{name}.{key}: {' and '.join(SHARED_TRAIN_KEYS)} are set for every "
+                    "network at once, in imaging.train"
+                )
+            if key not in block:
+                raise InputError(
+                    f"imaging.train_by_model.{name}.{key}: imaging.train has no such key "
+                    f"(keys: {', '.join(sorted(block))})"
+                )
+    block.update(by_model.get(model) or {})
+    return block
+
+
 def member_train_block(block: dict, member: int) -> dict:
     """The ``imaging.train`` block for ensemble member ``member``: seed + member (its own
     initialisation, batches and, with ``validation: holdout``, validation fold). With
