@@ -157,17 +157,16 @@ def test_trained_signatures_through_snakemake(tiny_run):
         log = (tiny_run / f"logs/train/{model}_member0.log").read_text()
         assert "epoch   2/2" in log  # one progress line per epoch
     # each network trained with its own block: imaging.train changed by imaging.train_by_model
-    config = yaml.safe_load((tiny_run / "config/config.yaml").read_text())
+    from survsig.settings import model_train_block
+
+    imaging = yaml.safe_load((tiny_run / "config/config.yaml").read_text())["imaging"]
     context = {
         model: torch.load(tiny_run / f"results/models/{model}/member0/model.pt", weights_only=False)["settings"][
             "context_mm"
         ]
         for model in ("ct", "pet", "petct")
     }
-    by_model = config["imaging"]["train_by_model"]
-    assert context == {
-        model: by_model.get(model, {}).get("context_mm", config["imaging"]["train"]["context_mm"]) for model in context
-    }
+    assert context == {model: model_train_block(imaging, model)["context_mm"] for model in context}
     assert len(set(context.values())) > 1  # the default config trains the networks differently
 
 

@@ -1,5 +1,6 @@
 """Settings the Snakefile reads, light enough to import there: the per-patient
-preprocessing's, and which radiomics comparator each network gets.
+preprocessing's, each network's and ensemble member's training block, and which radiomics
+comparator each network gets.
 
 ``workflow/rules/common.smk`` passes exactly these fields of the ``imaging`` block to each
 preprocessing job, so a change to any other key does not re-run the preprocessing.
