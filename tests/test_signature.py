@@ -8,6 +8,7 @@ from lifelines.utils import concordance_index
 from survsig.concordance import compare_c
 from survsig.errors import InputError
 from survsig.signature import (
+    fitted_oracle,
     oracle_signature,
     signature_table,
     signature_vs_oracle,
@@ -72,8 +73,50 @@ def test_signature_vs_oracle_reports_equal_c_for_the_oracle_itself(cohort):
     assert table.loc[("noisy", "test"), "gap_to_image_oracle"] > 0.02
     gap = table["oracle_cindex"] - table["cindex"]
     np.testing.assert_array_equal(table["gap_to_oracle"], gap)
+    fitted = fitted_oracle(
+        patients.set_index("patient_id"),
+        patients.set_index("patient_id"),
+        split.loc[split["split"] == "train", "patient_id"].tolist(),
+        "lp_image",
+    )
+    expected = concordance_index(patients.os_months[test], -fitted[test.to_numpy()], patients.os_event[test])
+    assert table.loc[("petct", "test"), "fitted_oracle_cindex"] == pytest.approx(expected)
+    np.testing.assert_array_equal(table["gap_to_fitted_oracle"], table["fitted_oracle_cindex"] - table["cindex"])
     assert table.loc[("ct", "test"), "gap_to_oracle"] == pytest.approx(0.0, abs=1e-12)
     assert table.loc[("ct", "test"), "n"] == 120
+
+
+def test_fitted_oracle_weighs_the_traits_by_a_cox_fit_on_train_only(cohort):
+    from lifelines import CoxPHFitter
+
+    patients, split = cohort
+    truth = patients.set_index("patient_id")
+    train = split.loc[split["split"] == "train", "patient_id"].tolist()
+    traits = ["tumor_volume", "uptake_level", "uptake_heterogeneity"]
+    lp = fitted_oracle(truth, truth, train, "lp_image_pet")
+    reference = CoxPHFitter().fit(
+        truth.loc[train, [*traits, "os_months", "os_event"]], "os_months", "os_event", fit_options={"precision": 1e-12}
+    )
+    # both maximise the same Efron partial likelihood, lifelines told to converge to 1e-12:
+    # in double precision the linear predictors agree far below any C-index difference
+    np.testing.assert_allclose(lp, truth[traits].to_numpy() @ reference.params_[traits].to_numpy(), atol=1e-8)
+    # 180 training patients recover the weights of HAZARD well enough to rank like the truth
+    assert np.corrcoef(lp, truth["lp_image_pet"])[0, 1] > 0.9
+    # the test patients' outcomes do not enter the fit
+    shuffled = truth.copy()
+    test = ~shuffled.index.isin(train)
+    shuffled.loc[test, ["os_months", "os_event"]] = shuffled.loc[test, ["os_months", "os_event"]].to_numpy()[::-1]
+    np.testing.assert_array_equal(fitted_oracle(truth, shuffled, train, "lp_image_pet"), lp)
+
+
+def test_oracle_traits_add_up_to_the_true_predictors(cohort):
+    from survsig.columns import ORACLE_TRAITS
+    from survsig.simulate import HAZARD
+
+    patients, _ = cohort
+    for predictor, traits in ORACLE_TRAITS.items():
+        weighted = sum(HAZARD[trait] * patients[trait] for trait in traits)
+        np.testing.assert_allclose(patients[predictor], weighted, atol=1e-12)
 
 
 def test_signature_table_keeps_patients_and_split():

@@ -79,3 +79,10 @@ ORACLE_PREDICTOR = {
     frozenset({"pet", "roi"}): "lp_image_pet",
 }
 ORACLE_IMAGE = "lp_image"
+#: The latent tumour traits (``ground_truth.tsv``) each true image predictor is the
+#: weighted sum of (:data:`survsig.simulate.HAZARD`).
+ORACLE_TRAITS = {
+    "lp_image": ("tumor_volume", "shape_irregularity", "necrotic_core", "uptake_level", "uptake_heterogeneity"),
+    "lp_image_ct": ("tumor_volume", "shape_irregularity", "necrotic_core"),
+    "lp_image_pet": ("tumor_volume", "uptake_level", "uptake_heterogeneity"),
+}
