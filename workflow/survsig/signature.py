@@ -121,9 +121,9 @@ def fitted_oracle(truth: pd.DataFrame, outcome: pd.DataFrame, train_ids, predict
 
     A signature learns from the training patients' survival alone; so does this one, but
     from exact measurements of the traits behind ``predictor``
-    (:data:`survsig.columns.ORACLE_TRAITS`). Its C-index is the ceiling of a signature
-    fit on this many training patients: the oracle's, less what estimating a few weights
-    from the training set's events costs.
+    (:data:`survsig.columns.ORACLE_TRAITS`). Its C-index is the most a signature fit on
+    this many training patients can expect: the oracle's, less what estimating a few
+    weights from the training set's events costs.
 
     Parameters
     ----------
