@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 import yaml
 
 from conftest import copy_project, snakemake
@@ -158,12 +157,11 @@ def test_trained_signatures_through_snakemake(tiny_run):
         assert "epoch   2/2" in log  # one progress line per epoch
     # each network trained with its own block: imaging.train changed by imaging.train_by_model
     from survsig.settings import model_train_block
+    from survsig.train import read_model_file
 
     imaging = yaml.safe_load((tiny_run / "config/config.yaml").read_text())["imaging"]
     context = {
-        model: torch.load(tiny_run / f"results/models/{model}/member0/model.pt", weights_only=False)["settings"][
-            "context_mm"
-        ]
+        model: read_model_file(tiny_run / f"results/models/{model}/member0/model.pt")["settings"].context_mm
         for model in ("ct", "pet", "petct")
     }
     assert context == {model: model_train_block(imaging, model)["context_mm"] for model in context}
