@@ -21,7 +21,7 @@ import pytest
 from lifelines import CoxPHFitter
 from lifelines.utils import concordance_index
 
-from survsig.slices import load_patient_slices, read_manifest
+from survsig.imaging.slices import load_patient_slices, read_manifest
 
 pytestmark = pytest.mark.benchmark
 # another completed project's results with SURVSIG_RESULTS=/path/to/project/results

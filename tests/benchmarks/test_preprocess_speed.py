@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from conftest import write_real_size_petct
-from survsig.preprocess import resize_square
-from survsig.settings import PreprocessSettings
+from survsig.core.settings import PreprocessSettings
+from survsig.imaging.preprocess import resize_square
 
 pytestmark = pytest.mark.benchmark
 WORKFLOW = Path(__file__).resolve().parents[2] / "workflow"
@@ -57,7 +57,9 @@ def test_job_start_and_work_per_patient(tmp_path):
     paths = write_real_size_petct(tmp_path, np.s_[60:85, 240:280, 230:272], suffix=".nii.gz")
     one = median_seconds(preprocess_job(paths, ["BIG1"], tmp_path / "one"))
     five = median_seconds(preprocess_job(paths, [f"BIG{i}" for i in range(1, 6)], tmp_path / "five"))
-    start_s = median_seconds([sys.executable, "-c", "import survsig.cli, survsig.logs, survsig.preprocess"])
+    start_s = median_seconds(
+        [sys.executable, "-c", "import survsig.cli, survsig.core.logs, survsig.imaging.preprocess"]
+    )
     per_patient = (five - one) / 4
     print(
         f"\npreprocessing job (512x512x150 CT, 200x200x150 PET): one patient {one:.2f} s wall, five "

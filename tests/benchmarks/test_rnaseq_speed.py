@@ -16,7 +16,7 @@ SCRIPT = """
 import sys
 import numpy as np
 import pandas as pd
-from survsig.rnaseq import DifferentialExpression, call_degs
+from survsig.rnaseq.differential import DifferentialExpression, call_degs
 
 n_genes, n_samples, n_cpus = map(int, sys.argv[1:4])
 rng = np.random.default_rng(2022)
@@ -63,8 +63,8 @@ def test_results_do_not_depend_on_the_number_of_workers(tmp_path):
     import numpy as np
     import pandas as pd
 
-    from survsig.io import write_tsv
-    from survsig.rnaseq import DifferentialExpression
+    from survsig.core.io import write_tsv
+    from survsig.rnaseq.differential import DifferentialExpression
 
     rng = np.random.default_rng(5)
     counts = pd.DataFrame(

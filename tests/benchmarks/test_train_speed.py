@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 
-from survsig.losses import cox_partial_nll
-from survsig.slices import PatientSlices
-from survsig.train import SignatureTrainer, SliceData, TrainSettings, create_model
+from survsig.imaging.losses import cox_partial_nll
+from survsig.imaging.slices import PatientSlices
+from survsig.imaging.train import SignatureTrainer, SliceData, TrainSettings, create_model
 
 SIZE = 64
 PATIENTS = 32

@@ -10,7 +10,7 @@ the validated clinical sheet, the split and, for the oracle, the synthetic groun
 It trains ``--members`` networks of the model with the config's ``imaging.train`` block
 (and the model's ``imaging.train_by_model`` keys) changed by ``--set key=value`` (values
 in YAML), as the workflow's ``train`` jobs would (member m:
-``survsig.settings.member_train_block``), one thread each (``--threads``), one after another;
+``survsig.core.settings.member_train_block``), one thread each (``--threads``), one after another;
 builds their signature as ``predict_signature`` does; and prints one JSON line: minutes,
 train and test C-index beside the oracle's, and the Pearson and Spearman correlations of the
 signature with the true predictor its channels see, and the share of the signature's
@@ -36,20 +36,20 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from survsig import columns as col  # noqa: E402
-from survsig.concordance import concordance_index  # noqa: E402
-from survsig.files import read_split  # noqa: E402
-from survsig.io import read_table  # noqa: E402
-from survsig.settings import member_train_block, model_train_block  # noqa: E402
-from survsig.signature import trained_signature  # noqa: E402
-from survsig.simulate import HAZARD  # noqa: E402
-from survsig.slices import read_manifest  # noqa: E402
-from survsig.train import TrainSettings, train_signature_model  # noqa: E402
+from survsig.cohort.simulate import HAZARD  # noqa: E402
+from survsig.core import columns as col  # noqa: E402
+from survsig.core.files import read_split  # noqa: E402
+from survsig.core.io import read_table  # noqa: E402
+from survsig.core.settings import member_train_block, model_train_block  # noqa: E402
+from survsig.imaging.signature import trained_signature  # noqa: E402
+from survsig.imaging.slices import read_manifest  # noqa: E402
+from survsig.imaging.train import TrainSettings, train_signature_model  # noqa: E402
+from survsig.survival.concordance import concordance_index  # noqa: E402
 
 
 def trait_regression(signature, truth):
     """The signature regressed on the true tumour traits (the image terms of
-    ``survsig.simulate.HAZARD``), both standardised.
+    ``survsig.cohort.simulate.HAZARD``), both standardised.
 
     Returns the share of the signature's variance the traits explain (what is left is
     noise the network learnt, not a trait it saw) and each trait's coefficient (which

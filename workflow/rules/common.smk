@@ -34,16 +34,16 @@ PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow")
 prepend_search_path("PYTHONPATH", PACKAGE_ROOT)
 # The Snakefile reads the stages' own lists (nomograms, subgroups, settings' fields)
 sys.path.insert(0, PACKAGE_ROOT)
-from survsig.errors import InputError
-from survsig.settings import (
+from survsig.core.errors import InputError
+from survsig.core.settings import (
     PreprocessSettings,
     matched_comparators,
     member_train_block,
     model_train_block,
     patient_batches,
 )
-from survsig.vocabulary import RADIOMICS as RADIOMICS_SIGNATURE
-from survsig.vocabulary import SUBGROUPS, nomogram_names
+from survsig.core.vocabulary import RADIOMICS as RADIOMICS_SIGNATURE
+from survsig.core.vocabulary import SUBGROUPS, nomogram_names
 
 # `python` in shell rules is the interpreter running Snakemake, unless a conda env is active
 prepend_search_path("PATH", os.path.dirname(sys.executable))
@@ -108,7 +108,7 @@ if RADIOMICS["enabled"] and RADIOMICS_SIGNATURE in MODELS:
 # Every signature of the run: the networks', and the radiomics comparator's
 SIGNATURES = MODELS + ([RADIOMICS_SIGNATURE] if RADIOMICS["enabled"] else [])
 # The radiomics comparator matched to each network: name and feature modalities
-# (survsig.settings.matched_comparators); those other than the radiomics
+# (survsig.core.settings.matched_comparators); those other than the radiomics
 # signature itself are fit by rule radiomics_matched_signature
 try:
     MATCHED_RADIOMICS = (
@@ -170,7 +170,7 @@ for _model in config["imaging"]["train_by_model"]:
 
 
 def member_train_settings(wildcards):
-    """The training block of one member of one network (survsig.settings.member_train_block)."""
+    """The training block of one member of one network (survsig.core.settings.member_train_block)."""
     return member_train_block(MODEL_TRAIN[wildcards.model], int(wildcards.member))
 
 

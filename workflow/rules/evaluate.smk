@@ -1,7 +1,7 @@
 # Evaluation of the nomograms: Harrell C-index with the paired comparison against the
 # integrated nomogram (Table 3), C-index of the true predictors of the synthetic cohort,
 # time-dependent ROC/AUC (Fig. S2), calibration (Fig. 2B) and decision curves at the horizon.
-# Logic: survsig/evaluate.py, survsig/decision.py. Inputs: the nomogram stage's JSON and scores files.
+# Logic: survsig/statistics/evaluate.py, survsig/statistics/decision.py. Inputs: the nomogram stage's JSON and scores files.
 
 
 rule table3:
@@ -31,7 +31,7 @@ rule table3:
         evaluate=EVALUATE,
         nomograms=NOMOGRAMS,
     script:
-        "../scripts/table3.py"
+        "../scripts/statistics/table3.py"
 
 
 rule nomogram_vs_oracle:
@@ -53,7 +53,7 @@ rule nomogram_vs_oracle:
         nomograms=NOMOGRAMS,
         models=SIGNATURE_CHANNELS,
     script:
-        "../scripts/nomogram_vs_oracle.py"
+        "../scripts/statistics/nomogram_vs_oracle.py"
 
 
 rule time_roc:
@@ -84,7 +84,7 @@ rule time_roc:
         evaluate=EVALUATE,
         nomograms=NOMOGRAMS,
     script:
-        "../scripts/time_roc.py"
+        "../scripts/statistics/time_roc.py"
 
 
 rule calibration:
@@ -115,7 +115,7 @@ rule calibration:
         figures=config["figures"],
         evaluate=EVALUATE,
     script:
-        "../scripts/calibration.py"
+        "../scripts/statistics/calibration.py"
 
 
 rule decision_curve:
@@ -147,4 +147,4 @@ rule decision_curve:
         evaluate=EVALUATE,
         nomograms=NOMOGRAMS,
     script:
-        "../scripts/decision_curve.py"
+        "../scripts/statistics/decision_curve.py"

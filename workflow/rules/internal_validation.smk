@@ -1,7 +1,7 @@
 # Internal validation of the nomograms on the training set, as R's rms validate() and
 # calibrate(cmethod = "KM"): bootstrap resamples repeat the selection and the Cox fit of
 # each nomogram; optimism-corrected indices (C, slope, R2, ...) and calibration at the
-# horizon, beside Fig. 2B. Logic: survsig/internal_validation.py.
+# horizon, beside Fig. 2B. Logic: survsig/statistics/internal_validation.py.
 
 
 rule internal_validation:
@@ -38,7 +38,7 @@ rule internal_validation:
         "logs/evaluate/internal_validation.log",
     conda:
         "../../envs/stats.yaml"
-    # the resamples' term selections run side by side (survsig.internal_validation)
+    # the resamples' term selections run side by side (survsig.statistics.internal_validation)
     threads: 2
     params:
         internal_validation=INTERNAL_VALIDATION,
@@ -47,7 +47,7 @@ rule internal_validation:
         models=SIGNATURES,
         horizon_months=EVALUATE["horizon_months"],
     script:
-        "../scripts/internal_validation.py"
+        "../scripts/statistics/internal_validation.py"
 
 
 rule bootstrap_calibration_figure:
@@ -71,4 +71,4 @@ rule bootstrap_calibration_figure:
         figures=config["figures"],
         horizon_months=EVALUATE["horizon_months"],
     script:
-        "../scripts/bootstrap_calibration_figure.py"
+        "../scripts/statistics/bootstrap_calibration_figure.py"

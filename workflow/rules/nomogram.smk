@@ -1,7 +1,7 @@
 # Nomograms: univariable Cox (Table 2), clinical/SUV selection on the training set, Cox
 # nomograms (clinical, clinical_suv, dl_{model}, integrated, integrated_suv) saved as JSON
 # with every patient's linear predictor, the nomogram figures (Fig. 2A), and scoring of
-# new patients. Logic: survsig/nomogram.py.
+# new patients. Logic: survsig/statistics/nomogram.py.
 
 
 rule table2:
@@ -32,7 +32,7 @@ rule table2:
         nomogram=NOMOGRAM,
         models=SIGNATURES,
     script:
-        "../scripts/nomogram_table2.py"
+        "../scripts/statistics/nomogram_table2.py"
 
 
 rule nomogram_selection:
@@ -54,7 +54,7 @@ rule nomogram_selection:
     params:
         nomogram=NOMOGRAM,
     script:
-        "../scripts/nomogram_selection.py"
+        "../scripts/statistics/nomogram_selection.py"
 
 
 rule fit_nomogram:
@@ -81,7 +81,7 @@ rule fit_nomogram:
         nomogram=NOMOGRAM,
         models=nomogram_models,
     script:
-        "../scripts/fit_nomogram.py"
+        "../scripts/statistics/fit_nomogram.py"
 
 
 rule nomogram_figure:
@@ -105,7 +105,7 @@ rule nomogram_figure:
         figures=config["figures"],
         nomogram=NOMOGRAM,
     script:
-        "../scripts/nomogram_figure.py"
+        "../scripts/statistics/nomogram_figure.py"
 
 
 if NOMOGRAM["new_patients"]:
@@ -128,4 +128,4 @@ if NOMOGRAM["new_patients"]:
         conda:
             "../../envs/stats.yaml"
         script:
-            "../scripts/score_new.py"
+            "../scripts/statistics/score_new.py"

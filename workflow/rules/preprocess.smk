@@ -40,4 +40,4 @@ rule slice_manifest:
     params:
         files=preprocessed_slice_files,
     script:
-        "../scripts/slice_manifest.py"
+        "../scripts/imaging/slice_manifest.py"

@@ -2,7 +2,7 @@
 # texture), per job of imaging.patients_per_job patients, and an elastic-net Cox signature
 # fit on the training set; beside each network that sees fewer modalities, the same
 # signature on the features of its modalities, and every network against its comparator
-# on the same patients. Logic: survsig/radiomic_features.py, survsig/signature.py.
+# on the same patients. Logic: survsig/imaging/radiomic_features.py, survsig/imaging/signature.py.
 
 
 rule radiomics_features:
@@ -51,7 +51,7 @@ rule radiomics_signature:
     params:
         radiomics=RADIOMICS,
     script:
-        "../scripts/radiomics_signature.py"
+        "../scripts/imaging/radiomics_signature.py"
 
 
 rule radiomics_matched_signature:
@@ -76,7 +76,7 @@ rule radiomics_matched_signature:
         radiomics=RADIOMICS,
         modalities=lambda wildcards: MATCHED_RADIOMICS[wildcards.model][1],
     script:
-        "../scripts/radiomics_signature.py"
+        "../scripts/imaging/radiomics_signature.py"
 
 
 rule signature_vs_radiomics:
@@ -100,4 +100,4 @@ rule signature_vs_radiomics:
         comparators=[name for name, _ in MATCHED_RADIOMICS.values()],
         channels=SIGNATURE_CHANNELS,
     script:
-        "../scripts/signature_vs_radiomics.py"
+        "../scripts/imaging/signature_vs_radiomics.py"

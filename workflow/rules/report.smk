@@ -27,4 +27,4 @@ rule table1:
         figures=config["figures"],
         table1=config["table1"],
     script:
-        "../scripts/table1.py"
+        "../scripts/statistics/table1.py"

@@ -28,7 +28,7 @@ rule rnaseq_deseq2:
     params:
         rnaseq=config["rnaseq"],
     script:
-        "../scripts/rnaseq_deseq2.py"
+        "../scripts/rnaseq/deseq2.py"
 
 
 rule rnaseq_enrichment:
@@ -53,7 +53,7 @@ rule rnaseq_enrichment:
     params:
         enrichment=config["rnaseq"]["enrichment"],
     script:
-        "../scripts/rnaseq_enrichment.py"
+        "../scripts/rnaseq/enrichment.py"
 
 
 rule rnaseq_volcano:
@@ -77,7 +77,7 @@ rule rnaseq_volcano:
         deg=config["rnaseq"]["deg"],
         labels=config["rnaseq"]["volcano_labels"],
     script:
-        "../scripts/rnaseq_volcano.py"
+        "../scripts/rnaseq/volcano.py"
 
 
 rule rnaseq_heatmap:
@@ -102,7 +102,7 @@ rule rnaseq_heatmap:
         figures=config["figures"],
         n_genes=config["rnaseq"]["heatmap_genes"],
     script:
-        "../scripts/rnaseq_heatmap.py"
+        "../scripts/rnaseq/heatmap.py"
 
 
 rule rnaseq_top_terms:
@@ -127,4 +127,4 @@ rule rnaseq_top_terms:
         figures=config["figures"],
         n_terms=config["rnaseq"]["enrichment"]["top_terms"],
     script:
-        "../scripts/rnaseq_top_terms.py"
+        "../scripts/rnaseq/top_terms.py"

@@ -14,7 +14,7 @@ rule oracle_signature:
     params:
         channels=model_channels,
     script:
-        "../scripts/oracle_signature.py"
+        "../scripts/imaging/oracle_signature.py"
 
 
 rule signature:
@@ -56,7 +56,7 @@ rule signature_vs_oracle:
         models=SIGNATURE_CHANNELS,
         matched=[MATCHED_RADIOMICS[model][0] for model in MATCHED_ONLY],
     script:
-        "../scripts/signature_vs_oracle.py"
+        "../scripts/imaging/signature_vs_oracle.py"
 
 
 rule signature_km:
@@ -79,4 +79,4 @@ rule signature_km:
         figures=config["figures"],
         time_months=config["stratify"]["horizon_months"],
     script:
-        "../scripts/signature_km.py"
+        "../scripts/imaging/signature_km.py"

@@ -19,7 +19,7 @@ rule simulate:
     params:
         synthetic=config["synthetic"],
     script:
-        "../scripts/simulate.py"
+        "../scripts/cohort/simulate.py"
 
 
 rule cohort_summary:
@@ -38,4 +38,4 @@ rule cohort_summary:
     conda:
         "../../envs/imaging.yaml"
     script:
-        "../scripts/cohort_summary.py"
+        "../scripts/cohort/cohort_summary.py"

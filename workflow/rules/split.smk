@@ -13,4 +13,4 @@ rule split:
     params:
         split=config["split"],
     script:
-        "../scripts/split.py"
+        "../scripts/cohort/split.py"

@@ -21,7 +21,7 @@ rule stratify_cutoff:
     params:
         stratify=STRATIFY,
     script:
-        "../scripts/stratify_cutoff.py"
+        "../scripts/statistics/stratify_cutoff.py"
 
 
 rule stratify_km:
@@ -46,7 +46,7 @@ rule stratify_km:
         figures=config["figures"],
         stratify=STRATIFY,
     script:
-        "../scripts/stratify_km.py"
+        "../scripts/statistics/stratify_km.py"
 
 
 rule stratify_summary:
@@ -69,7 +69,7 @@ rule stratify_summary:
     params:
         stratify=STRATIFY,
     script:
-        "../scripts/stratify_summary.py"
+        "../scripts/statistics/stratify_summary.py"
 
 
 rule stratify_risk_groups:
@@ -87,7 +87,7 @@ rule stratify_risk_groups:
     conda:
         "../../envs/stats.yaml"
     script:
-        "../scripts/stratify_risk_groups.py"
+        "../scripts/statistics/stratify_risk_groups.py"
 
 
 rule stratify_subgroup_table:
@@ -110,7 +110,7 @@ rule stratify_subgroup_table:
     params:
         stratify=STRATIFY,
     script:
-        "../scripts/stratify_subgroup_table.py"
+        "../scripts/statistics/stratify_subgroup_table.py"
 
 
 rule stratify_subgroup_figure:
@@ -135,7 +135,7 @@ rule stratify_subgroup_figure:
         figures=config["figures"],
         stratify=STRATIFY,
     script:
-        "../scripts/stratify_subgroup_figure.py"
+        "../scripts/statistics/stratify_subgroup_figure.py"
 
 
 rule stratify_treatment:
@@ -166,7 +166,7 @@ rule stratify_treatment:
         figures=config["figures"],
         stratify=STRATIFY,
     script:
-        "../scripts/stratify_treatment.py"
+        "../scripts/statistics/stratify_treatment.py"
 
 
 rule stratify_table_s3:
@@ -197,4 +197,4 @@ rule stratify_table_s3:
         figures=config["figures"],
         table1=config["table1"],
     script:
-        "../scripts/stratify_table_s3.py"
+        "../scripts/statistics/stratify_table_s3.py"

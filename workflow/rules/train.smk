@@ -27,7 +27,7 @@ rule train:
         # model.pt and history.tsv are written
         checkpoint="results/models/{model}/member{member}/checkpoint.pt",
     script:
-        "../scripts/train.py"
+        "../scripts/imaging/train.py"
 
 
 rule predict_signature:
@@ -45,7 +45,7 @@ rule predict_signature:
         "../../envs/imaging.yaml"
     threads: network_threads
     script:
-        "../scripts/predict_signature.py"
+        "../scripts/imaging/predict_signature.py"
 
 
 rule training_curves:
@@ -66,4 +66,4 @@ rule training_curves:
     params:
         figures=config["figures"],
     script:
-        "../scripts/training_curves.py"
+        "../scripts/imaging/training_curves.py"

@@ -15,4 +15,4 @@ checkpoint validate:
         columns=config["cohort"].get("columns", {}),
         labels=config["cohort"].get("labels", {}),
     script:
-        "../scripts/validate.py"
+        "../scripts/cohort/validate.py"

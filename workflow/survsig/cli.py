@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .io import read_table
+from survsig.core.io import read_table
 
 
 def _cohort_summary(args):
-    from .simulate import cohort_summary
+    from survsig.cohort.simulate import cohort_summary
 
     folder = Path(args.folder)
     summary = cohort_summary(read_table(folder / "clinical.tsv"), read_table(folder / "ground_truth.tsv"))
@@ -31,11 +31,11 @@ def _preprocess(args):
     import json
     import time
 
-    from .errors import InputError
-    from .logs import stage_logging
-    from .preprocess import preprocess_patient
-    from .settings import PreprocessSettings
-    from .slices import save_patient_slices
+    from survsig.core.errors import InputError
+    from survsig.core.logs import stage_logging
+    from survsig.core.settings import PreprocessSettings
+    from survsig.imaging.preprocess import preprocess_patient
+    from survsig.imaging.slices import save_patient_slices
 
     with stage_logging(args.log) as log:
         counts = {name: len(getattr(args, name)) for name in ("patients", "ct", "pet", "roi")}
@@ -64,10 +64,10 @@ def _preprocess(args):
 def _radiomics(args):
     import json
 
-    from .errors import InputError
-    from .io import write_tsv
-    from .logs import stage_logging
-    from .radiomic_features import RadiomicsSettings, extract_features
+    from survsig.core.errors import InputError
+    from survsig.core.io import write_tsv
+    from survsig.core.logs import stage_logging
+    from survsig.imaging.radiomic_features import RadiomicsSettings, extract_features
 
     with stage_logging(args.log) as log:
         settings = RadiomicsSettings.from_config(json.loads(args.settings))
@@ -87,9 +87,9 @@ def _score(args):
     import logging
     import sys
 
-    from .errors import InputError
-    from .logs import storage_error
-    from .nomogram import score_new_patients_file
+    from survsig.core.errors import InputError
+    from survsig.core.logs import storage_error
+    from survsig.statistics.nomogram import score_new_patients_file
 
     # warnings (values outside the training range, survival after the follow-up) to stderr
     handler = logging.StreamHandler(sys.stderr)

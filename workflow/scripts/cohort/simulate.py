@@ -1,0 +1,10 @@
+from survsig.cohort.simulate import SyntheticSettings, simulate_cohort
+from survsig.core.logs import run_script
+
+
+def main(snakemake):
+    settings = SyntheticSettings.from_config(snakemake.params.synthetic)
+    simulate_cohort(settings, dict(snakemake.output.items()), threads=snakemake.threads)
+
+
+run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

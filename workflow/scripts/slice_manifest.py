@@ -1,9 +1,0 @@
-from survsig.logs import run_script
-from survsig.slices import write_manifest
-
-
-def main(snakemake):
-    write_manifest(snakemake.params.files, snakemake.output[0])
-
-
-run_script(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -1,0 +1,299 @@
+"""Signatures: one risk score per patient and model (higher = higher risk).
+
+Raw scores are standardised with the training set's mean and standard deviation, so a
+signature's hazard ratio reads per training-set SD and the test set is never used to
+scale anything.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+
+from survsig.core import columns as col
+from survsig.core.errors import InputError
+from survsig.core.vocabulary import signature_label
+from survsig.survival.concordance import compare_c, concordance_index
+from survsig.survival.cox import fit_cox
+
+
+def standardise_signature(raw: pd.Series, split: pd.Series) -> pd.Series:
+    """Centre and scale ``raw`` by its mean and SD (ddof=1) over the training patients.
+
+    Parameters
+    ----------
+    raw : pandas.Series
+        Raw risk score per patient.
+    split : pandas.Series
+        ``train`` or ``test`` per patient, aligned with ``raw``.
+    """
+    train = raw[split.to_numpy() == "train"]
+    if len(train) < 2:
+        raise InputError("needs at least 2 training patients to standardise a signature")
+    scale = train.std(ddof=1)
+    if not np.isfinite(scale) or scale == 0:
+        raise InputError("signature is constant over the training set")
+    return (raw - train.mean()) / scale
+
+
+def signature_table(patient_ids, split, raw) -> pd.DataFrame:
+    """The signature file's table: ``patient_id, split, signature`` (standardised)."""
+    split = pd.Series(np.asarray(split, dtype=object))
+    raw = pd.Series(np.asarray(raw, dtype=float))
+    return pd.DataFrame(
+        {
+            col.PATIENT_ID: np.asarray(patient_ids, dtype=object),
+            col.SPLIT: split,
+            "signature": standardise_signature(raw, split).to_numpy(),
+        }
+    )
+
+
+def oracle_signature(ground_truth: pd.DataFrame, split: pd.DataFrame, channels) -> pd.DataFrame:
+    """Signature from the synthetic cohort's true image predictor that ``channels`` see.
+
+    CT (with or without ROI) sees ``lp_image_ct``, PET sees ``lp_image_pet`` and any
+    model seeing both sees ``lp_image``.
+    """
+    predictor = col.ORACLE_PREDICTOR.get(frozenset(channels), col.ORACLE_IMAGE)
+    merged = split.merge(ground_truth, on=col.PATIENT_ID, how="left", validate="one_to_one")
+    missing = merged[predictor].isna()
+    if missing.any():
+        raise InputError(
+            "patient has no ground truth",
+            patient=merged.loc[missing, col.PATIENT_ID].iloc[0],
+            column=predictor,
+        )
+    return signature_table(merged[col.PATIENT_ID], merged[col.SPLIT], merged[predictor])
+
+
+def trained_signature(model_paths, slice_files, split: pd.DataFrame, *, threads=None) -> pd.DataFrame:
+    """Signature of trained networks for every patient of ``split`` (train and test).
+
+    Parameters
+    ----------
+    model_paths : path or sequence of path
+        One trained model, or the members of an ensemble. A member's signature is the
+        mean of its snapshot networks' scores, each standardised on the training set
+        first (so no network weighs more for the scale its training happened to give its
+        scores), standardised again; the ensemble's is the mean of its members'.
+    """
+    import torch
+
+    from survsig.imaging.train import SignatureTrainer, load_slice_data
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    if isinstance(model_paths, (str, bytes)) or not hasattr(model_paths, "__iter__"):
+        model_paths = [model_paths]
+    members = [SignatureTrainer.load(path) for path in model_paths]
+    channels = members[0].channels
+    context_mm = members[0].settings.context_mm
+    for path, member in zip(model_paths, members):
+        if member.channels != channels:
+            raise InputError(f"ensemble member sees channels {member.channels}, the first member {channels}", file=path)
+        if member.settings.context_mm != context_mm:
+            raise InputError(
+                f"ensemble member was trained with context_mm {member.settings.context_mm!r}, "
+                f"the first member with {context_mm!r}",
+                file=path,
+            )
+    data = load_slice_data(slice_files, channels, context_mm=context_mm)
+    patients = split[col.PATIENT_ID].astype(str).tolist()
+    missing = [p for p in patients if p not in data]
+    if missing:
+        raise InputError("patient has no preprocessed slices", patient=missing[0])
+
+    def standardised(scores):
+        return standardise_signature(pd.Series(scores), split[col.SPLIT]).to_numpy()
+
+    member_signatures = [
+        standardised(np.mean([standardised(scores) for scores in member.snapshot_scores(data, patients)], axis=0))
+        for member in members
+    ]
+    return signature_table(patients, split[col.SPLIT], np.mean(member_signatures, axis=0))
+
+
+def fitted_oracle(truth: pd.DataFrame, outcome: pd.DataFrame, train_ids, predictor: str) -> pd.Series:
+    """The true predictor's traits weighted by a Cox model fit on the training patients.
+
+    A signature learns from the training patients' survival alone; so does this one, but
+    from exact measurements of the traits behind ``predictor``
+    (:data:`survsig.core.columns.ORACLE_TRAITS`). Its C-index is the most a signature fit on
+    this many training patients can expect: the oracle's, less what estimating a few
+    weights from the training set's events costs.
+
+    Parameters
+    ----------
+    truth, outcome : pandas.DataFrame
+        ``ground_truth.tsv`` and the clinical sheet, indexed by patient.
+    train_ids : list of str
+    predictor : str
+        A key of :data:`survsig.core.columns.ORACLE_TRAITS`.
+
+    Returns
+    -------
+    pandas.Series
+        The fitted linear predictor of every patient of ``truth``.
+    """
+    traits = list(col.ORACLE_TRAITS[predictor])
+    fit = fit_cox(
+        outcome.loc[train_ids, col.OS_MONTHS].to_numpy(float),
+        outcome.loc[train_ids, col.OS_EVENT].to_numpy(int),
+        truth.loc[train_ids, traits],
+        what=f"the training patients' traits of {predictor}",
+    )
+    return pd.Series(truth[traits].to_numpy(float) @ fit.coef, index=truth.index)
+
+
+def signature_vs_oracle(
+    signatures: dict, clinical: pd.DataFrame, ground_truth: pd.DataFrame, models: dict
+) -> pd.DataFrame:
+    """Harrell C-index of each signature beside its oracle, per split.
+
+    The oracle of a model is the true predictor its channels can see
+    (:data:`survsig.core.columns.ORACLE_PREDICTOR`); ``image_oracle_cindex`` is that of the whole image
+    predictor ``lp_image``, the ceiling of any imaging signature. ``fitted_oracle_cindex`` is
+    that of the oracle's traits weighted by a Cox model fit on the training patients
+    (:func:`fitted_oracle`): what exact measurements of the traits give when their weights,
+    like a signature's, must be learnt from the training set. ``gap_to_oracle``,
+    ``gap_to_fitted_oracle`` and ``gap_to_image_oracle`` are those C-indices minus the
+    signature's.
+    """
+    outcome = clinical.set_index(clinical[col.PATIENT_ID].astype(str))
+    truth = ground_truth.set_index(ground_truth[col.PATIENT_ID].astype(str))
+    fitted = {}
+    rows = []
+    for model, table in signatures.items():
+        predictor = col.ORACLE_PREDICTOR.get(frozenset(models[model]), col.ORACLE_IMAGE)
+        train_ids = tuple(table.loc[table[col.SPLIT] == col.SPLIT_LEVELS[0], col.PATIENT_ID].astype(str))
+        if (predictor, train_ids) not in fitted:
+            fitted[predictor, train_ids] = fitted_oracle(truth, outcome, list(train_ids), predictor)
+        fitted_lp = fitted[predictor, train_ids]
+        for split_name in col.SPLIT_LEVELS:
+            part = table[table[col.SPLIT] == split_name]
+            ids = part[col.PATIENT_ID].astype(str)
+            time_ = outcome.loc[ids, col.OS_MONTHS].to_numpy(float)
+            event = outcome.loc[ids, col.OS_EVENT].to_numpy(int)
+
+            c_index = functools.partial(concordance_index, time_, event)
+            rows.append(
+                {
+                    "model": model,
+                    "channels": "+".join(models[model]),
+                    "split": split_name,
+                    "n": len(part),
+                    "events": int(event.sum()),
+                    "cindex": c_index(part["signature"]),
+                    "oracle": predictor,
+                    "oracle_cindex": c_index(truth.loc[ids, predictor]),
+                    "fitted_oracle_cindex": c_index(fitted_lp.loc[ids]),
+                    "image_oracle_cindex": c_index(truth.loc[ids, "lp_image"]),
+                }
+            )
+    table = pd.DataFrame(rows)
+    table["gap_to_oracle"] = table["oracle_cindex"] - table["cindex"]
+    table["gap_to_fitted_oracle"] = table["fitted_oracle_cindex"] - table["cindex"]
+    table["gap_to_image_oracle"] = table["image_oracle_cindex"] - table["cindex"]
+    return table
+
+
+def signature_vs_radiomics(
+    signatures: dict, comparators: dict, clinical: pd.DataFrame, channels: dict, *, confidence=0.95
+) -> pd.DataFrame:
+    """Each network's signature against its radiomics comparator on the same patients.
+
+    Parameters
+    ----------
+    signatures : dict of str to pandas.DataFrame
+        Network -> its signature table (``patient_id, split, signature``).
+    comparators : dict of str to tuple of (str, pandas.DataFrame)
+        Network -> name and signature table of the radiomics comparator that sees the
+        same modalities.
+    clinical : pandas.DataFrame
+        The validated clinical sheet (``patient_id``, ``os_months``, ``os_event``).
+    channels : dict of str to list of str
+        Signature -> what it sees (networks and comparators).
+    confidence : float
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per network and split: both Harrell C-indices and ``diff`` = C(network) -
+        C(comparator) with the joint-jackknife SE of R's ``concordance(fit_a, fit_b)``
+        (:func:`survsig.survival.concordance.compare_c`), Wald CI and two-sided p; NaN for a split
+        without events.
+    """
+    from scipy.special import ndtri
+
+    outcome = clinical.set_index(clinical[col.PATIENT_ID].astype(str))
+    q = ndtri(0.5 + confidence / 2)
+    rows = []
+    for model, table in signatures.items():
+        name, comparator = comparators[model]
+        comparator = comparator.set_index(comparator[col.PATIENT_ID].astype(str))["signature"]
+        network = table.set_index(table[col.PATIENT_ID].astype(str))
+        for split_name in col.SPLIT_LEVELS:
+            ids = network.index[network[col.SPLIT] == split_name]
+            missing = ids[~ids.isin(comparator.index)]
+            if len(missing):
+                raise InputError(f"patient has no signature of the radiomics comparator '{name}'", patient=missing[0])
+            absent = ids[~ids.isin(outcome.index)]
+            if len(absent):
+                raise InputError("signature patient is not in the clinical sheet", patient=absent[0])
+            time_ = outcome.loc[ids, col.OS_MONTHS].to_numpy(float)
+            event = outcome.loc[ids, col.OS_EVENT].to_numpy(int)
+            row = {
+                "model": model,
+                "channels": "+".join(channels[model]),
+                "comparator": name,
+                "comparator_channels": "+".join(channels[name]),
+                "split": split_name,
+                "n": len(ids),
+                "events": int(event.sum()),
+            }
+            row.update(
+                dict.fromkeys(("cindex", "comparator_cindex", "diff", "se", "lower", "upper", "p_value"), np.nan)
+            )
+            if event.any():
+                score = network.loc[ids, "signature"].to_numpy(float)
+                result = compare_c(time_, event, score, comparator.loc[ids].to_numpy(float))
+                row.update(
+                    cindex=result["c_a"],
+                    comparator_cindex=result["c_b"],
+                    diff=result["diff"],
+                    se=result["se"],
+                    lower=result["diff"] - q * result["se"],
+                    upper=result["diff"] + q * result["se"],
+                    p_value=result["p_value"],
+                )
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def signature_km_figure(signature: pd.DataFrame, clinical: pd.DataFrame, split: str, *, model: str, time_months=36.0):
+    """Kaplan-Meier curves of a signature split at its training-set median (Fig. S1).
+
+    High risk = signature above the median of the training patients; the same cut-off
+    applies to the test set.
+    """
+    from survsig.survival.km import km_risk_figure
+
+    groups = signature.merge(
+        clinical[[col.PATIENT_ID, col.OS_MONTHS, col.OS_EVENT]], on=col.PATIENT_ID, how="left", validate="one_to_one"
+    )
+    if groups[col.OS_MONTHS].isna().any():
+        patient = groups.loc[groups[col.OS_MONTHS].isna(), col.PATIENT_ID].iloc[0]
+        raise InputError("signature patient is not in the clinical sheet", patient=patient)
+    cutoff = float(groups.loc[groups[col.SPLIT] == "train", "signature"].median())
+    groups[col.RISK_GROUP] = np.where(groups["signature"] > cutoff, col.HIGH, col.LOW)
+    return km_risk_figure(
+        groups,
+        {"cutoff": cutoff},
+        split,
+        title=signature_label(model),
+        time_months=time_months,
+        cutoff_text=f"High risk = signature above its training-set median ({cutoff:.3g})",
+    )

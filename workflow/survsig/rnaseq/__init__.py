@@ -1,0 +1,1 @@
+"""The RNA-seq branch: differential expression between the risk groups and enrichment."""
