@@ -12,7 +12,8 @@ import pytest
 
 SCRIPT = """
 import sys
-from survsig.cohort.simulate import SyntheticSettings, simulate_cohort
+from survsig.cohort.patients import SyntheticSettings
+from survsig.cohort.simulate import simulate_cohort
 folder = sys.argv[1]
 names = dict(clinical="clinical.tsv", images="images.tsv", image_dir="images",
              rnaseq="rnaseq_counts.tsv", rnaseq_truth="rnaseq_truth.tsv",

@@ -18,8 +18,11 @@ import pytest
 import torch
 
 from survsig.imaging.losses import cox_partial_nll
+from survsig.imaging.network import create_model
+from survsig.imaging.slice_data import SliceData
 from survsig.imaging.slices import PatientSlices
-from survsig.imaging.train import SignatureTrainer, SliceData, TrainSettings, create_model
+from survsig.imaging.train import SignatureTrainer
+from survsig.imaging.train_settings import TrainSettings
 
 SIZE = 64
 PATIENTS = 32

@@ -36,20 +36,21 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from survsig.cohort.simulate import HAZARD  # noqa: E402
+from survsig.cohort.patients import HAZARD  # noqa: E402
 from survsig.core import columns as col  # noqa: E402
 from survsig.core.files import read_split  # noqa: E402
 from survsig.core.io import read_table  # noqa: E402
 from survsig.core.settings import member_train_block, model_train_block  # noqa: E402
 from survsig.imaging.signature import trained_signature  # noqa: E402
 from survsig.imaging.slices import read_manifest  # noqa: E402
-from survsig.imaging.train import TrainSettings, train_signature_model  # noqa: E402
+from survsig.imaging.train import train_signature_model  # noqa: E402
+from survsig.imaging.train_settings import TrainSettings  # noqa: E402
 from survsig.survival.concordance import concordance_index  # noqa: E402
 
 
 def trait_regression(signature, truth):
     """The signature regressed on the true tumour traits (the image terms of
-    ``survsig.cohort.simulate.HAZARD``), both standardised.
+    ``survsig.cohort.patients.HAZARD``), both standardised.
 
     Returns the share of the signature's variance the traits explain (what is left is
     noise the network learnt, not a trait it saw) and each trait's coefficient (which

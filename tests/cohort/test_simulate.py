@@ -8,14 +8,10 @@ import pytest
 import SimpleITK as sitk
 from lifelines.utils import concordance_index
 
-from survsig.cohort.simulate import (
-    DEMO_PLANTED,
-    TABLE1_PROPORTIONS,
-    SyntheticSettings,
-    cohort_summary,
-    simulate_cohort,
-    simulate_patients,
-)
+from survsig.cohort.patients import TABLE1_PROPORTIONS, SyntheticSettings, simulate_patients
+from survsig.cohort.simulate import simulate_cohort
+from survsig.cohort.simulate_rnaseq import DEMO_PLANTED
+from survsig.cohort.summary import cohort_summary
 from survsig.core import columns as col
 from survsig.core.genesets import read_gmt
 
@@ -187,7 +183,7 @@ def test_summary_reports_deaths_follow_up_and_oracles(small_cohort):
 def test_rnaseq_counts_follow_latent_risk_in_planted_pathways(tmp_path):
     settings = small_settings(n_patients=60, rnaseq_samples=24, n_genes=3000)
     patients = simulate_patients(settings)
-    from survsig.cohort.simulate import simulate_rnaseq
+    from survsig.cohort.simulate_rnaseq import simulate_rnaseq
 
     counts, truth, library, planted = simulate_rnaseq(settings, patients)
     assert planted == DEMO_PLANTED
@@ -231,7 +227,7 @@ def test_rnaseq_signal_planted_in_real_gene_sets(shared_dir, tmp_path):
 
 # --------------------------------------------------------------------------- volumes
 def test_default_volume_options_keep_the_volumes_of_before(small_cohort):
-    from survsig.cohort.simulate import tumour_shape
+    from survsig.cohort.phantoms import tumour_shape
 
     traits = {"tumor_volume": 0.83, "shape_irregularity": -0.2, "necrotic_core": 0.4}
     default = tumour_shape(np.random.default_rng(5), traits)
@@ -251,7 +247,7 @@ ROOMY = dict(ct_size=(40, 40, 24), ct_spacing=(4.0, 4.0, 4.0), pet_size=(20, 20,
 
 
 def test_volume_options_set_the_median_and_spread_of_the_volumes(tmp_path):
-    from survsig.cohort.simulate import lesion_margins
+    from survsig.cohort.phantoms import lesion_margins
 
     n = 40
     base = dict(n_patients=n, rnaseq_samples=4, **ROOMY)
@@ -280,7 +276,7 @@ def test_shipped_geometries_hold_every_lesion():
     import yaml
 
     from conftest import REPO
-    from survsig.cohort.simulate import lesion_margins
+    from survsig.cohort.phantoms import lesion_margins
 
     def block(*names):
         merged = {}
@@ -299,7 +295,7 @@ def test_shipped_geometries_hold_every_lesion():
 
 
 def test_a_field_of_view_too_small_for_the_lesions_is_reported(tmp_path, caplog):
-    from survsig.cohort.simulate import lesion_margins
+    from survsig.cohort.phantoms import lesion_margins
 
     # 60 x 60 x 30 mm around the centre: most tumours (median 12 ml) reach past it
     settings = small_settings(ct_size=(20, 20, 6), pet_size=(10, 10, 5))
@@ -352,7 +348,7 @@ def kind_of(path):
 
 @pytest.mark.parametrize("fmt", ["nrrd", "mha", "dicom", "mixed"])
 def test_every_format_reads_back_as_the_nifti_images(format_cohorts, fmt):
-    from survsig.cohort.simulate import pet_rescale_slope
+    from survsig.cohort.image_files import pet_rescale_slope
     from survsig.core.images import read_image
 
     ref_folder, ref_out = format_cohorts["nifti"]

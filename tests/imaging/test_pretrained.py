@@ -14,6 +14,8 @@ timm = pytest.importorskip("timm")
 from conftest import REPO  # noqa: E402
 from survsig.core.errors import InputError  # noqa: E402
 from survsig.imaging import pretrained  # noqa: E402
+from survsig.imaging.model_files import training_fingerprint  # noqa: E402
+from survsig.imaging.network import create_model  # noqa: E402
 from survsig.imaging.pretrained import (  # noqa: E402
     CLASSIFIER,
     imagenet_state_dict,
@@ -22,14 +24,10 @@ from survsig.imaging.pretrained import (  # noqa: E402
     read_package_weights,
     timm_key,
 )
+from survsig.imaging.slice_data import SliceData  # noqa: E402
 from survsig.imaging.slices import PatientSlices  # noqa: E402
-from survsig.imaging.train import (  # noqa: E402
-    SignatureTrainer,
-    SliceData,
-    TrainSettings,
-    create_model,
-    training_fingerprint,
-)
+from survsig.imaging.train import SignatureTrainer  # noqa: E402
+from survsig.imaging.train_settings import TrainSettings  # noqa: E402
 
 #: ImageNet class 652, "military uniform": the top class of Grace Hopper's portrait.
 MILITARY_UNIFORM = 652
@@ -294,7 +292,7 @@ def test_training_starts_from_the_imagenet_weights(monkeypatch, package):
         calls.append(model.conv_stem.in_channels)
         return load_imagenet_weights(model, **kwargs)
 
-    monkeypatch.setattr("survsig.imaging.train.load_imagenet_weights", recording)
+    monkeypatch.setattr("survsig.imaging.network.load_imagenet_weights", recording)
     rng = np.random.default_rng(2)
     patients, time_, event = [], {}, {}
     for i in range(8):

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from lifelines.utils import concordance_index
 
-from survsig.cohort.simulate import SyntheticSettings, simulate_patients
+from survsig.cohort.patients import SyntheticSettings, simulate_patients
 from survsig.core.errors import InputError
 from survsig.imaging.signature import (
     fitted_oracle,
@@ -110,7 +110,7 @@ def test_fitted_oracle_weighs_the_traits_by_a_cox_fit_on_train_only(cohort):
 
 
 def test_oracle_traits_add_up_to_the_true_predictors(cohort):
-    from survsig.cohort.simulate import HAZARD
+    from survsig.cohort.patients import HAZARD
     from survsig.core.columns import ORACLE_TRAITS
 
     patients, _ = cohort

@@ -11,19 +11,17 @@ import torch
 
 from conftest import member_signature_atol, network_score_atol
 from survsig.core.errors import InputError
-from survsig.imaging.slices import PatientSlices
-from survsig.imaging.train import (
-    SignatureTrainer,
-    SliceData,
-    TrainSettings,
-    augment_batch,
-    channel_indices,
-    create_model,
+from survsig.imaging.network import channel_indices, create_model
+from survsig.imaging.patient_sampling import (
     event_balanced_batches,
     fit_and_validation_patients,
     validation_fold,
     validation_folds,
 )
+from survsig.imaging.slice_data import SliceData, augment_batch
+from survsig.imaging.slices import PatientSlices
+from survsig.imaging.train import SignatureTrainer
+from survsig.imaging.train_settings import TrainSettings
 
 TINY = dict(
     epochs=2,
@@ -556,7 +554,7 @@ def with_boxes(patient, side_mm):
 
 
 def test_context_plane_is_the_roi_grown_by_the_distance_in_mm():
-    from survsig.imaging.train import context_plane
+    from survsig.imaging.slice_data import context_plane
 
     slices = np.zeros((2, 3, 32, 32), np.float16)
     slices[0, 2, 10, 20] = 1

@@ -19,13 +19,17 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, SHARED
-from survsig.cohort.simulate import SyntheticSettings, simulate_patients, simulate_rnaseq
+from survsig.cohort.patients import SyntheticSettings, simulate_patients
+from survsig.cohort.simulate_rnaseq import simulate_rnaseq
 from survsig.core.errors import InputError
 from survsig.core.figures import save_figure
 from survsig.core.files import read_risk_groups
 from survsig.core.io import read_table, write_tsv
 from survsig.rnaseq import differential as rs
 from survsig.rnaseq import enrichment as en
+from survsig.rnaseq import gene_ids as gid
+from survsig.rnaseq import heatmap as hm
+from survsig.rnaseq import volcano as vol
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -84,7 +88,7 @@ def test_ensembl_ids_lose_their_version_and_shared_symbols_are_summed():
         ["A", "B"],
     )
     id_map = pd.Series({"ENSG00000000003": "TSPAN6", "ENSG00000000005": "TNMD", "ENSG00000000419": "TSPAN6"})
-    mapped, summary = rs.map_gene_ids(counts, id_map=id_map)
+    mapped, summary = gid.map_gene_ids(counts, id_map=id_map)
     assert summary.id_type == "ensembl"
     assert list(mapped.index) == ["TNMD", "TSPAN6"]
     assert mapped.loc["TSPAN6"].tolist() == [101, 202]  # two Ensembl ids, one symbol: summed
@@ -95,26 +99,26 @@ def test_ensembl_ids_lose_their_version_and_shared_symbols_are_summed():
 
 def test_entrez_ids_map_and_symbols_stay_as_they_are():
     counts = counts_frame([[1, 2], [3, 4], [5, 6]], ["1", "10", "777777"], ["A", "B"])
-    mapped, summary = rs.map_gene_ids(counts, id_map=pd.Series({"1": "A1BG", "10": "NAT2"}))
+    mapped, summary = gid.map_gene_ids(counts, id_map=pd.Series({"1": "A1BG", "10": "NAT2"}))
     assert summary.id_type == "entrez" and list(mapped.index) == ["A1BG", "NAT2"] and summary.n_unmapped == 1
     symbols = counts_frame([[1, 2], [3, 4]], ["TP53", "EGFR"], ["A", "B"])
-    same, summary = rs.map_gene_ids(symbols)
+    same, summary = gid.map_gene_ids(symbols)
     assert summary.id_type == "symbol" and list(same.index) == ["EGFR", "TP53"] and summary.n_unmapped == 0
 
 
 def test_ensembl_ids_without_id_map_and_unmappable_ids_are_refused():
     counts = counts_frame([[1, 2]], ["ENSG00000000003"], ["A", "B"])
     with pytest.raises(InputError, match="rnaseq.id_map"):
-        rs.map_gene_ids(counts)
+        gid.map_gene_ids(counts)
     with pytest.raises(InputError, match="none of the 1 ensembl gene ids"):
-        rs.map_gene_ids(counts, id_map=pd.Series({"ENSG00000000005": "TNMD"}), id_map_file="map.csv")
+        gid.map_gene_ids(counts, id_map=pd.Series({"ENSG00000000005": "TNMD"}), id_map_file="map.csv")
     with pytest.raises(InputError, match="unknown kind"):
-        rs.map_gene_ids(counts, id_type="refseq")
+        gid.map_gene_ids(counts, id_type="refseq")
 
 
 def test_real_id_maps_read_as_id_to_symbol(shared_dir):
-    ensembl = rs.read_id_map(shared_dir / "data/real/idmaps/ensembl_gene_index.csv.gz")
-    entrez = rs.read_id_map(shared_dir / "data/real/idmaps/entrez_symbol.tsv")
+    ensembl = gid.read_id_map(shared_dir / "data/real/idmaps/ensembl_gene_index.csv.gz")
+    entrez = gid.read_id_map(shared_dir / "data/real/idmaps/entrez_symbol.tsv")
     assert ensembl["ENSG00000000003"] == "TSPAN6" and len(ensembl) > 80000
     assert entrez["1"] == "A1BG" and entrez["10"] == "NAT2" and len(entrez) > 40000
 
@@ -283,7 +287,7 @@ def synthetic_branch():
     settings = SyntheticSettings()
     patients = simulate_patients(settings)
     counts, truth, library, planted = simulate_rnaseq(settings, patients)
-    counts, _ = rs.map_gene_ids(counts.set_index("gene"))
+    counts, _ = gid.map_gene_ids(counts.set_index("gene"))
     design = rs.join_samples(counts.columns, patients, rs.risk_groups_from_truth(patients))
     model = rs.DifferentialExpression(vst=False).fit(counts, design)
     return model, design, truth.set_index("gene"), library, planted
@@ -330,8 +334,8 @@ def airway():
     real = shared / "data/real"
     counts = read_table(real / "rnaseq/airway_counts.csv", dtype={"gene_id": str}).set_index("gene_id")
     coldata = read_table(real / "rnaseq/airway_coldata.csv", dtype=str, index_col=0)
-    symbols, summary = rs.map_gene_ids(
-        counts, id_type="ensembl", id_map=rs.read_id_map(real / "idmaps/ensembl_gene_index.csv.gz")
+    symbols, summary = gid.map_gene_ids(
+        counts, id_type="ensembl", id_map=gid.read_id_map(real / "idmaps/ensembl_gene_index.csv.gz")
     )
     # dex treated vs untreated as high vs low, paired by cell line; the 2000 most expressed
     # genes keep the test fast (the full run is in the report)
@@ -418,16 +422,16 @@ def test_figures_render_and_are_byte_identical(small_study, tmp_path):
     _, tables, _ = small_study
     results, degs = tables.results.set_index("gene"), tables.degs.set_index("gene")
     design, vst = small_design(tables), tables.vst.set_index("gene")
-    ax = rs.plot_volcano(results, degs)
+    ax = vol.plot_volcano(results, degs)
     assert "log$_2$ fold change" in ax.get_xlabel() and "p-value" in ax.get_ylabel()
     assert {t.get_text() for t in ax.get_legend().get_texts()} == {
         f"Up in high risk ({(degs['direction'] == 'up').sum()})",
         f"Down in high risk ({(degs['direction'] == 'down').sum()})",
         f"Not significant ({len(results) - len(degs)})",
     }
-    genes, are_degs = rs.heatmap_genes(results, degs, n_genes=40)
+    genes, are_degs = hm.heatmap_genes(results, degs, n_genes=40)
     assert are_degs and genes == list(degs.index[:40])
-    heat = rs.plot_expression_heatmap(vst, design, genes, title="Top DEGs")
+    heat = hm.plot_expression_heatmap(vst, design, genes, title="Top DEGs")
     assert {t.get_text() for t in heat.get_legend().get_texts()} == {"High risk", "Low risk"}
     assert [t.get_text() for t in heat.get_xticklabels()] == ["P00", "P01", "P02", "P03", "P04", "P05", "P06", "P07"]
     for name, axes in (("volcano", ax), ("heatmap", heat)):
@@ -438,7 +442,7 @@ def test_figures_render_and_are_byte_identical(small_study, tmp_path):
 
 
 def test_zscore_rows_centres_and_scales_each_gene():
-    z = rs.zscore_rows(pd.DataFrame([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]]))
+    z = hm.zscore_rows(pd.DataFrame([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]]))
     np.testing.assert_allclose(z.to_numpy(), [[-1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
 
 

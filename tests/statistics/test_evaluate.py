@@ -13,29 +13,27 @@ from sksurv.util import Surv
 from survsig.core.errors import InputError
 from survsig.core.figures import save_figure
 from survsig.core.io import write_tsv
-from survsig.statistics.evaluate import (
-    TABLE3_COLUMNS,
-    auc_table,
-    bootstrap_c,
-    bootstrap_counts,
+from survsig.statistics.calibration import (
     calibration,
     calibration_figure,
     calibration_tables,
-    censoring_survival,
-    compare_c,
-    concordance_table,
     gnd_test,
     hosmer_lemeshow,
     km_at,
-    oracle_predictors,
-    oracle_table,
-    roc_figure,
     smooth_calibration,
+)
+from survsig.statistics.cindex import (
+    TABLE3_COLUMNS,
+    bootstrap_c,
+    bootstrap_counts,
+    concordance_table,
     table3_figure,
-    time_dependent_auc,
     with_optimism_correction,
 )
-from survsig.survival.concordance import concordance_index, harrell_c
+from survsig.statistics.oracle import oracle_predictors, oracle_table
+from survsig.statistics.time_roc import auc_table, roc_figure, time_dependent_auc
+from survsig.survival.concordance import compare_c, concordance_index, harrell_c
+from survsig.survival.km import censoring_survival
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ from survsig.statistics.internal_validation import (
     summary_table,
     validate_nomograms,
 )
-from survsig.statistics.nomogram import CoxNomogram, nomogram_term_names, select_terms
+from survsig.statistics.nomogram import CoxNomogram
+from survsig.statistics.selection import nomogram_term_names, select_terms
 from survsig.survival.concordance import harrell_c
 from survsig.survival.cox import fit_cox, linear_predictor, newton_cox, partial_likelihood
 from survsig.survival.km import kaplan_meier, kaplan_meier_at, survival_at

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from survsig.core.formats import format_median
-from survsig.survival.km import compare_groups, kaplan_meier, median_survival
+from survsig.survival.groups import compare_groups
+from survsig.survival.km import kaplan_meier, median_survival
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "r_survfit"
 REFERENCE = pd.read_csv(DATA / "median_survival.csv")

@@ -10,26 +10,13 @@ import pytest
 
 from survsig.core.errors import InputError
 from survsig.core.figures import save_figure
-from survsig.statistics.nomogram import (
-    CoxNomogram,
-    Term,
-    axis_values,
-    backward_aic,
-    nomogram_figure,
-    nomogram_term_names,
-    patient_table,
-    points_scale,
-    r_pretty,
-    score_new_patients,
-    score_table,
-    select_terms,
-    selection_table,
-    signature_term,
-    survival_axis,
-    table2_figure,
-    table2_terms,
-    univariable_table,
-)
+from survsig.statistics.axes import axis_values, points_scale, r_pretty
+from survsig.statistics.nomogram import CoxNomogram
+from survsig.statistics.nomogram_figure import nomogram_figure, survival_axis
+from survsig.statistics.scoring import score_new_patients, score_table
+from survsig.statistics.selection import backward_aic, nomogram_term_names, select_terms, selection_table
+from survsig.statistics.terms import Term, patient_table, signature_term
+from survsig.statistics.univariable import table2_figure, table2_terms, univariable_table
 from survsig.survival.cox import baseline_cumulative_hazard, fit_cox
 
 LUNG_TERMS = ["age", "sex", "ph.ecog"]

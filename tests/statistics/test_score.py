@@ -17,15 +17,14 @@ import pytest
 
 from survsig.cli import main
 from survsig.core.errors import InputError
-from survsig.statistics.nomogram import (
+from survsig.statistics.nomogram import CoxNomogram
+from survsig.statistics.scoring import (
     OUTSIDE_TRAINING_RANGE,
-    CoxNomogram,
-    Term,
     accepted_range,
     score_new_patients,
     score_new_patients_file,
-    term_for,
 )
+from survsig.statistics.terms import Term, term_for
 
 REPO = Path(__file__).resolve().parents[2]
 SURVSIG = str(Path(sys.executable).with_name("survsig"))

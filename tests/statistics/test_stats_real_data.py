@@ -7,16 +7,12 @@ import pytest
 from lifelines import CoxPHFitter
 
 from survsig.cohort.split import split_cohort
-from survsig.statistics.evaluate import concordance_table
-from survsig.statistics.nomogram import (
-    CoxNomogram,
-    nomogram_term_names,
-    patient_table,
-    score_table,
-    select_terms,
-    table2_terms,
-    univariable_table,
-)
+from survsig.statistics.cindex import concordance_table
+from survsig.statistics.nomogram import CoxNomogram
+from survsig.statistics.scoring import score_table
+from survsig.statistics.selection import nomogram_term_names, select_terms
+from survsig.statistics.terms import patient_table
+from survsig.statistics.univariable import table2_terms, univariable_table
 from survsig.survival.concordance import harrell_c
 
 #: canonical column -> the sheet's column (config ``cohort.columns``)

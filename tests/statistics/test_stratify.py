@@ -2,7 +2,7 @@
 
 R references (../shared/reference/R): ``maxstat::maxstat.test`` (rref_04_lung_maxstat.R)
 and ``survival::survdiff`` / ``survfit`` (rref_01_lung_cox.R) on R's lung data.
-Synthetic truth: survsig.cohort.simulate plants risk and a local-treatment benefit that fades
+Synthetic truth: survsig.cohort.patients plants risk and a local-treatment benefit that fades
 with risk; the tests check both come back out.
 """
 
@@ -21,7 +21,7 @@ import pytest
 from lifelines import KaplanMeierFitter
 
 from conftest import REPO
-from survsig.cohort.simulate import SyntheticSettings, simulate_patients
+from survsig.cohort.patients import SyntheticSettings, simulate_patients
 from survsig.cohort.split import split_cohort
 from survsig.core.errors import InputError
 from survsig.core.figures import save_figure
@@ -42,7 +42,8 @@ from survsig.statistics.stratify import (
     subgroup_table,
     treatment_by_risk_table,
 )
-from survsig.survival.km import compare_groups, kaplan_meier, logrank, survival_at
+from survsig.survival.groups import compare_groups, logrank
+from survsig.survival.km import kaplan_meier, survival_at
 
 MAXSTAT_VARIABLES = ("age", "ph.karno", "wt.loss", "meal.cal")
 
@@ -351,7 +352,7 @@ def test_at_risk_table_sits_under_the_time_ticks_and_nothing_overlaps(cohort):
 
 
 def test_panel_texts_stay_inside_their_panel_even_with_long_notes(cohort):
-    from survsig.survival.km import PANEL_WIDTH
+    from survsig.survival.km_figure import PANEL_WIDTH
 
     patients, _, _, groups, _ = cohort
     frame = join_clinical(risk_group_table(groups), patients).iloc[:30]  # tiny: empty groups, long notes

@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 
 from survsig.core.files import check_scores
-from survsig.statistics.evaluate import calibration, calibration_tables, hosmer_lemeshow, time_dependent_auc
+from survsig.statistics.calibration import calibration, calibration_tables, hosmer_lemeshow
 from survsig.statistics.nomogram import CoxNomogram
 from survsig.statistics.stratify import MaxstatCutoff, fit_risk_groups, lausen92_p
+from survsig.statistics.time_roc import time_dependent_auc
 from survsig.survival.concordance import harrell_c
 from survsig.survival.cox import fit_cox, linear_predictor
 from survsig.survival.km import kaplan_meier, survival_at

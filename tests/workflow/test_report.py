@@ -232,7 +232,7 @@ def test_pdf_figures_embed_truetype_fonts_only(tiny_complete):
 def test_risk_groups_have_one_palette_in_every_figure():
     import survsig
     from survsig.core.figures import RISK_GROUP_COLOURS
-    from survsig.rnaseq.differential import DIRECTION_COLOURS
+    from survsig.rnaseq.volcano import DIRECTION_COLOURS
 
     # the colours are spelled out once, in survsig.core.figures; every other module takes them from there
     package = Path(survsig.__file__).parent

@@ -319,8 +319,9 @@ def test_added_ensemble_member_trains_alone_and_the_signature_averages_the_membe
     import torch
 
     from survsig.imaging.signature import trained_signature
+    from survsig.imaging.slice_data import load_slice_data
     from survsig.imaging.slices import read_manifest
-    from survsig.imaging.train import SignatureTrainer, load_slice_data
+    from survsig.imaging.train import SignatureTrainer
 
     project = copy_completed_project(tiny_complete, tmp_path / "project")
     (project / "config" / "two_members.yaml").write_text("imaging:\n  train:\n    members: 2\n")

@@ -157,7 +157,7 @@ def test_trained_signatures_through_snakemake(tiny_run):
         assert "epoch   2/2" in log  # one progress line per epoch
     # each network trained with its own block: imaging.train changed by imaging.train_by_model
     from survsig.core.settings import model_train_block
-    from survsig.imaging.train import read_model_file
+    from survsig.imaging.model_files import read_model_file
 
     imaging = yaml.safe_load((tiny_run / "config/config.yaml").read_text())["imaging"]
     context = {

@@ -1,7 +1,8 @@
 # Evaluation of the nomograms: Harrell C-index with the paired comparison against the
 # integrated nomogram (Table 3), C-index of the true predictors of the synthetic cohort,
 # time-dependent ROC/AUC (Fig. S2), calibration (Fig. 2B) and decision curves at the horizon.
-# Logic: survsig/statistics/evaluate.py, survsig/statistics/decision.py. Inputs: the nomogram stage's JSON and scores files.
+# Logic: survsig/statistics/{cindex,oracle,time_roc,calibration,decision}.py. Inputs: the nomogram stage's JSON
+# and scores files.
 
 
 rule table3:

@@ -1,7 +1,7 @@
 # Nomograms: univariable Cox (Table 2), clinical/SUV selection on the training set, Cox
 # nomograms (clinical, clinical_suv, dl_{model}, integrated, integrated_suv) saved as JSON
 # with every patient's linear predictor, the nomogram figures (Fig. 2A), and scoring of
-# new patients. Logic: survsig/statistics/nomogram.py.
+# new patients. Logic: survsig/statistics/{terms,univariable,selection,axes,nomogram,scoring,nomogram_figure}.py.
 
 
 rule table2:

@@ -20,7 +20,7 @@ from survsig.core.io import read_table
 
 
 def _cohort_summary(args):
-    from survsig.cohort.simulate import cohort_summary
+    from survsig.cohort.summary import cohort_summary
 
     folder = Path(args.folder)
     summary = cohort_summary(read_table(folder / "clinical.tsv"), read_table(folder / "ground_truth.tsv"))
@@ -89,7 +89,7 @@ def _score(args):
 
     from survsig.core.errors import InputError
     from survsig.core.logs import storage_error
-    from survsig.statistics.nomogram import score_new_patients_file
+    from survsig.statistics.scoring import score_new_patients_file
 
     # warnings (values outside the training range, survival after the follow-up) to stderr
     handler = logging.StreamHandler(sys.stderr)

@@ -1,4 +1,4 @@
-from survsig.cohort.simulate import cohort_summary
+from survsig.cohort.summary import cohort_summary
 from survsig.core.io import read_table, write_tsv
 from survsig.core.logs import run_script
 

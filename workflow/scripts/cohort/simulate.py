@@ -1,4 +1,5 @@
-from survsig.cohort.simulate import SyntheticSettings, simulate_cohort
+from survsig.cohort.patients import SyntheticSettings
+from survsig.cohort.simulate import simulate_cohort
 from survsig.core.logs import run_script
 
 

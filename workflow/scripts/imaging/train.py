@@ -2,7 +2,8 @@ from survsig.core.files import read_split
 from survsig.core.io import read_table, remove_stale_temp_files, write_tsv
 from survsig.core.logs import run_script
 from survsig.imaging.slices import read_manifest
-from survsig.imaging.train import TrainSettings, train_signature_model
+from survsig.imaging.train import train_signature_model
+from survsig.imaging.train_settings import TrainSettings
 
 
 def main(snakemake):

@@ -2,7 +2,7 @@ from survsig.core.figures import save_figure
 from survsig.core.io import read_table
 from survsig.core.logs import run_script
 from survsig.core.vocabulary import model_label
-from survsig.imaging.train import plot_member_training_curves
+from survsig.imaging.training_curves import plot_member_training_curves
 
 
 def main(snakemake):

@@ -4,7 +4,8 @@ from survsig.core.columns import PATIENT_ID, RISK_GROUP
 from survsig.core.files import read_risk_groups
 from survsig.core.io import read_table, write_tsv
 from survsig.core.logs import run_script
-from survsig.rnaseq.differential import differential_expression_tables, read_id_map, risk_groups_from_truth
+from survsig.rnaseq.differential import differential_expression_tables, risk_groups_from_truth
+from survsig.rnaseq.gene_ids import read_id_map
 
 
 def main(snakemake):

@@ -2,8 +2,9 @@
 
 from survsig.core.io import read_table, write_tsv
 from survsig.core.logs import run_script
-from survsig.rnaseq.differential import GENE, tested_genes
+from survsig.rnaseq.differential import tested_genes
 from survsig.rnaseq.enrichment import enrich_degs, load_library
+from survsig.rnaseq.gene_ids import GENE
 
 
 def main(snakemake):

@@ -3,7 +3,8 @@
 from survsig.core.figures import save_figure
 from survsig.core.io import read_table
 from survsig.core.logs import run_script
-from survsig.rnaseq.differential import GENE, heatmap_genes, plot_expression_heatmap
+from survsig.rnaseq.gene_ids import GENE
+from survsig.rnaseq.heatmap import heatmap_genes, plot_expression_heatmap
 
 
 def main(snakemake):

@@ -3,7 +3,8 @@
 from survsig.core.figures import save_figure
 from survsig.core.io import read_table
 from survsig.core.logs import run_script
-from survsig.rnaseq.differential import GENE, plot_volcano
+from survsig.rnaseq.gene_ids import GENE
+from survsig.rnaseq.volcano import plot_volcano
 
 
 def main(snakemake):

@@ -5,7 +5,7 @@ from survsig.core.files import read_scores
 from survsig.core.io import write_tsv
 from survsig.core.logs import run_script
 from survsig.core.vocabulary import SPLIT_TITLES, nomogram_label
-from survsig.statistics.evaluate import calibration, calibration_figure, calibration_tables
+from survsig.statistics.calibration import calibration, calibration_figure, calibration_tables
 from survsig.statistics.nomogram import CoxNomogram
 
 

@@ -4,7 +4,10 @@ import json
 
 from survsig.core.io import write_tsv
 from survsig.core.logs import run_script
-from survsig.statistics.nomogram import CoxNomogram, nomogram_term_names, read_patient_table, score_table
+from survsig.statistics.nomogram import CoxNomogram
+from survsig.statistics.scoring import score_table
+from survsig.statistics.selection import nomogram_term_names
+from survsig.statistics.terms import read_patient_table
 
 
 def main(snakemake):

@@ -3,7 +3,7 @@
 from survsig.core.io import write_tsv
 from survsig.core.logs import run_script
 from survsig.statistics.internal_validation import bootstrap_resamples, summary_table, validate_nomograms
-from survsig.statistics.nomogram import read_patient_table
+from survsig.statistics.terms import read_patient_table
 
 
 def main(snakemake):

@@ -3,7 +3,8 @@
 from survsig.core.figures import save_figure
 from survsig.core.logs import run_script
 from survsig.core.vocabulary import nomogram_label
-from survsig.statistics.nomogram import CoxNomogram, nomogram_figure
+from survsig.statistics.nomogram import CoxNomogram
+from survsig.statistics.nomogram_figure import nomogram_figure
 
 
 def main(snakemake):

@@ -4,7 +4,8 @@ import json
 
 from survsig.core.io import atomic_path, write_tsv
 from survsig.core.logs import run_script
-from survsig.statistics.nomogram import read_patient_table, select_terms, selection_table
+from survsig.statistics.selection import select_terms, selection_table
+from survsig.statistics.terms import read_patient_table
 
 
 def main(snakemake):

@@ -3,7 +3,8 @@
 from survsig.core.figures import save_figure
 from survsig.core.io import write_tsv
 from survsig.core.logs import run_script
-from survsig.statistics.nomogram import read_patient_table, table2_figure, table2_terms, univariable_table
+from survsig.statistics.terms import read_patient_table
+from survsig.statistics.univariable import table2_figure, table2_terms, univariable_table
 
 
 def main(snakemake):

@@ -4,7 +4,7 @@ from survsig.core.columns import PATIENT_ID
 from survsig.core.files import read_nomogram_scores
 from survsig.core.io import read_table, write_tsv
 from survsig.core.logs import run_script
-from survsig.statistics.evaluate import oracle_predictors, oracle_table
+from survsig.statistics.oracle import oracle_predictors, oracle_table
 
 
 def main(snakemake):

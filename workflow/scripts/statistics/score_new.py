@@ -1,11 +1,11 @@
 """Score a sheet of new patients with a fitted nomogram (rule ``score_new``).
 
-The checks and the table are :func:`survsig.statistics.nomogram.score_new_patients_file`'s, shared
+The checks and the table are :func:`survsig.statistics.scoring.score_new_patients_file`'s, shared
 with ``survsig score``.
 """
 
 from survsig.core.logs import run_script
-from survsig.statistics.nomogram import score_new_patients_file
+from survsig.statistics.scoring import score_new_patients_file
 
 
 def main(snakemake):

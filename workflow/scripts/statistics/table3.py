@@ -4,7 +4,7 @@ from survsig.core.figures import save_figure
 from survsig.core.files import read_nomogram_scores
 from survsig.core.io import read_table, write_tsv
 from survsig.core.logs import run_script
-from survsig.statistics.evaluate import concordance_table, table3_figure, with_optimism_correction
+from survsig.statistics.cindex import concordance_table, table3_figure, with_optimism_correction
 
 
 def main(snakemake):

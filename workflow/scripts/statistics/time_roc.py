@@ -5,7 +5,7 @@ from survsig.core.files import read_nomogram_scores
 from survsig.core.io import write_tsv
 from survsig.core.logs import run_script
 from survsig.core.vocabulary import SPLIT_TITLES
-from survsig.statistics.evaluate import auc_table, roc_figure
+from survsig.statistics.time_roc import auc_table, roc_figure
 
 
 def main(snakemake):

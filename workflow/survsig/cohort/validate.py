@@ -42,7 +42,7 @@ MISSING = frozenset({"", "na", "nan", "n/a", "null", "none"})
 COUNT_NA_VALUES = ("", "NA", "N/A", "n/a", "na", "NaN", "nan", "-nan", "NULL", "null", "None", "none", "<NA>", "#N/A")
 
 #: Folder of the JSON schemas of the validated sheets (``workflow/schemas``).
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 #: Canonical columns the config's ``cohort.columns`` may rename.
 MAPPABLE_COLUMNS = (*C.CLINICAL_REQUIRED, *C.SUV_COLUMNS, C.SPLIT, *C.IMAGE_MODALITIES)

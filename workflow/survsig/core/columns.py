@@ -80,7 +80,7 @@ ORACLE_PREDICTOR = {
 }
 ORACLE_IMAGE = "lp_image"
 #: The latent tumour traits (``ground_truth.tsv``) each true image predictor is the
-#: weighted sum of (:data:`survsig.cohort.simulate.HAZARD`).
+#: weighted sum of (:data:`survsig.cohort.patients.HAZARD`).
 ORACLE_TRAITS = {
     "lp_image": ("tumor_volume", "shape_irregularity", "necrotic_core", "uptake_level", "uptake_heterogeneity"),
     "lp_image_ct": ("tumor_volume", "shape_irregularity", "necrotic_core"),

@@ -7,7 +7,8 @@ package, so nothing is downloaded at run time. Its 296 tensors are renamed one b
 onto timm's network by the explicit rules of :func:`timm_key`; every package tensor but
 the 1000-class classifier must land on exactly one timm tensor of the same shape and
 every timm tensor but the classifier must receive one, or :class:`InputError` names the
-key. The classifier (one output, the log hazard) stays as the trainer initialises it.
+key. The classifier (one output, the log hazard) stays as
+:func:`survsig.imaging.network.create_model` initialises it.
 
 What differs from the network the weights were trained in
 ---------------------------------------------------------

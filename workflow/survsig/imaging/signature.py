@@ -82,7 +82,8 @@ def trained_signature(model_paths, slice_files, split: pd.DataFrame, *, threads=
     """
     import torch
 
-    from survsig.imaging.train import SignatureTrainer, load_slice_data
+    from survsig.imaging.slice_data import load_slice_data
+    from survsig.imaging.train import SignatureTrainer
 
     if threads:
         torch.set_num_threads(int(threads))
@@ -279,7 +280,7 @@ def signature_km_figure(signature: pd.DataFrame, clinical: pd.DataFrame, split: 
     High risk = signature above the median of the training patients; the same cut-off
     applies to the test set.
     """
-    from survsig.survival.km import km_risk_figure
+    from survsig.survival.km_figure import km_risk_figure
 
     groups = signature.merge(
         clinical[[col.PATIENT_ID, col.OS_MONTHS, col.OS_EVENT]], on=col.PATIENT_ID, how="left", validate="one_to_one"

@@ -444,7 +444,7 @@ SUMMARY_COLUMNS = (
 def _quiet_selection():
     """Keep the selection's per-resample warnings (a line per resample, and numpy's
     warnings of degenerate resamples, which then fail with a logged reason) out of the log."""
-    logger = logging.getLogger("survsig.statistics.nomogram")
+    logger = logging.getLogger("survsig.statistics.selection")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
@@ -458,7 +458,7 @@ def _quiet_selection():
 def _selection_chunk(train, chunk, options):
     """Term selections of the resamples ``chunk`` (here or in a worker process): each a
     selection, or the reason it failed (a string: it pickles where an error may not)."""
-    from survsig.statistics.nomogram import select_terms
+    from survsig.statistics.selection import select_terms
 
     out = []
     with _quiet_selection():
@@ -520,7 +520,7 @@ def validate_nomograms(
 
     The procedure that made the nomograms on the training set is run again on each
     resample: the univariable screen and backward AIC selection of the clinical factors
-    and SUV columns (:func:`survsig.statistics.nomogram.select_terms`), then the Cox fit of the
+    and SUV columns (:func:`survsig.statistics.selection.select_terms`), then the Cox fit of the
     nomogram's terms. One selection per resample serves every nomogram. The deep learning
     signatures enter as the fixed covariates they are in the nomograms; the training of
     their networks is not repeated.
@@ -528,7 +528,7 @@ def validate_nomograms(
     Parameters
     ----------
     frame : pandas.DataFrame
-        Patient table (:func:`survsig.statistics.nomogram.read_patient_table`); its training rows
+        Patient table (:func:`survsig.statistics.terms.read_patient_table`); its training rows
         are used.
     nomograms : sequence of str
     clinical_factors, p_threshold, use_suv, integrated_model, ties
@@ -549,14 +549,8 @@ def validate_nomograms(
         Nomogram -> fitted :class:`CoxBootstrapValidation`.
     """
     from survsig.core import columns as col
-    from survsig.statistics.nomogram import (
-        CLINICAL_TERMS,
-        SIGNATURE_PREFIX,
-        design_matrix,
-        nomogram_term_names,
-        suv_term,
-        term_for,
-    )
+    from survsig.statistics.selection import nomogram_term_names
+    from survsig.statistics.terms import CLINICAL_TERMS, SIGNATURE_PREFIX, design_matrix, suv_term, term_for
 
     train = frame[frame[col.SPLIT] == col.SPLIT_LEVELS[0]].reset_index(drop=True)
     candidates = [term_for(f) for f in clinical_factors if CLINICAL_TERMS[f].source in train.columns]

@@ -51,17 +51,15 @@ from survsig.core.io import read_table
 from survsig.core.vocabulary import RISK_LABELS, SPLIT_TITLES, SUBGROUPS, TREATMENT_LABELS, nomogram_title
 from survsig.statistics.baseline import baseline_figure, baseline_table
 from survsig.survival.cox import fit_cox
-from survsig.survival.km import (
+from survsig.survival.groups import compare_groups, compare_risk_groups, logrank
+from survsig.survival.km import kaplan_meier
+from survsig.survival.km_figure import (
     PANEL_WIDTH,
     KMGroup,
-    compare_groups,
-    compare_risk_groups,
     comparison_line,
     draw_km_panel,
-    kaplan_meier,
     km_risk_figure,
     legend_line_count,
-    logrank,
     panel_height,
     risk_group_curves,
     wrap_lines,
@@ -440,7 +438,7 @@ def risk_group_summary(
         group (low, high) ``n_``, ``events_``, ``os_`` (survival at ``time_months``)
         with ``_lower``/``_upper``, then ``hr`` (high vs low) with ``hr_lower``,
         ``hr_upper``, ``hr_p`` (Wald), ``logrank_chisq``, ``logrank_p`` and ``note``
-        (why a value is NaN, see :func:`survsig.survival.km.compare_groups`).
+        (why a value is NaN, see :func:`survsig.survival.groups.compare_groups`).
     """
     rows = []
     for name in SPLIT_LEVELS:
@@ -491,7 +489,7 @@ def subgroup_table(frame, *, subset="all", time_months=36.0, conf_level=0.95, co
     -------
     pandas.DataFrame
         One row per variable and level of :data:`SUBGROUPS`: ``subset``,
-        ``variable``, ``level``, then the columns of :func:`survsig.survival.km.compare_groups`
+        ``variable``, ``level``, then the columns of :func:`survsig.survival.groups.compare_groups`
         (high vs low risk).
     """
     frame = select_subset(frame, subset)
@@ -606,7 +604,7 @@ def treatment_by_risk_table(frame, *, subset="all", time_months=36.0, conf_level
     pandas.DataFrame
         One row per risk group: ``subset``, ``risk_group``, patients per treatment
         (``n_surgery``, ``n_reirradiation``), the columns of
-        :func:`survsig.survival.km.compare_groups` for local (surgery or re-irradiation) vs
+        :func:`survsig.survival.groups.compare_groups` for local (surgery or re-irradiation) vs
         chemotherapy (``hr`` < 1: local treatment does better), the three-treatment
         log-rank test (``logrank3_chisq``, ``logrank3_p``, 2 df) and the
         ``interaction_p`` of :func:`interaction_p` over both groups.

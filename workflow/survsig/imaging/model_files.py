@@ -1,0 +1,209 @@
+"""The files of the signature networks: the trained model (``model.pt``) and the checkpoint.
+
+Both are written atomically and byte-reproducibly (:func:`save_torch_file`). They are
+read with ``torch.load(..., weights_only=True)`` (:func:`load_weights_file`): they hold
+tensors and plain Python data only, so loading a crafted file never runs its code. A
+model file is checked before use (:func:`read_model_file`); a checkpoint is resumed only
+when everything the network is a function of (slices, outcomes, split, channels,
+settings: :func:`training_fingerprint`) is unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import asdict
+
+import numpy as np
+import torch
+
+from survsig.core.errors import InputError
+from survsig.core.io import atomic_path
+from survsig.imaging.network import ARCHITECTURE, create_model
+from survsig.imaging.slice_data import SliceData
+from survsig.imaging.slices import CHANNELS
+from survsig.imaging.train_settings import TrainSettings
+
+#: Keys of a saved model file (``model.pt``).
+MODEL_KEYS = ("architecture", "channels", "settings", "best_epoch", "snapshots", "standardisation")
+#: Keys of a checkpoint file (``checkpoint.pt``).
+CHECKPOINT_KEYS = ("fingerprint", "epoch", "model", "optimizer", "history", "snapshots")
+
+
+def training_fingerprint(settings: TrainSettings, channels, data: SliceData, patients, time_, event) -> str:
+    """SHA-256 of everything a network is a function of: what a checkpoint must share to be resumed.
+
+    Covers the settings (all but ``epochs`` and ``patience``, which may grow), the
+    channels, the training patients (the split), their outcomes and the slice arrays
+    fed to the network, in the order of ``patients``.
+
+    Parameters
+    ----------
+    settings : TrainSettings
+    channels : list of str
+    data : SliceData
+        Slices of (at least) ``patients``, restricted to ``channels``.
+    patients : sequence of str
+        Training patients, in a fixed (sorted) order.
+    time_, event : mapping patient -> float / int
+        Follow-up (months) and event of each training patient.
+    """
+    fixed = {k: v for k, v in asdict(settings).items() if k not in ("epochs", "patience")}
+    patients = [str(patient) for patient in patients]
+    header = {
+        "architecture": ARCHITECTURE,
+        "settings": fixed,
+        "channels": list(channels),
+        "patients": patients,
+        "os_months": [float(time_[patient]) for patient in patients],
+        "os_event": [int(event[patient]) for patient in patients],
+    }
+    digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
+    for patient in patients:
+        slices = np.ascontiguousarray(data.read(patient).numpy())
+        # id, shape and dtype first: equal bytes of another shape are other slices
+        digest.update(json.dumps([patient, list(slices.shape), str(slices.dtype)]).encode())
+        digest.update(slices)
+    return digest.hexdigest()
+
+
+def save_torch_file(payload, path) -> None:
+    """``torch.save`` ``payload`` to ``path`` atomically and byte-reproducibly.
+
+    ``torch.save`` to a path names the archive's root folder after the file, and
+    :func:`~survsig.core.io.atomic_path` writes a randomly named temporary file; through a file
+    object the root is always ``archive``, so equal payloads give equal bytes.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(payload, handle)
+
+
+def load_weights_file(path, *, map_location, what):
+    """``torch.load`` with ``weights_only=True``: tensors and plain data, never code.
+
+    Parameters
+    ----------
+    path : path
+    map_location : str or torch.device
+    what : str
+        What the file is, for the message (``"model file"``, ``"checkpoint"``).
+
+    Raises
+    ------
+    InputError
+        Naming the file, when it is unreadable or holds other Python objects (refused
+        before any of them is built).
+    """
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises RuntimeError, OSError, EOFError, ...
+        text = str(err)
+        # torch names the first function or class the restricted unpickler would not build
+        forbidden = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if forbidden:
+            raise InputError(
+                f"refused: the {what} holds Python objects other than weights and plain data "
+                f"(here {forbidden.group(1)}; loading it could run code); it was not written by this workflow",
+                file=path,
+            ) from None
+        detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+        reason = detail.group(1) if detail else (text.splitlines()[0] if text else type(err).__name__)
+        raise InputError(f"cannot read {what} (cut short, or not a PyTorch file): {reason}", file=path) from None
+
+
+def read_model_file(path) -> dict:
+    """Load and check a model file of :meth:`survsig.imaging.train.SignatureTrainer.save`.
+
+    Returns
+    -------
+    dict
+        The file's content, with ``settings`` as :class:`~survsig.imaging.train_settings.TrainSettings`.
+
+    Raises
+    ------
+    InputError
+        One per problem, naming the file: unreadable, not plain weights (refused
+        without running its code), missing keys, another architecture, channels that
+        are not a list of known channel names, invalid settings, no snapshots, or
+        snapshot weights that do not fit the network.
+    """
+    saved = load_weights_file(path, map_location="cpu", what="model file")
+    if not isinstance(saved, dict):
+        raise InputError(f"not a model file: it holds a {type(saved).__name__}, not a dict", file=path)
+    missing = [key for key in MODEL_KEYS if key not in saved]
+    if missing:
+        raise InputError(f"model file lacks key(s) {', '.join(missing)}", file=path)
+    if saved["architecture"] != ARCHITECTURE:
+        raise InputError(f"model architecture is {saved['architecture']!r}, expected {ARCHITECTURE!r}", file=path)
+    channels = saved["channels"]
+    if (
+        not isinstance(channels, list)
+        or not channels
+        or not all(isinstance(c, str) and c in CHANNELS for c in channels)
+        or len(set(channels)) != len(channels)
+    ):
+        raise InputError(
+            f"model channels must be a list of distinct channel names from {', '.join(CHANNELS)}, got {channels!r}",
+            file=path,
+        )
+    try:
+        if not isinstance(saved["settings"], dict):
+            raise TypeError(f"a {type(saved['settings']).__name__}, not a dict")
+        settings = TrainSettings.from_config(saved["settings"])
+    except (InputError, TypeError, ValueError) as err:
+        reason = err.reason if isinstance(err, InputError) else str(err)
+        raise InputError(f"model settings are not valid: {reason}", file=path) from None
+    if not isinstance(saved["best_epoch"], int) or isinstance(saved["best_epoch"], bool):
+        raise InputError(f"model best_epoch must be an integer, got {saved['best_epoch']!r}", file=path)
+    snapshots = saved["snapshots"]
+    if not isinstance(snapshots, list) or not snapshots:
+        raise InputError("model file holds no snapshot network", file=path)
+    expected = create_model(len(channels)).state_dict()
+    for number, snapshot in enumerate(snapshots):
+        problem = _snapshot_problem(snapshot, expected)
+        if problem:
+            raise InputError(
+                f"snapshot {number} does not fit {ARCHITECTURE} with {len(channels)} input channel(s): {problem}",
+                file=path,
+            )
+    standardisation = saved["standardisation"]
+    if not (
+        isinstance(standardisation, dict)
+        and all(
+            isinstance(standardisation.get(key), list)
+            and len(standardisation[key]) == len(channels)
+            and all(isinstance(v, float) and math.isfinite(v) for v in standardisation[key])
+            for key in ("mean", "sd")
+        )
+        and all(v > 0 for v in standardisation["sd"])
+    ):
+        raise InputError(
+            f"model standardisation must hold a finite mean and a positive sd per channel, got {standardisation!r}",
+            file=path,
+        )
+    return {**saved, "settings": settings}
+
+
+def _snapshot_problem(snapshot, expected) -> str | None:
+    """What keeps ``snapshot`` (``{"epoch", "state_dict"}``) from loading into a network
+    whose state dict is ``expected``; None when it fits."""
+    if not isinstance(snapshot, dict) or not isinstance(snapshot.get("state_dict"), dict):
+        return "it has no state_dict"
+    if not isinstance(snapshot.get("epoch"), int) or isinstance(snapshot.get("epoch"), bool):
+        return f"its epoch is {snapshot.get('epoch')!r}, not an integer"
+    state = snapshot["state_dict"]
+    missing = [key for key in expected if key not in state]
+    if missing:
+        return f"{len(missing)} weight(s) missing, first {missing[0]!r}"
+    unexpected = [key for key in state if key not in expected]
+    if unexpected:
+        return f"{len(unexpected)} unexpected weight(s), first {unexpected[0]!r}"
+    for key, reference in expected.items():
+        value = state[key]
+        if not isinstance(value, torch.Tensor):
+            return f"{key!r} is a {type(value).__name__}, not a tensor"
+        if value.shape != reference.shape:
+            return f"{key!r} has shape {tuple(value.shape)}, expected {tuple(reference.shape)}"
+    return None
