@@ -31,7 +31,7 @@ TINY = ("--configfile", "config/tiny.yaml")
 FIGURE_SUFFIXES = (".png", ".pdf")
 
 # The study's figures and tables (file names of the default config; README, "What the
-# workflow makes").
+# run makes").
 PAPER_TARGETS = [
     *(f"results/tables/table1_baseline.{ext}" for ext in ("tsv", "png", "pdf")),  # Table 1
     *(f"results/tables/table2_univariable.{ext}" for ext in ("tsv", "png", "pdf")),  # Table 2
