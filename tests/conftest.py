@@ -3,6 +3,7 @@ and the real workflow run on the tiny config in a temporary copy of the project.
 
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,23 @@ def shared_dir():
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent (real data and R references live there)")
     return SHARED
+
+
+@pytest.fixture
+def deadline():
+    """Fail a test that blocks after 60 s instead of hanging the run: a reader that opens
+    a named pipe waits for a writer forever (the alarm interrupts the wait)."""
+
+    def expired(signum, frame):
+        raise TimeoutError("blocked for 60 s: something read a named pipe or a device")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(60)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))

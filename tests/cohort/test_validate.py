@@ -4,6 +4,7 @@ row and column, and nothing is written; good sheets come out canonical."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import runpy
 from pathlib import Path
@@ -767,6 +768,43 @@ def test_script_reports_bad_input_in_one_line_and_writes_nothing(cohort):
     text = cohort.root.joinpath("logs", "validate.log").read_text()
     assert f"{cohort.clinical}, patient P002, row 2, column 'os_event'" in text
     assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("sheet", ["clinical", "images", "rnaseq"])
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("fifo", "it is a named pipe (FIFO), not a regular file; reading it would wait for a writer"),
+        ("/dev/zero", "it is a character device, not a regular file; reading it could go on without end"),
+        ("folder", "it is a folder, not a regular file"),
+        ("missing parent", "(No such file or directory)"),
+    ],
+)
+def test_a_sheet_that_is_no_regular_file_is_one_line_without_waiting(cohort, deadline, sheet, kind, expected):
+    what = {"clinical": "the clinical sheet", "images": "the image sheet", "rnaseq": "the RNA-seq counts"}[sheet]
+    path = {"fifo": cohort.data / "pipe.tsv", "folder": cohort.data / "scans", "/dev/zero": Path("/dev/zero")}.get(
+        kind, cohort.data / "absent" / "sheet.tsv"
+    )
+    if kind == "fifo":
+        os.mkfifo(path)
+    setattr(cohort, sheet, path)
+    with pytest.raises(InputError) as info:
+        cohort.run()
+    assert str(info.value) == f"{path}: cannot read {what}" + (" " if kind == "missing parent" else ": ") + expected
+    assert not cohort.out.exists()
+
+
+def test_script_stops_at_a_fifo_sheet_in_one_line_and_writes_nothing(cohort, deadline):
+    pipe = cohort.data / "clinical_pipe.csv"
+    os.mkfifo(pipe)
+    cohort.clinical = pipe
+    with pytest.raises(SystemExit) as info:
+        run_script(cohort)
+    assert info.value.code == 1
+    assert not cohort.out.exists()
+    text = cohort.root.joinpath("logs", "validate.log").read_text()
+    assert f"{pipe}: cannot read the clinical sheet: it is a named pipe (FIFO), not a regular file" in text
+    assert "Traceback" not in text and text.count("ERROR") == 1
 
 
 # ----------------------------------------------------------------------------- real data

@@ -3,6 +3,9 @@ and the model and checkpoint files (safe loading, checks, byte-stable, cleaned u
 
 import contextlib
 import dataclasses
+import os
+import re
+import shlex
 import zipfile
 
 import numpy as np
@@ -416,6 +419,61 @@ def test_crafted_model_file_is_refused_without_running_its_code(saved_model, tmp
     # the file is a working exploit: unrestricted unpickling runs its code
     torch.load(path, weights_only=False)
     assert marker.exists()
+
+
+class RunsShell:
+    """Pickles as a call of ``os.system("touch marker")``: a global of a module torch blocks."""
+
+    def __init__(self, marker):
+        self.command = f"touch {shlex.quote(str(marker))}"
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+@pytest.mark.parametrize(
+    ("payload", "global_name", "torch_wording"),
+    [
+        (RunsShell, os.system.__module__ + ".system", "unsupported GLOBAL posix.system whose module posix is blocked"),
+        (RunsCode, "io.open", "Unsupported global: GLOBAL io.open was not an allowed global"),
+    ],
+    ids=["os.system", "builtins.open"],
+)
+def test_crafted_model_file_says_python_objects_refused_for_safety(tmp_path, payload, global_name, torch_wording):
+    """Both of torch's wordings give the same message, which never advises weights_only=False."""
+    import pickle
+
+    from survsig.imaging.model_files import read_model_file
+
+    marker = tmp_path / "code_ran"
+    path = tmp_path / "model.pt"
+    torch.save({"architecture": "efficientnet_lite0", "channels": payload(marker)}, path)
+    with pytest.raises(pickle.UnpicklingError, match=re.escape(torch_wording)):  # what the message is read from
+        torch.load(path, weights_only=True)
+    with pytest.raises(InputError) as refused:
+        read_model_file(path)
+    message = str(refused.value)
+    assert message == (
+        f"{path}: refused: the model file holds Python objects other than weights and plain data (here "
+        f"{global_name}); it is refused for safety, as loading it could run code, and was not written by this workflow"
+    )
+    assert "weights_only" not in message and "cut short" not in message
+    assert not marker.exists()
+    torch.load(path, weights_only=False)  # the file is a working exploit: unrestricted unpickling runs it
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "folder"])
+def test_a_model_file_that_is_no_regular_file_is_refused_unread(tmp_path, deadline, kind):
+    from survsig.imaging.model_files import read_model_file
+
+    path = {"fifo": tmp_path / "model.pt", "/dev/zero": "/dev/zero", "folder": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    expected = {"fifo": "a named pipe (FIFO)", "/dev/zero": "a character device", "folder": "a folder"}[kind]
+    with pytest.raises(InputError) as refused:
+        read_model_file(path)
+    assert str(refused.value).startswith(f"{path}: cannot read the model file: it is {expected}, not a regular file")
 
 
 def test_crafted_checkpoint_is_ignored_without_running_its_code(tiny_cohort, tmp_path, monkeypatch, caplog):

@@ -2,9 +2,11 @@
 script, checks of the nomogram file, of the new patients and of the follow-up."""
 
 import copy
+import errno
 import json
 import logging
 import math
+import os
 import runpy
 import subprocess
 import sys
@@ -17,13 +19,9 @@ import pytest
 
 from survsig.cli import main
 from survsig.core.errors import InputError
-from survsig.statistics.nomogram import CoxNomogram
-from survsig.statistics.scoring import (
-    OUTSIDE_TRAINING_RANGE,
-    accepted_range,
-    score_new_patients,
-    score_new_patients_file,
-)
+from survsig.statistics.axes import points_scale
+from survsig.statistics.nomogram import MAX_ABS_LP, CoxNomogram, accepted_range, scored_extremes
+from survsig.statistics.scoring import OUTSIDE_TRAINING_RANGE, score_new_patients, score_new_patients_file
 from survsig.statistics.terms import Term, term_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -582,3 +580,204 @@ def test_survival_after_the_training_followup_is_nan(tmp_path, caplog):
     assert old.max_followup_months_ == short.baseline_times_[-1]
     assert np.isnan(old.baseline_survival_[60.0])
     assert score_new_patients(old, new_sheet())["survival_60m"].isna().all()
+
+
+# --------------------------------------------------------------------------- paths
+def score_cli(nomogram_path, sheet_path, output, capsys):
+    """``survsig score`` in this process: (exit status, stderr)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["score", str(nomogram_path), str(sheet_path), "-o", str(output)])
+    return exit_info.value.code, capsys.readouterr().err
+
+
+BAD_INPUTS = {
+    "nomogram FIFO": ("nomogram", "fifo", "cannot read the nomogram file: it is a named pipe (FIFO), not a regular"),
+    "sheet FIFO": ("sheet", "fifo", "cannot read the sheet of new patients: it is a named pipe (FIFO), not a regular"),
+    "nomogram /dev/zero": ("nomogram", "/dev/zero", "cannot read the nomogram file: it is a character device"),
+    "sheet /dev/zero": ("sheet", "/dev/zero", "cannot read the sheet of new patients: it is a character device"),
+    "nomogram folder": ("nomogram", "folder", "cannot read the nomogram file: it is a folder, not a regular file"),
+    "sheet folder": ("sheet", "folder", "cannot read the sheet of new patients: it is a folder, not a regular file"),
+    "sheet missing parent": (
+        "sheet",
+        "absent/new.tsv",
+        "cannot read the sheet of new patients (No such file or directory)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_cli_refuses_pipes_devices_and_folders_as_inputs(nomogram_file, tmp_path, capsys, deadline, case):
+    which, kind, expected = BAD_INPUTS[case]
+    inputs = {"nomogram": nomogram_file, "sheet": write_sheet(tmp_path / "new.tsv", new_sheet())}
+    if kind == "fifo":
+        inputs[which] = tmp_path / "pipe"
+        os.mkfifo(inputs[which])
+    elif kind == "folder":
+        inputs[which] = tmp_path / "folder"
+        inputs[which].mkdir()
+    else:
+        inputs[which] = Path(kind) if kind.startswith("/") else tmp_path / kind
+    out = tmp_path / "out" / "scores.tsv"
+    code, err = score_cli(inputs["nomogram"], inputs["sheet"], out, capsys)
+    assert code == 2
+    assert err.startswith(f"survsig score: {inputs[which]}: {expected}") and err.count("\n") == 1, err
+    assert not out.parent.exists()
+
+
+def test_cli_with_a_fifo_sheet_exits_2_without_waiting(nomogram_file, tmp_path):
+    pipe = tmp_path / "new.tsv"
+    os.mkfifo(pipe)
+    result = subprocess.run(
+        [SURVSIG, "score", str(nomogram_file), str(pipe), "-o", str(tmp_path / "scores.tsv")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"survsig score: {pipe}: cannot read the sheet of new patients: it is a named pipe")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["integrated.json", "new.tsv"]
+
+
+BAD_OUTPUTS = {
+    "empty": (lambda tmp, sheet, nomogram: "", "survsig score: no path given for the output (the name is empty)"),
+    "folder": (lambda tmp, sheet, nomogram: tmp, "survsig score: {out}: cannot write the output: it is a folder"),
+    "/proc": (
+        lambda tmp, sheet, nomogram: "/proc/x",
+        "survsig score: cannot write /proc/x (No such file or directory)",
+    ),
+    "under a file": (
+        lambda tmp, sheet, nomogram: sheet / "scores.tsv",
+        "survsig score: {out}: cannot write the output (Not a directory)",
+    ),
+    "the sheet": (
+        lambda tmp, sheet, nomogram: sheet,
+        "survsig score: {out}: cannot write the output: it is the input {sheet}, which writing would overwrite",
+    ),
+    "the nomogram by another name": (
+        lambda tmp, sheet, nomogram: tmp / ".." / tmp.name / nomogram.name,
+        "survsig score: {out}: cannot write the output: it is the input {nomogram}, which writing would overwrite",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_OUTPUTS))
+def test_cli_refuses_outputs_it_cannot_or_must_not_write(nomogram_file, tmp_path, capsys, case):
+    sheet = write_sheet(tmp_path / "new.tsv", new_sheet())
+    before = {p: p.read_bytes() for p in (sheet, nomogram_file)}
+    output, expected = BAD_OUTPUTS[case]
+    out = output(tmp_path, sheet, nomogram_file)
+    code, err = score_cli(nomogram_file, sheet, out, capsys)
+    assert code == 2
+    assert err.startswith(expected.format(out=out, sheet=sheet, nomogram=nomogram_file)), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert {p: p.read_bytes() for p in before} == before  # the inputs are untouched
+    assert sorted(tmp_path.iterdir()) == sorted([sheet, nomogram_file])  # nothing written, no temporary left
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"), [(errno.EROFS, "the file system is read-only"), (errno.ENOSPC, "the disk is full")]
+)
+def test_cli_names_the_output_when_the_disk_refuses_it(nomogram_file, tmp_path, capsys, monkeypatch, code, expected):
+    import tempfile
+
+    def refuse(*, dir, prefix, suffix):  # noqa: A002 - mkstemp's own argument names
+        raise OSError(code, os.strerror(code), os.path.join(dir, prefix + "k1ll3d_9" + suffix))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    sheet = write_sheet(tmp_path / "new.tsv", new_sheet())
+    out = tmp_path / "scores.tsv"
+    status, err = score_cli(nomogram_file, sheet, out, capsys)
+    assert status == 1
+    assert err == f"survsig score: cannot write {out}: {expected} ({os.strerror(code)})\n"
+    assert not out.exists()
+
+
+# --------------------------------------------------------------------------- absurd numbers and nesting
+def crafted(nomogram, **coefs) -> CoxNomogram:
+    """A copy of ``nomogram`` with other coefficients and the points scale they give: a
+    file consistent in every key, as someone who edits it with care would write it."""
+    model = copy.deepcopy(nomogram)
+    for name, value in coefs.items():
+        model.coef_[name] = value
+    values = {name: model.scale_["axes"][name]["values"] for name in model.term_names}
+    center = float(model.means_.to_numpy() @ model.coef_.to_numpy())
+    model.scale_ = points_scale(model.coef_.to_dict(), values, center=center, lp_range=model.lp_range_)
+    return model
+
+
+@pytest.mark.parametrize("coef", [1e308, -1e308])
+def test_a_coefficient_of_1e308_is_refused(nomogram, nomogram_file, tmp_path, capsys, coef):
+    sheet = write_sheet(tmp_path / "new.tsv", new_sheet())
+    out = tmp_path / "scores.tsv"
+    # a consistent file: rT_stage is 0 or 1, so its axis and points stay finite
+    crafted(nomogram, rT_stage=coef).save(nomogram_file)
+    status, err = score_cli(nomogram_file, sheet, out, capsys)
+    assert status == 2 and err.count("\n") == 1
+    assert err.startswith(
+        f"survsig score: {nomogram_file}: nomogram key 'coef.rT_stage' ({coef:g}) gives the patients the nomogram "
+        f"scores a linear predictor beyond +-{MAX_ABS_LP:g}"
+    ), err
+    assert not out.exists()
+    # an edit of one number: age's axis would reach inf, which no check may take as equal to inf
+    nomogram.save(nomogram_file)
+    data = json.loads(nomogram_file.read_text())
+    data["coef"]["age"] = coef
+    nomogram_file.write_text(json.dumps(data))
+    status, err = score_cli(nomogram_file, sheet, out, capsys)
+    assert status == 2 and err.count("\n") == 1
+    assert err.startswith(
+        f"survsig score: {nomogram_file}: nomogram key 'points_scale.axes.age.xbeta' cannot be checked: "
+        f"coef.age times points_scale.axes.age.values is not finite ({math.copysign(math.inf, coef)!r})"
+    ), err
+    assert not out.exists()
+
+
+def test_the_linear_predictor_bound_holds_for_every_value_scoring_accepts(nomogram, tmp_path):
+    """Just inside the bound a file loads and its most extreme patients score a finite lp
+    within +-MAX_ABS_LP; just outside it is refused."""
+    others = {
+        t.name: float(np.abs(nomogram.coef_[t.name] * (scored_extremes(nomogram, t) - nomogram.means_[t.name])).max())
+        for t in nomogram.terms
+        if t.name != "signature_petct"
+    }
+    signature = term_for("signature_petct")
+    spread = float(np.abs(scored_extremes(nomogram, signature) - nomogram.means_["signature_petct"]).max())
+    path = tmp_path / "edge.json"
+    limit = (MAX_ABS_LP - sum(others.values())) / spread
+    crafted(nomogram, signature_petct=0.999 * limit).save(path)
+    edge = CoxNomogram.load(path)
+    corners = []
+    for age in accepted_range(edge, term_for("age")):
+        for stage in ("T1", "T4"):
+            for value in accepted_range(edge, signature):
+                corners.append({"age": age, "rT_stage": stage, "signature_petct": value})
+    sheet = pd.DataFrame(corners).assign(patient_id=[f"P{i}" for i in range(len(corners))])
+    scored = score_new_patients(edge, sheet)
+    assert np.isfinite(scored["lp"]).all() and np.abs(scored["lp"]).max() <= MAX_ABS_LP
+    assert np.abs(scored["lp"]).max() > 0.99 * MAX_ABS_LP  # the corners reach the bound: it is not loose
+    assert np.isfinite(scored[[c for c in scored.columns if c.startswith(("points_", "survival_"))]]).all().all()
+    crafted(nomogram, signature_petct=1.001 * limit).save(path)
+    with pytest.raises(InputError, match=r"nomogram key 'coef.signature_petct' .* beyond \+-100"):
+        CoxNomogram.load(path)
+
+
+def test_a_baseline_hazard_beyond_its_bound_is_refused(nomogram, nomogram_file):
+    data = json.loads(nomogram_file.read_text())
+    data["baseline"]["cumhaz"][-1] = 1e300
+    nomogram_file.write_text(json.dumps(data))
+    with pytest.raises(
+        InputError, match=r"nomogram key 'baseline.cumhaz\[\d+\]' must be at most [\d.e+]+, got 1e\+300"
+    ):
+        CoxNomogram.load(nomogram_file)
+
+
+def test_a_nomogram_nested_100000_deep_is_one_line(nomogram_file, tmp_path, capsys):
+    nomogram_file.write_text('{"format": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    sheet = write_sheet(tmp_path / "new.tsv", new_sheet())
+    status, err = score_cli(nomogram_file, sheet, tmp_path / "scores.tsv", capsys)
+    assert status == 2
+    assert err == (
+        f"survsig score: {nomogram_file}: the nomogram file nests arrays and objects more than 64 deep: "
+        "not a file of this workflow\n"
+    )

@@ -13,7 +13,7 @@ SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
 
 
 def load(name):
-    return yaml.safe_load((REPO / "config" / name).read_text())
+    return yaml.safe_load((REPO / "config" / name).read_text(encoding="utf-8"))
 
 
 def merged(*names):
@@ -77,7 +77,7 @@ def keys_of(tree, prefix=""):
 
 
 def test_every_config_key_is_documented():
-    readme = (REPO / "config" / "README.md").read_text()
+    readme = (REPO / "config" / "README.md").read_text(encoding="utf-8")
     for key in keys_of(merged()):
         assert f"`{key}`" in readme, f"config/README.md does not document `{key}`"
 

@@ -32,7 +32,7 @@ WILDCARD = re.compile(r"\{[^}]*\}")
 def prose(document: Path) -> str:
     """The document with its fenced code blocks blanked out (line numbers kept)."""
     lines, fenced = [], False
-    for line in document.read_text().splitlines():
+    for line in document.read_text(encoding="utf-8").splitlines():
         fence = line.lstrip().startswith("```")
         lines.append("" if fenced or fence else line)
         fenced = fenced != fence

@@ -29,6 +29,7 @@ from survsig.core import columns as C
 from survsig.core import images as im
 from survsig.core.errors import InputError
 from survsig.core.io import atomic_path, first_repeat, read_table, write_tsv
+from survsig.core.paths import SHEET_MAX_BYTES, checked_input_path
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +120,13 @@ def _read_strict(path, *, n_fields=None, **kwargs) -> pd.DataFrame:
     raise InputError(f"cannot parse table: {str(problem).strip()}", file=path) from None
 
 
-def _read_sheet(path) -> pd.DataFrame:
-    """Read a CSV/TSV sheet as text, so ids like ``007`` and bad cells survive as written."""
+def _read_sheet(path, what) -> pd.DataFrame:
+    """Read a CSV/TSV sheet as text, so ids like ``007`` and bad cells survive as written.
+
+    ``what`` names the sheet (``"the clinical sheet"``) when it is no file that may be
+    read (:func:`~survsig.core.paths.checked_input_path`: a folder, a named pipe, a device).
+    """
+    checked_input_path(path, what=what, max_bytes=SHEET_MAX_BYTES)
     header = _read_strict(path, header=None, nrows=1, dtype=str, keep_default_na=False)
     names = [str(name).strip() for name in header.iloc[0]]
     # pandas would rename a repeated column ("age", "age.1") and read the first silently
@@ -390,7 +396,7 @@ def validate_clinical(path, *, columns=None, labels=None) -> pd.DataFrame:
     """
     names = _column_names(columns)
     _check_labels_config(labels)
-    sheet = _read_sheet(path)
+    sheet = _read_sheet(path, "the clinical sheet")
     _require_columns(sheet, path, names, C.CLINICAL_REQUIRED)
     # optional columns: present in the sheet, or named in the config (then required)
     optional = [
@@ -499,7 +505,7 @@ def validate_images(path, patient_ids, *, columns=None) -> pd.DataFrame:
         the image path in the message).
     """
     names = _column_names(columns)
-    sheet = _read_sheet(path)
+    sheet = _read_sheet(path, "the image sheet")
     for canon in C.IMAGE_COLUMNS:
         # the user writes this sheet for the pipeline: a renamed clinical patient_id
         # column may still be called patient_id here
@@ -627,6 +633,7 @@ def validate_rnaseq(path, patient_ids) -> pd.DataFrame:
         and the sample column), missing or duplicate gene ids, duplicate sample columns,
         or samples absent from the clinical sheet.
     """
+    checked_input_path(path, what="the RNA-seq counts", max_bytes=SHEET_MAX_BYTES)
     header = _read_strict(path, header=None, nrows=1, dtype=str, keep_default_na=False)
     names = [str(name).strip() for name in header.iloc[0]]
     # positional names: pandas would otherwise rename duplicate sample columns

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from survsig.core.errors import InputError
 from survsig.core.io import atomic_path
+from survsig.core.paths import SHEET_MAX_BYTES, checked_input_path
 
 
 def read_gmt(path) -> dict[str, list[str]]:
@@ -14,11 +13,12 @@ def read_gmt(path) -> dict[str, list[str]]:
     Raises
     ------
     InputError
-        When the file is missing, or a line has no genes, or a set name repeats.
+        When the file is missing or no regular file that may be read (a folder, a named
+        pipe, a device: :func:`~survsig.core.paths.checked_input_path`), larger than
+        :data:`~survsig.core.paths.SHEET_MAX_BYTES`, or a line has no genes, or a set
+        name repeats.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("gene-set file not found", file=path)
+    path = checked_input_path(path, what="the gene-set file", max_bytes=SHEET_MAX_BYTES)
     sets: dict[str, list[str]] = {}
     with open(path, encoding="utf-8") as handle:
         for row, line in enumerate(handle, start=1):

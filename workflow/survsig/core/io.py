@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import tempfile
@@ -37,6 +38,31 @@ def _temp_name_parts(path: Path):
     return f".{path.name}.", path.suffix or ".tmp"
 
 
+#: Errors of a write that are the output's to report: a full or read-only disk, a
+#: denied write, a folder that cannot take the file.
+_WRITE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR, errno.EISDIR}
+)
+
+
+def _write_cause(err: BaseException, tmp) -> OSError | None:
+    """The OSError of writing ``tmp`` in ``err``'s chain: one naming ``tmp`` (or no file)
+    with an errno of :data:`_WRITE_ERRNOS`; None when the error is another's."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in _WRITE_ERRNOS:
+            if err.filename is None or str(err.filename) == str(tmp):
+                return err
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _naming(err: OSError, path) -> OSError:
+    """``err`` again, naming ``path`` (the output asked for) instead of a temporary file."""
+    return OSError(err.errno, err.strerror or str(err), str(path))
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; move it into place only on success.
@@ -44,19 +70,31 @@ def atomic_path(path):
     A failing writer leaves nothing at ``path``, so no half-written output survives
     (a writer killed outright, as by ``kill -9``, leaves its temporary file: see
     :func:`remove_stale_temp_files`).
+
+    A file-system error of the write (a full or read-only disk, a denied write, a folder
+    that cannot take the file) is raised again as an :class:`OSError` naming ``path``,
+    the output the user asked for, not the hidden temporary file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     prefix, suffix = _temp_name_parts(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
-    os.close(fd)
-    # mkstemp makes the file private (0600); outputs get the usual umask permissions
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
+    except OSError as err:
+        raise _naming(err, path) from err
+    os.close(fd)
+    try:
+        # mkstemp makes the file private (0600); outputs get the usual umask permissions
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         yield Path(tmp)
         os.replace(tmp, path)
+    except Exception as err:
+        cause = _write_cause(err, tmp)
+        if cause is None:
+            raise
+        raise _naming(cause, path) from err
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -1,5 +1,6 @@
-"""Checked reading of JSON files written by the workflow (nomograms): typed reads of
-each key, one :class:`~survsig.core.errors.InputError` per problem, naming file and key."""
+"""Checked reading of JSON files written by the workflow (nomograms): the file itself
+(:func:`read_json`: a regular file of bounded size and nesting) and typed reads of each
+key, one :class:`~survsig.core.errors.InputError` per problem, naming file and key."""
 
 from __future__ import annotations
 
@@ -10,8 +11,66 @@ import numpy as np
 import pandas as pd
 
 from survsig.core.errors import InputError
+from survsig.core.paths import JSON_MAX_BYTES, read_checked_bytes
 
 MISSING = object()
+
+#: Deepest nesting of arrays and objects read: 64. A nomogram file nests 5 deep
+#: (``points_scale.axes.{term}.values``); Python's parser recurses once per level and
+#: fails with a RecursionError some thousand levels down.
+MAX_JSON_DEPTH = 64
+
+
+def json_depth(value, limit: int) -> int:
+    """Deepest nesting of arrays and objects in the parsed ``value``, counted up to
+    ``limit + 1`` (the walk stops there), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if not isinstance(item, (list, dict)):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def read_json(path, *, what, max_bytes=JSON_MAX_BYTES, max_depth=MAX_JSON_DEPTH):
+    """The JSON value in the file ``path``, read with bounds on size and nesting.
+
+    Parameters
+    ----------
+    path : str or path
+    what : str
+        What the file is, with its article (``"the nomogram file"``), for the message.
+    max_bytes : int
+        Largest file read (:data:`~survsig.core.paths.JSON_MAX_BYTES`).
+    max_depth : int
+        Deepest nesting of arrays and objects (:data:`MAX_JSON_DEPTH`).
+
+    Raises
+    ------
+    InputError
+        Naming the file: not a regular file that may be read
+        (:func:`~survsig.core.paths.read_checked_bytes`), too large, not UTF-8 text, not
+        JSON, or nested deeper than ``max_depth``.
+    """
+    data = read_checked_bytes(path, what=what, max_bytes=max_bytes)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{what} is not text ({err})", file=path) from None
+    too_deep = f"{what} nests arrays and objects more than {max_depth} deep: not a file of this workflow"
+    try:
+        value = json.loads(text)
+    except RecursionError:  # the parser gives up some thousand levels down
+        raise InputError(too_deep, file=path) from None
+    except ValueError as err:
+        raise InputError(f"{what} is not valid JSON ({err})", file=path) from None
+    if json_depth(value, max_depth) > max_depth:
+        raise InputError(too_deep, file=path)
+    return value
 
 
 def json_type(value) -> str:
@@ -126,6 +185,12 @@ class JsonKeys:
     def close(self, actual, expected, key, what) -> None:
         """Refuse ``actual`` unless it equals ``expected`` (recomputed from other keys) to rounding."""
         actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+        overflow = ~np.isfinite(expected)
+        if overflow.any():  # inf equals inf: such a check would pass anything
+            i = int(np.flatnonzero(overflow.ravel())[0])
+            raise self.error(
+                key, f"cannot be checked: {what} is not finite ({float(expected.ravel()[i])!r}): numbers too large"
+            )
         tolerance = 1e-9 * (1.0 + np.abs(expected))
         far = np.abs(actual - expected) > tolerance
         if far.any():

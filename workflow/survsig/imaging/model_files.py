@@ -21,6 +21,7 @@ import torch
 
 from survsig.core.errors import InputError
 from survsig.core.io import atomic_path
+from survsig.core.paths import MODEL_MAX_BYTES, open_checked
 from survsig.imaging.network import ARCHITECTURE, create_model
 from survsig.imaging.slice_data import SliceData
 from survsig.imaging.slices import CHANNELS
@@ -80,8 +81,42 @@ def save_torch_file(payload, path) -> None:
         torch.save(payload, handle)
 
 
+#: torch's two wordings of the first global a weights-only load would not build:
+#: ``Unsupported global: GLOBAL io.open was not an allowed global`` (a global not allowed)
+#: and ``unsupported GLOBAL posix.system whose module posix is blocked`` (a global of a
+#: blocked module, as ``os.system``).
+_FORBIDDEN_GLOBAL = (
+    re.compile(r"Unsupported global: GLOBAL (\S+)"),
+    re.compile(r"unsupported GLOBAL (\S+) whose module \S+ is blocked"),
+)
+
+
+def _forbidden_global(text: str) -> str | None:
+    """The global (``posix.system``) a weights-only load refused to build, from torch's
+    message ``text``; None when ``text`` is another failure."""
+    for pattern in _FORBIDDEN_GLOBAL:
+        found = pattern.search(text)
+        if found:
+            return found.group(1).rstrip(".,;")
+    return None
+
+
+def _read_failure(text: str) -> str:
+    """torch's reason for a file it could not read, without its advice to load the file
+    with ``weights_only=False`` (which would run whatever code it holds)."""
+    detail = re.search(r"WeightsUnpickler error:\s*([^\n]+)", text)
+    if detail:
+        return detail.group(1).strip()
+    first = text.strip().splitlines()[0] if text.strip() else "unknown error"
+    return "not plain weights" if "weights_only" in first else first
+
+
 def load_weights_file(path, *, map_location, what):
     """``torch.load`` with ``weights_only=True``: tensors and plain data, never code.
+
+    The file is checked and opened first (:func:`~survsig.core.paths.open_checked`): a
+    regular file of at most :data:`~survsig.core.paths.MODEL_MAX_BYTES`, never a named
+    pipe or a device, which would block or stream without end.
 
     Parameters
     ----------
@@ -93,24 +128,24 @@ def load_weights_file(path, *, map_location, what):
     Raises
     ------
     InputError
-        Naming the file, when it is unreadable or holds other Python objects (refused
-        before any of them is built).
+        Naming the file, when it is not a regular file, too large, unreadable, or holds
+        Python objects other than weights and plain data: it is then refused for safety
+        before any of them is built, and the message says so (never how to load it
+        anyway: loading it without ``weights_only`` would run its code).
     """
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises RuntimeError, OSError, EOFError, ...
-        text = str(err)
-        # torch names the first function or class the restricted unpickler would not build
-        forbidden = re.search(r"Unsupported global: GLOBAL (\S+)", text)
-        if forbidden:
-            raise InputError(
-                f"refused: the {what} holds Python objects other than weights and plain data "
-                f"(here {forbidden.group(1)}; loading it could run code); it was not written by this workflow",
-                file=path,
-            ) from None
-        detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
-        reason = detail.group(1) if detail else (text.splitlines()[0] if text else type(err).__name__)
-        raise InputError(f"cannot read {what} (cut short, or not a PyTorch file): {reason}", file=path) from None
+    with open_checked(path, what=f"the {what}", max_bytes=MODEL_MAX_BYTES) as handle:
+        try:
+            return torch.load(handle, map_location=map_location, weights_only=True)
+        except Exception as err:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError, ...
+            text = str(err)
+    refused = _forbidden_global(text)
+    if refused is not None:
+        raise InputError(
+            f"refused: the {what} holds Python objects other than weights and plain data (here {refused}); "
+            "it is refused for safety, as loading it could run code, and was not written by this workflow",
+            file=path,
+        )
+    raise InputError(f"cannot read {what} (cut short, or not a PyTorch file): {_read_failure(text)}", file=path)
 
 
 def read_model_file(path) -> dict:

@@ -24,13 +24,32 @@ import pandas as pd
 from survsig.core import columns as col
 from survsig.core.errors import InputError
 from survsig.core.io import atomic_path
-from survsig.core.jsonkeys import JsonKeys, json_type, show
+from survsig.core.jsonkeys import JsonKeys, json_type, read_json, show
 from survsig.statistics.axes import axis_values, points_scale
 from survsig.statistics.terms import Term, design_matrix, term_for
 from survsig.survival.cox import TIES, CoxFit, baseline_cumulative_hazard, fit_cox, linear_predictor
 
 #: Version tag written into every nomogram JSON file.
 JSON_FORMAT = "survsig-cox-nomogram/1"
+
+#: How far beyond its training range a continuous value may lie, in widths of that
+#: range, before scoring refuses it rather than flags it
+#: (:func:`~survsig.statistics.scoring.accepted_range`): a value one width beyond either
+#: end already scores up to twice the term's span of points.
+EXTRAPOLATION_WIDTHS = 1.0
+
+#: Largest linear predictor, in absolute value, a nomogram file may give any patient it
+#: scores (every value of :data:`EXTRAPOLATION_WIDTHS`' widened training ranges, 0 and 1
+#: of a binary term): 100, a hazard ratio of e^100 (about 3e43) against the average
+#: patient. Fitted Cox models stay within a few units (the study's within +-5); the bound
+#: keeps every lp, exp(lp) (which overflows past 709) and survival finite, so a file with
+#: a coefficient of 1e308 is refused instead of scoring lp = inf and survival 0 or 1.
+MAX_ABS_LP = 100.0
+
+#: Most patients (``n``) a nomogram file may count: a billion, more than any cohort. With
+#: :data:`MAX_ABS_LP` it bounds the baseline cumulative hazard: each death adds at most
+#: exp(MAX_ABS_LP) to it (Breslow's 1 / the sum of the risk set's exp(lp)).
+MAX_PATIENTS = 10**9
 
 
 # --------------------------------------------------------------------------- nomogram
@@ -261,9 +280,12 @@ class CoxNomogram:
             key or one of the wrong type; an unknown term kind or a binary term without
             its labels; coefficients, means or standard errors missing, extra or not
             finite; a baseline whose times are negative or not strictly increasing, or
-            whose cumulative hazard is negative, decreasing or not finite; a baseline
-            survival outside [0, 1] or not the baseline's; a points scale missing, not
-            finite or not the coefficients'.
+            whose cumulative hazard is negative, decreasing, not finite or above
+            ``events`` x exp(:data:`MAX_ABS_LP`); a baseline survival outside [0, 1] or
+            not the baseline's; a points scale missing, not finite or not the
+            coefficients'; coefficients, means and training ranges that give a patient
+            scoring accepts a linear predictor beyond +-:data:`MAX_ABS_LP`, or points
+            that are not finite (:func:`_check_scored_lp`).
         """
         keys = JsonKeys(file, kind="nomogram")
         if not isinstance(data, dict):
@@ -304,19 +326,25 @@ class CoxNomogram:
         model.cov_ = pd.DataFrame(
             [keys.numbers(r, f"cov[{i}]", length=len(names)) for i, r in enumerate(rows)], index=names, columns=names
         )
-        model.n_ = keys.number(keys.get(data, "n"), "n", low=1, integer=True)
+        model.n_ = keys.number(keys.get(data, "n"), "n", low=1, high=MAX_PATIENTS, integer=True)
         model.events_ = keys.number(keys.get(data, "events"), "events", low=1, high=model.n_, integer=True)
         model.loglik_, model.loglik_null_, model.aic_ = (
             keys.number(keys.get(data, k), k) for k in ("loglik", "loglik_null", "aic")
         )
-        lp_range = keys.numbers(keys.get(data, "lp_range"), "lp_range", length=2)
+        lp_range = keys.numbers(keys.get(data, "lp_range"), "lp_range", length=2, low=-MAX_ABS_LP, high=MAX_ABS_LP)
         if lp_range[0] > lp_range[1]:
             raise keys.error("lp_range", f"must be [lowest, highest], got {show(lp_range.tolist())}")
         model.lp_range_ = (float(lp_range[0]), float(lp_range[1]))
 
         baseline = keys.mapping(keys.get(data, "baseline"), "baseline")
         times = keys.numbers(keys.get(baseline, "times", "baseline"), "baseline.times", low=0)
-        cumhaz = keys.numbers(keys.get(baseline, "cumhaz", "baseline"), "baseline.cumhaz", low=0, length=len(times))
+        cumhaz = keys.numbers(
+            keys.get(baseline, "cumhaz", "baseline"),
+            "baseline.cumhaz",
+            low=0,
+            high=model.events_ * math.exp(MAX_ABS_LP),
+            length=len(times),
+        )
         step = np.flatnonzero(np.diff(times) <= 0)
         if len(step):
             i = int(step[0]) + 1
@@ -345,6 +373,7 @@ class CoxNomogram:
 
         model.scale_ = _points_scale_from_dict(keys, data, model)
         model.training_range_ = _training_range_from_dict(keys, data, model)
+        _check_scored_lp(keys, model)
         model.baseline_survival_ = _baseline_survival_from_dict(keys, data, model)
         return model
 
@@ -367,20 +396,12 @@ class CoxNomogram:
         Raises
         ------
         InputError
-            The file cannot be read, is not JSON, or holds no valid nomogram (naming
-            the file and the key).
+            The file is not a regular file that may be read (a folder, a named pipe, a
+            device), is larger than :data:`~survsig.core.paths.JSON_MAX_BYTES`, is not
+            JSON, nests deeper than :data:`~survsig.core.jsonkeys.MAX_JSON_DEPTH`, or
+            holds no valid nomogram (naming the file and the key).
         """
-        try:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as err:
-            raise InputError(f"cannot read the nomogram file ({err.strerror or err})", file=path) from None
-        except ValueError as err:  # not UTF-8
-            raise InputError(f"the nomogram file is not text ({err})", file=path) from None
-        try:
-            data = json.loads(text)
-        except ValueError as err:
-            raise InputError(f"the nomogram file is not valid JSON ({err})", file=path) from None
+        data = read_json(path, what="the nomogram file")
         return cls.from_dict(data, file=path)
 
 
@@ -397,6 +418,15 @@ def _points_scale_from_dict(keys: JsonKeys, data: dict, model: CoxNomogram) -> d
     extra = [k for k in axes if k not in model.term_names]
     if extra:
         raise keys.error(f"{where}.axes", f"has an axis {extra[0]!r} that is not a term of the nomogram")
+    # a crafted coefficient may overflow the products: the checks refuse the inf, and no
+    # RuntimeWarning adds lines to the one-line message
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _checked_points_scale(keys, scale, model, sc=sc, intercept=intercept, maxscale=maxscale, axes=axes)
+
+
+def _checked_points_scale(keys: JsonKeys, scale: dict, model: CoxNomogram, *, sc, intercept, maxscale, axes) -> dict:
+    """The axes, intercept and ticks of :func:`_points_scale_from_dict`, each checked."""
+    where = "points_scale"
     checked = {}
     for term in model.terms:
         at = f"{where}.axes.{term.name}"
@@ -452,6 +482,74 @@ def _training_range_from_dict(keys: JsonKeys, data: dict, model: CoxNomogram) ->
             raise keys.error(f"training_range.{name}", f"must be [lowest, highest], got {show([low, high])}")
         out[name] = (float(low), float(high))
     return out
+
+
+def plausible_bounds() -> dict:
+    """Column -> (lowest, highest) value that can be a patient's: the bounds the
+    clinical sheet is validated with (age 0-120 years, SUV 0-200 g/mL)."""
+    return {"age": (0.0, float(col.MAX_AGE)), **{c: (0.0, float(col.MAX_SUV)) for c in col.SUV_COLUMNS}}
+
+
+def accepted_range(nomogram: CoxNomogram, term: Term) -> tuple:
+    """Values of continuous ``term`` that :func:`~survsig.statistics.scoring.score_new_patients`
+    scores: ``(low, high)``.
+
+    The training range widened by :data:`EXTRAPOLATION_WIDTHS` of its width on each
+    side, cut to the plausible bounds of the column (:func:`plausible_bounds`; the
+    training range itself is always accepted).
+    """
+    low, high = nomogram.training_range_[term.name]
+    with np.errstate(over="ignore", invalid="ignore"):  # a crafted range may overflow: _check_scored_lp refuses it
+        width = np.float64(high) - np.float64(low)
+        lo, hi = low - EXTRAPOLATION_WIDTHS * width, high + EXTRAPOLATION_WIDTHS * width
+    bounds = plausible_bounds().get(term.source)
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return float(min(lo, low)), float(max(hi, high))
+
+
+def scored_extremes(nomogram: CoxNomogram, term: Term) -> np.ndarray:
+    """The lowest and highest value of ``term`` scoring may meet: :func:`accepted_range`
+    for a continuous term, 0 and 1 for a binary one."""
+    if term.kind == "binary":
+        return np.array([0.0, 1.0])
+    return np.array(accepted_range(nomogram, term))
+
+
+def _check_scored_lp(keys: JsonKeys, model: CoxNomogram) -> None:
+    """Refuse a file whose coefficients, means and training ranges give a patient it may
+    score a linear predictor beyond +-:data:`MAX_ABS_LP`, or points that are not finite.
+
+    Each term adds ``coef x (value - mean)`` to the linear predictor, linear in the
+    value, so its largest share in absolute value is at one end of
+    :func:`scored_extremes`; the sum of those shares bounds every patient's lp. Points
+    are likewise checked at both ends. The term with the largest share is named.
+    """
+    sc = model.scale_["sc"]
+    reach = {}
+    with np.errstate(over="ignore", invalid="ignore"):
+        for term in model.terms:
+            ends = scored_extremes(model, term)
+            coef, mean = model.coef_[term.name], model.means_[term.name]
+            share = np.abs(coef * (ends - mean))
+            reach[term.name] = float(share.max()) if np.isfinite(share).all() else math.inf
+            points = (coef * ends - min(model.scale_["axes"][term.name]["xbeta"])) * sc
+            if not np.isfinite(points).all():
+                raise keys.error(
+                    f"points_scale.axes.{term.name}",
+                    f"gives points that are not finite for {term.source} from {ends[0]:g} to {ends[1]:g}",
+                )
+    total = sum(reach.values())
+    if total > MAX_ABS_LP:
+        name = max(reach, key=reach.get)
+        term = next(t for t in model.terms if t.name == name)
+        ends = scored_extremes(model, term)
+        raise keys.error(
+            f"coef.{name}",
+            f"({model.coef_[name]:g}) gives the patients the nomogram scores a linear predictor beyond "
+            f"+-{MAX_ABS_LP:g} (|coef x (value - mean)| reaches {reach[name]:g} for {term.source} from "
+            f"{ends[0]:g} to {ends[1]:g}): no fitted Cox model does; was the file edited?",
+        )
 
 
 def _baseline_survival_from_dict(keys: JsonKeys, data: dict, model: CoxNomogram) -> dict:

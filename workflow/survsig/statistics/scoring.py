@@ -3,7 +3,7 @@
 :func:`score_table` gives the linear predictor of each patient of the study (the scores
 file). :func:`score_new_patients` scores a sheet of new patients (points per term, total
 points, linear predictor, survival) once every row is checked: continuous values outside
-the training range are flagged, those beyond :func:`accepted_range` refused.
+the training range are flagged, those beyond :func:`~survsig.statistics.nomogram.accepted_range` refused.
 :func:`score_new_patients_file` is the one implementation behind ``survsig score`` and rule
 ``score_new``.
 """
@@ -18,8 +18,12 @@ import pandas as pd
 from survsig.core import columns as col
 from survsig.core.errors import InputError
 from survsig.core.io import first_repeat, read_table, write_tsv
-from survsig.statistics.nomogram import CoxNomogram
-from survsig.statistics.terms import Term, design_matrix
+from survsig.core.paths import SHEET_MAX_BYTES, checked_input_path, checked_output_path
+
+# the accepted values are the nomogram's: its file is refused when they could score
+# beyond its MAX_ABS_LP
+from survsig.statistics.nomogram import CoxNomogram, accepted_range, plausible_bounds
+from survsig.statistics.terms import design_matrix
 
 log = logging.getLogger(__name__)
 
@@ -37,36 +41,9 @@ def score_table(nomogram: CoxNomogram, frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-#: How far beyond its training range a continuous value may lie, in widths of that
-#: range, before it is refused rather than flagged: a value one width beyond either end
-#: already scores up to twice the term's span of points.
-EXTRAPOLATION_WIDTHS = 1.0
-
 #: Column that lists, per new patient, the terms whose values lie outside the
 #: training range (``;``-separated; empty when none).
 OUTSIDE_TRAINING_RANGE = "outside_training_range"
-
-
-def plausible_bounds() -> dict:
-    """Column -> (lowest, highest) value that can be a patient's: the bounds the
-    clinical sheet is validated with (age 0-120 years, SUV 0-200 g/mL)."""
-    return {"age": (0.0, float(col.MAX_AGE)), **{c: (0.0, float(col.MAX_SUV)) for c in col.SUV_COLUMNS}}
-
-
-def accepted_range(nomogram: CoxNomogram, term: Term) -> tuple:
-    """Values of continuous ``term`` that :func:`score_new_patients` scores: ``(low, high)``.
-
-    The training range widened by :data:`EXTRAPOLATION_WIDTHS` of its width on each
-    side, cut to the plausible bounds of the column (:func:`plausible_bounds`; the
-    training range itself is always accepted).
-    """
-    low, high = nomogram.training_range_[term.name]
-    width = high - low
-    lo, hi = low - EXTRAPOLATION_WIDTHS * width, high + EXTRAPOLATION_WIDTHS * width
-    bounds = plausible_bounds().get(term.source)
-    if bounds is not None:
-        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
-    return min(lo, low), max(hi, high)
 
 
 def score_new_patients(nomogram: CoxNomogram, sheet: pd.DataFrame, *, file=None) -> pd.DataFrame:
@@ -80,7 +57,7 @@ def score_new_patients(nomogram: CoxNomogram, sheet: pd.DataFrame, *, file=None)
 
     * every row has a patient id and no id repeats;
     * every term's column is there, with finite numbers or the term's labels;
-    * continuous values lie in :func:`accepted_range`: the training range widened by
+    * continuous values lie in :func:`~survsig.statistics.nomogram.accepted_range`: the training range widened by
       its width on each side, within the column's plausible bounds (age 0-120 years,
       SUV 0-200 g/mL). Beyond it a value is a typo or a unit error, or so far from the
       training data that the nomogram's extrapolation means nothing (age 300 would
@@ -199,9 +176,13 @@ def read_new_patients(path) -> pd.DataFrame:
     Raises
     ------
     InputError
-        The sheet cannot be read or parsed, or a column name repeats in its header
-        (pandas would read the first and rename the second).
+        The sheet is not a regular file that may be read (a folder, a named pipe, a
+        device: :func:`~survsig.core.paths.checked_input_path`) or is larger than
+        :data:`~survsig.core.paths.SHEET_MAX_BYTES`, cannot be read or parsed, or a
+        column name repeats in its header (pandas would read the first and rename the
+        second).
     """
+    checked_input_path(path, what="the sheet of new patients", max_bytes=SHEET_MAX_BYTES)
     try:
         header = read_table(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
         sheet = read_table(path, dtype={col.PATIENT_ID: str})
@@ -220,16 +201,20 @@ def score_new_patients_file(nomogram_path, sheet_path, output_path) -> pd.DataFr
     """Score the sheet of new patients ``sheet_path`` with the nomogram file
     ``nomogram_path`` and write the table to ``output_path`` (TSV).
 
-    One implementation for ``survsig score`` and rule ``score_new``: every check of
+    One implementation for ``survsig score`` and rule ``score_new``: the output path is
+    checked first (:func:`~survsig.core.paths.checked_output_path`: not empty, not a
+    folder or a device, neither of the two inputs), then every check of
     :meth:`survsig.statistics.nomogram.CoxNomogram.load`, :func:`read_new_patients` and
     :func:`score_new_patients` runs before anything is written, and the table is written
-    atomically, so on an error no output exists.
+    atomically, so on an error no output exists (a write the disk refuses names
+    ``output_path``).
 
     Returns
     -------
     pandas.DataFrame
         The table written (:func:`score_new_patients`).
     """
+    checked_output_path(output_path, what="the output", inputs=(nomogram_path, sheet_path))
     nomogram = CoxNomogram.load(nomogram_path)
     table = score_new_patients(nomogram, read_new_patients(sheet_path), file=str(sheet_path))
     write_tsv(table, output_path, float_format="%.10g")
