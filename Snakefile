@@ -9,6 +9,7 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
+include: "workflow/rules/dicom.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/preprocess.smk"

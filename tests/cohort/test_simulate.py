@@ -450,3 +450,18 @@ def test_mixed_format_cohort_validates_and_preprocesses_as_the_nifti_one(tmp_pat
         np.testing.assert_allclose(got["boxes_mm"], expected["boxes_mm"], atol=1e-4)
     for log in (runs["mixed"] / "logs").rglob("*.log"):
         assert " WARNING " not in log.read_text(), log
+
+
+def test_writing_a_dicom_series_keeps_the_locale(tmp_path):
+    """GDCM's writer switches the process to the C locale; the text files a job opens after
+    writing DICOM must still be read as UTF-8."""
+    import locale
+
+    from survsig.cohort.image_files import write_dicom_series
+    from survsig.cohort.phantoms import Grid
+
+    before = locale.setlocale(locale.LC_ALL)
+    grid = Grid((8, 8, 3), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0))
+    write_dicom_series(np.zeros((3, 8, 8), np.float32), grid, tmp_path / "ct", modality="CT", patient_id="P1", seed=1)
+    assert len(list((tmp_path / "ct").iterdir())) == 3
+    assert locale.setlocale(locale.LC_ALL) == before

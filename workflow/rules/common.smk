@@ -60,10 +60,35 @@ REPORT_STAGES = {
 
 SYNTHETIC_DIR = "results/synthetic"
 VALIDATED_DIR = "results/validated"
+# A DICOM export imported as images and their sheet (dicom.smk)
+IMPORTED_DIR = "results/imported"
 
 
 def uses_synthetic_cohort():
     return config["cohort"]["source"] == "synthetic"
+
+
+def uses_dicom_export():
+    """Whether the synthetic cohort is written as a hospital's DICOM export
+    (synthetic.image_format dicom_rt), which rule import_dicom turns into the images."""
+    return uses_synthetic_cohort() and config["synthetic"]["image_format"] == "dicom_rt"
+
+
+def simulate_outputs():
+    """Outputs of the simulate rule: the images and their sheet, or the DICOM export
+    (whose sheet rule import_dicom writes)."""
+    if uses_dicom_export():
+        images = {"dicom_dir": directory(f"{SYNTHETIC_DIR}/dicom")}
+    else:
+        images = {"images": f"{SYNTHETIC_DIR}/images.tsv", "image_dir": directory(f"{SYNTHETIC_DIR}/images")}
+    return {
+        "clinical": f"{SYNTHETIC_DIR}/clinical.tsv",
+        **images,
+        "rnaseq": f"{SYNTHETIC_DIR}/rnaseq_counts.tsv",
+        "rnaseq_truth": f"{SYNTHETIC_DIR}/rnaseq_truth.tsv",
+        "genesets": f"{SYNTHETIC_DIR}/genesets.gmt",
+        "ground_truth": f"{SYNTHETIC_DIR}/ground_truth.tsv",
+    }
 
 
 def has_rnaseq():
@@ -73,11 +98,12 @@ def has_rnaseq():
 
 
 def cohort_sheets(wildcards=None):
-    """Input sheets of the validate rule: simulated, or the user's own."""
+    """Input sheets of the validate rule: simulated (the image sheet imported from the
+    DICOM export with synthetic.image_format dicom_rt), or the user's own."""
     if uses_synthetic_cohort():
         sheets = {
             "clinical": f"{SYNTHETIC_DIR}/clinical.tsv",
-            "images": f"{SYNTHETIC_DIR}/images.tsv",
+            "images": f"{IMPORTED_DIR}/images.tsv" if uses_dicom_export() else f"{SYNTHETIC_DIR}/images.tsv",
         }
         if has_rnaseq():
             sheets["rnaseq"] = f"{SYNTHETIC_DIR}/rnaseq_counts.tsv"

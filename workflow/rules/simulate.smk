@@ -1,16 +1,12 @@
 # The built-in synthetic cohort: clinical sheet, CT/PET/ROI images (NIfTI, NRRD, MetaImage or DICOM
-# series, synthetic.image_format), RNA-seq counts, a demo gene-set library and the ground truth of the hazard.
+# series, synthetic.image_format) with their sheet, RNA-seq counts, a demo gene-set library and the
+# ground truth of the hazard. With image_format dicom_rt the images are a hospital's DICOM export
+# instead (results/synthetic/dicom), which rule import_dicom (dicom.smk) turns into images and sheet.
 
 
 rule simulate:
     output:
-        clinical=f"{SYNTHETIC_DIR}/clinical.tsv",
-        images=f"{SYNTHETIC_DIR}/images.tsv",
-        image_dir=directory(f"{SYNTHETIC_DIR}/images"),
-        rnaseq=f"{SYNTHETIC_DIR}/rnaseq_counts.tsv",
-        rnaseq_truth=f"{SYNTHETIC_DIR}/rnaseq_truth.tsv",
-        genesets=f"{SYNTHETIC_DIR}/genesets.gmt",
-        ground_truth=f"{SYNTHETIC_DIR}/ground_truth.tsv",
+        **simulate_outputs(),
     log:
         "logs/simulate.log",
     conda:

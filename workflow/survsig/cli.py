@@ -9,6 +9,9 @@ radiomics feature job, as light as the preprocessing's).
 ``survsig score NOMOGRAM_JSON SHEET -o OUTPUT`` scores a sheet of new patients with a
 saved nomogram, as rule ``score_new`` does; bad input prints one line and exits with
 status 2.
+``survsig import-dicom ROOT --out DIR`` turns a hospital's DICOM export (CT, PET in Bq/mL,
+the ROI as RTSTRUCT or DICOM-SEG) into NIfTI CT, SUV PET and ROI per patient and the image
+sheet ``DIR/images.tsv``; bad input prints one line, exits with status 2 and writes nothing.
 """
 
 from __future__ import annotations
@@ -104,13 +107,55 @@ def _score(args):
         raise SystemExit(2) from None
     except Exception as err:  # a full disk or a denied write, perhaps under another error
         problem = storage_error(err)
-        if problem is None:
+        if problem is not None:
+            print(f"survsig score: {problem}", file=sys.stderr)
+            raise SystemExit(1) from None
+        unwritable = _output_error(err, args.output)
+        if unwritable is None:
             raise
-        print(f"survsig score: {problem}", file=sys.stderr)
-        raise SystemExit(1) from None
+        # a folder that takes no files (/proc): the -o given is wrong, as bad input is
+        print(f"survsig score: cannot write {args.output} ({unwritable.strerror})", file=sys.stderr)
+        raise SystemExit(2) from None
     finally:
         logger.removeHandler(handler)
     print(f"scored {len(table)} patient(s): {args.output}")
+
+
+def _import_dicom(args):
+    import sys
+
+    from survsig.cohort.dicom_import import import_dicom, summary_text
+    from survsig.core.errors import InputError
+    from survsig.core.logs import storage_error
+
+    def progress(number, total, patient_id, message):
+        print(f"patient {number}/{total} {patient_id}: {message}", file=sys.stderr, flush=True)
+
+    try:
+        summary = import_dicom(args.root, args.out, roi_pattern=args.roi, suv_kind=args.suv, progress=progress)
+    except InputError as err:
+        print(f"survsig import-dicom: {_one_line(err)}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as err:  # a full disk or a denied write, perhaps under another error
+        problem = storage_error(err)
+        if problem is None:
+            raise
+        print(f"survsig import-dicom: {problem}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(summary_text(summary))
+    print(f"imported {len(summary)} patient(s): {Path(args.out) / 'images.tsv'}")
+
+
+def _output_error(err, output) -> OSError | None:
+    """The OSError in ``err``'s chain that names ``output`` (atomic writes name the
+    output asked for, not their temporary file), or None."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.filename is not None and str(err.filename) == str(output):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def _one_line(err) -> str:
@@ -160,6 +205,22 @@ def main(argv=None):
     score.add_argument("sheet", metavar="SHEET", help="CSV or TSV of new patients")
     score.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="TSV to write")
     score.set_defaults(run=_score)
+    dicom = commands.add_parser(
+        "import-dicom",
+        help="a DICOM export to NIfTI CT, SUV PET and ROI per patient and the image sheet DIR/images.tsv",
+        description="Walk ROOT, a folder of DICOM files in any order (CT and PET series, the ROI as "
+        "RTSTRUCT or DICOM-SEG; one patient per PatientID), and write DIR/{patient}/ct.nii.gz (HU), "
+        "pet.nii.gz (SUV from the PET header), roi.nii.gz (on the CT grid), DIR/images.tsv (the image "
+        "sheet) and DIR/import_summary.tsv. DIR must be new or empty. Bad input: one line on stderr, "
+        "status 2, nothing written.",
+    )
+    dicom.add_argument("root", metavar="ROOT", help="folder of the DICOM export")
+    dicom.add_argument("--out", required=True, metavar="DIR", help="new or empty folder to write")
+    dicom.add_argument(
+        "--roi", default="GTV", metavar="PATTERN", help="regular expression matching the ROI's name in full, any case"
+    )
+    dicom.add_argument("--suv", choices=("bw", "lbm"), default="bw", help="SUV by body weight or lean body mass")
+    dicom.set_defaults(run=_import_dicom)
     args = parser.parse_args(argv)
     args.run(args)
 

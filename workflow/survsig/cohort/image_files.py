@@ -19,6 +19,7 @@ import numpy as np
 
 from survsig.cohort.patients import IMAGE_FORMATS, SyntheticSettings
 from survsig.cohort.phantoms import Grid
+from survsig.core.images import locale_kept
 from survsig.core.io import atomic_path
 
 #: Suffix of an image file of each format; a DICOM series is a folder without one.
@@ -177,7 +178,8 @@ def write_dicom_series(array, grid: Grid, path, *, modality, patient_id, seed):
             plane.SetMetaData("0020|0032", "\\".join(_ds(v) for v in position))
             plane.SetMetaData("0020|1041", _ds(position[2]))
             writer.SetFileName(str(tmp / f"{k + 1:0{width}d}.dcm"))
-            writer.Execute(plane)
+            with locale_kept():
+                writer.Execute(plane)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

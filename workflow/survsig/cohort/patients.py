@@ -64,7 +64,10 @@ AGE_CENTRE = 48.0
 #: File formats the synthetic images are written in (``synthetic.image_format``); ``mixed``
 #: gives each patient's CT and PET one of them in turn (:func:`~survsig.cohort.image_files.image_formats`).
 IMAGE_FORMATS = ("nifti", "nrrd", "mha", "dicom")
-IMAGE_FORMAT_CHOICES = (*IMAGE_FORMATS, "mixed")
+#: ``dicom_rt``: no image files but a hospital's DICOM export (CT and PET series, PET in
+#: Bq/mL, the ROI as an RTSTRUCT; :mod:`~survsig.cohort.dicom_export`), which the workflow imports.
+DICOM_EXPORT = "dicom_rt"
+IMAGE_FORMAT_CHOICES = (*IMAGE_FORMATS, "mixed", DICOM_EXPORT)
 
 
 @dataclass

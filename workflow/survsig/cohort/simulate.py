@@ -4,8 +4,9 @@
 lesion reaches the border of a field of view (:func:`survsig.cohort.phantoms.lesion_margins`),
 renders and writes each patient's CT, PET and ROI in worker processes
 (:func:`render_patient`, with :mod:`survsig.cohort.phantoms` and
-:mod:`survsig.cohort.image_files`), then writes the clinical sheet, the image sheet, the
-ground truth and the RNA-seq counts with their gene-set library
+:mod:`survsig.cohort.image_files`, or as a hospital's DICOM export with
+:mod:`survsig.cohort.dicom_export`), then writes the clinical sheet, the image sheet (not
+for the export: its import writes it), the ground truth and the RNA-seq counts with their gene-set library
 (:mod:`survsig.cohort.simulate_rnaseq`).
 
 Everything derives from one seed: the same configuration gives byte-identical files.
@@ -20,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from survsig.cohort.dicom_export import write_patient_export
 from survsig.cohort.image_files import image_formats, image_name, write_image
-from survsig.cohort.patients import GROUND_TRUTH_COLUMNS, SyntheticSettings, simulate_patients
+from survsig.cohort.patients import DICOM_EXPORT, GROUND_TRUTH_COLUMNS, SyntheticSettings, simulate_patients
 from survsig.cohort.phantoms import lesion_margins, patient_geometry, render_ct, render_pet
 from survsig.cohort.simulate_rnaseq import simulate_rnaseq
 from survsig.core import columns as col
@@ -32,7 +34,12 @@ log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- images
 def render_patient(settings: SyntheticSettings, index, traits, has_node, out_dir):
-    """Render and write one patient's CT, PET and ROI; return its SUV measurements."""
+    """Render and write one patient's CT, PET and ROI; return its SUV measurements.
+
+    ``traits`` holds the patient's id, sex and latent traits. The images are written to
+    ``out_dir`` as files, or with ``image_format`` :data:`DICOM_EXPORT` as the patient's
+    DICOM export in ``out_dir/{patient_id}`` (:mod:`survsig.cohort.dicom_export`).
+    """
     import SimpleITK as sitk
 
     sitk.ProcessObject_SetGlobalDefaultNumberOfThreads(1)
@@ -41,6 +48,21 @@ def render_patient(settings: SyntheticSettings, index, traits, has_node, out_dir
     pet, suv = render_pet(pet_grid, tumour, traits, node, rng)
     pid = traits[col.PATIENT_ID]
     out_dir = Path(out_dir)
+    suv["tumor_volume_ml"] = float(roi.sum() * np.prod(ct_grid.spacing) / 1000.0)
+    if settings.image_format == DICOM_EXPORT:
+        write_patient_export(
+            out_dir / pid,
+            patient_id=pid,
+            seed=settings.seed,
+            index=index,
+            sex=traits["sex"],
+            ct=ct,
+            ct_grid=ct_grid,
+            pet=pet,
+            pet_grid=pet_grid,
+            roi=roi,
+        )
+        return suv
     formats = image_formats(settings, index)
     for modality, array, grid, dicom_modality in (
         ("ct", ct, ct_grid, "CT"),
@@ -50,8 +72,21 @@ def render_patient(settings: SyntheticSettings, index, traits, has_node, out_dir
         fmt = formats[modality]
         path = out_dir / image_name(pid, modality, fmt)
         write_image(array, grid, path, fmt, modality=dicom_modality, patient_id=pid, seed=settings.seed)
-    suv["tumor_volume_ml"] = float(roi.sum() * np.prod(ct_grid.spacing) / 1000.0)
     return suv
+
+
+def image_sheet(settings: SyntheticSettings, patient_ids, image_dir_name) -> pd.DataFrame:
+    """The image sheet of image files: each patient's CT, PET and ROI path, relative to the sheet."""
+    formats = [image_formats(settings, i) for i in range(len(patient_ids))]
+    return pd.DataFrame(
+        {
+            col.PATIENT_ID: patient_ids,
+            **{
+                m: [f"{image_dir_name}/{image_name(p, m, f[m])}" for p, f in zip(patient_ids, formats)]
+                for m in col.IMAGE_MODALITIES
+            },
+        }
+    )
 
 
 # --------------------------------------------------------------------------- cohort
@@ -63,7 +98,9 @@ def simulate_cohort(settings: SyntheticSettings, out, *, threads=1):
     settings : SyntheticSettings
     out : dict
         Output paths with keys ``clinical``, ``images``, ``image_dir``, ``rnaseq``,
-        ``rnaseq_truth``, ``genesets``, ``ground_truth`` (the rule's outputs).
+        ``rnaseq_truth``, ``genesets``, ``ground_truth`` (the rule's outputs); with
+        ``image_format`` :data:`~survsig.cohort.patients.DICOM_EXPORT`, ``dicom_dir`` (the
+        export's folder, one folder per patient) instead of ``images`` and ``image_dir``.
     threads : int
         Worker processes rendering images.
 
@@ -86,9 +123,10 @@ def simulate_cohort(settings: SyntheticSettings, out, *, threads=1):
                 modality,
                 margins.loc[outside, col.PATIENT_ID].iloc[0],
             )
-    image_dir = Path(out["image_dir"])
+    export = settings.image_format == DICOM_EXPORT
+    image_dir = Path(out["dicom_dir" if export else "image_dir"])
     image_dir.mkdir(parents=True, exist_ok=True)
-    trait_rows = patients[[col.PATIENT_ID, *GROUND_TRUTH_COLUMNS[7:12]]].to_dict("records")
+    trait_rows = patients[[col.PATIENT_ID, "sex", *GROUND_TRUTH_COLUMNS[7:12]]].to_dict("records")
     has_node = patients["has_node"].tolist()
     n = len(patients)
     log.info("rendering CT, PET and ROI of %d patients with %d worker(s)", n, threads)
@@ -107,18 +145,8 @@ def simulate_cohort(settings: SyntheticSettings, out, *, threads=1):
     for name in col.SUV_COLUMNS:
         clinical[name] = clinical[name].round(2)
     write_tsv(clinical, out["clinical"], float_format="%.2f")
-    pid = patients[col.PATIENT_ID]
-    formats = [image_formats(settings, i) for i in range(n)]
-    images = pd.DataFrame(
-        {
-            col.PATIENT_ID: pid,
-            **{
-                m: [f"{image_dir.name}/{image_name(p, m, f[m])}" for p, f in zip(pid, formats)]
-                for m in col.IMAGE_MODALITIES
-            },
-        }
-    )
-    write_tsv(images, out["images"])
+    if not export:  # the export's image sheet is written by its import (rule import_dicom)
+        write_tsv(image_sheet(settings, patients[col.PATIENT_ID], image_dir.name), out["images"])
     write_tsv(patients[list(GROUND_TRUTH_COLUMNS)], out["ground_truth"], float_format="%.6f")
 
     from survsig.core.genesets import write_gmt

@@ -8,11 +8,13 @@ origin and oblique direction cosines are honoured rather than voxel indices.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import itertools
+import locale
 import math
+import os
 import re
-import stat
 import struct
 import zlib
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from survsig.core.errors import InputError
+from survsig.core.paths import checked_input_path
 
 #: File suffixes read by :func:`read_image` (a folder is read as a DICOM series).
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
@@ -100,7 +103,18 @@ def _sitk_reason(err: Exception) -> str:
     return re.sub(r"^(sitk|itk)::ERROR:\s*(\w+\(0x[0-9a-fA-F]+\):\s*)?", "", lines[-1])
 
 
-def _dicom_series_files(folder: Path) -> list[str]:
+@contextlib.contextmanager
+def locale_kept():
+    """Keep the process's locale across GDCM's DICOM writer, which switches it to C: text
+    opened later without an explicit encoding would otherwise be taken as ASCII."""
+    saved = locale.setlocale(locale.LC_ALL)
+    try:
+        yield
+    finally:
+        locale.setlocale(locale.LC_ALL, saved)
+
+
+def dicom_series_files(folder: Path) -> list[str]:
     """File names of the single DICOM series in ``folder``, sorted by slice position."""
     series_ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
     if not series_ids:
@@ -115,17 +129,15 @@ def _dicom_series_files(folder: Path) -> list[str]:
 
 
 def _check_path(path) -> Path:
-    path = Path(path)
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise InputError("image file not found", file=path) from None
-    except OSError as err:
-        raise InputError(f"cannot open image: {err.strerror}", file=path) from None
-    # a FIFO or device would block or stream forever instead of holding an image
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise InputError("not a regular file or a DICOM folder", file=path)
-    return path
+    """``path`` once it is an image file or a DICOM folder that may be read.
+
+    A missing path keeps its own message ("image file not found"); anything else goes
+    through :func:`~survsig.core.paths.checked_input_path`: a named pipe or a device
+    would block or stream forever instead of holding an image.
+    """
+    if not os.path.lexists(path):
+        raise InputError("image file not found", file=path)
+    return checked_input_path(path, what="the image", kinds=("file", "dicom"))
 
 
 # ----------------------------------------------------------------------------- voxel data
@@ -371,7 +383,7 @@ def read_image(path) -> sitk.Image:
     try:
         if path.is_dir():
             reader = sitk.ImageSeriesReader()
-            reader.SetFileNames(_dicom_series_files(path))
+            reader.SetFileNames(dicom_series_files(path))
             return reader.Execute()
         return sitk.ReadImage(str(path))
     except RuntimeError as err:
