@@ -19,12 +19,20 @@ simulation: the images (:mod:`survsig.cohort.phantoms`, written by
 :mod:`survsig.cohort.image_files`), the RNA-seq counts (:mod:`survsig.cohort.simulate_rnaseq`)
 and the whole cohort (:mod:`survsig.cohort.simulate`).
 
+:func:`other_centre` gives the settings of an external cohort (another centre's patients
+drawn from the same biology with another seed, scanner geometry, PET calibration and case
+mix, :data:`OTHER_CENTRE`), to test external validation against a known oracle.
+
 Everything derives from one seed: the same configuration gives byte-identical files.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+import math
+import numbers
+import re
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -61,6 +69,13 @@ WEIBULL_SCALE_MONTHS = 78.0
 CENSOR_MONTHS = (10.0, 64.0)
 AGE_CENTRE = 48.0
 
+#: Table 1 variables drawn with their own shares (``synthetic.case_mix`` may override
+#: them); treatment is not among them: it follows the rT-stage.
+CASE_MIX_VARIABLES = ("sex", "rT_stage", "N_stage", "ebv_dna")
+#: A prefix of patient ids: it starts ids, so it follows the id rules (no path characters,
+#: no leading ``-`` or ``.``), and stays short (DICOM's PatientID holds 64 characters).
+_ID_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+
 #: File formats the synthetic images are written in (``synthetic.image_format``); ``mixed``
 #: gives each patient's CT and PET one of them in turn (:func:`~survsig.cohort.image_files.image_formats`).
 IMAGE_FORMATS = ("nifti", "nrrd", "mha", "dicom")
@@ -78,6 +93,13 @@ class SyntheticSettings:
     ``tumour_volume_ml`` (ml) at the latent volume trait 0 (about the median), and its
     log changes by ``tumour_volume_spread`` per SD of the trait. ``image_format`` is one
     of :data:`IMAGE_FORMAT_CHOICES`.
+
+    The centre (defaults: the study's): patient ids are ``{id_prefix}0001``, ...; the
+    PET scanner reads ``pet_calibration`` times the true uptake (the rendered PET and the
+    SUVs measured on it; the hazard and the oracle use the latent traits); ages are drawn
+    around ``age_mean`` years (the hazard still centres age on :data:`AGE_CENTRE`); and
+    ``case_mix`` maps some of :data:`CASE_MIX_VARIABLES` to weights of every level of
+    theirs (counts or shares, as :data:`TABLE1_PROPORTIONS`), which replace Table 1's.
     """
 
     seed: int = 2022
@@ -92,6 +114,10 @@ class SyntheticSettings:
     tumour_volume_ml: float = 12.0
     tumour_volume_spread: float = 0.7
     image_format: str = "nifti"
+    id_prefix: str = "SYN"
+    pet_calibration: float = 1.0
+    age_mean: float = AGE_CENTRE
+    case_mix: dict | None = None
 
     def __post_init__(self):
         if self.image_format not in IMAGE_FORMAT_CHOICES:
@@ -102,6 +128,17 @@ class SyntheticSettings:
             raise InputError(f"synthetic.tumour_volume_ml must be > 0, got {self.tumour_volume_ml!r}")
         if not float(self.tumour_volume_spread) >= 0:
             raise InputError(f"synthetic.tumour_volume_spread must be >= 0, got {self.tumour_volume_spread!r}")
+        if not (isinstance(self.id_prefix, str) and _ID_PREFIX.fullmatch(self.id_prefix)):
+            raise InputError(
+                "synthetic.id_prefix must be 1 to 32 letters, digits, _ or -, starting with a letter or digit, "
+                f"got {self.id_prefix!r}"
+            )
+        if not (_finite(self.pet_calibration) and self.pet_calibration > 0):
+            raise InputError(f"synthetic.pet_calibration must be a finite number > 0, got {self.pet_calibration!r}")
+        if not (_finite(self.age_mean) and 16 <= self.age_mean <= 78):
+            raise InputError(f"synthetic.age_mean must be a number in [16, 78] (years), got {self.age_mean!r}")
+        if self.case_mix is not None:
+            _check_case_mix(self.case_mix)
 
     @classmethod
     def from_config(cls, block) -> SyntheticSettings:
@@ -110,12 +147,100 @@ class SyntheticSettings:
             if key in known:
                 known[key] = tuple(known[key])
         known["genesets"] = list(known.get("genesets") or [])
+        if known.get("case_mix") is not None:
+            mix = known["case_mix"]
+            known["case_mix"] = {k: dict(v) for k, v in dict(mix).items()} if _is_mapping(mix) else mix
         return cls(**known)
 
+    def level_weights(self, name) -> dict:
+        """Weights of the levels of Table 1 variable ``name``: the case mix's, else Table 1's,
+        in Table 1's order of levels (the order the draw maps uniforms to levels in)."""
+        mix = (self.case_mix or {}).get(name)
+        if mix is None:
+            return TABLE1_PROPORTIONS[name]
+        return {level: mix[level] for level in TABLE1_PROPORTIONS[name]}
 
-def patient_ids(n):
+
+def _finite(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_mapping(value) -> bool:
+    return hasattr(value, "keys") and hasattr(value, "__getitem__")
+
+
+def _check_case_mix(case_mix):
+    """Raise :class:`InputError` (one line) unless ``case_mix`` maps variables of
+    :data:`CASE_MIX_VARIABLES` to finite weights >= 0 of exactly their levels, not all 0."""
+    if not _is_mapping(case_mix):
+        raise InputError(f"synthetic.case_mix must be a mapping of variable -> level weights, got {case_mix!r}")
+    for name in case_mix:
+        if name not in CASE_MIX_VARIABLES:
+            why = " (treatment follows the rT-stage)" if name == "treatment" else ""
+            raise InputError(f"synthetic.case_mix: {name!r} is not one of {', '.join(CASE_MIX_VARIABLES)}{why}")
+        weights, levels = case_mix[name], list(TABLE1_PROPORTIONS[name])
+        if not _is_mapping(weights) or set(weights) != set(levels):
+            got = sorted(map(str, weights)) if _is_mapping(weights) else weights
+            raise InputError(
+                f"synthetic.case_mix.{name} must give a weight to each of {', '.join(levels)}, got {got!r}"
+            )
+        values = [weights[level] for level in levels]
+        if not all(_finite(v) and v >= 0 for v in values) or sum(values) <= 0:
+            raise InputError(
+                f"synthetic.case_mix.{name}: weights must be finite numbers >= 0, not all 0, got {values!r}"
+            )
+
+
+#: An external cohort (:func:`other_centre`): another seed and prefix, config/geometry2.yaml's
+#: CT and PET grids, a PET reading 15 % high, and older patients with more advanced,
+#: more often node-positive and EBV DNA-detectable recurrences than Table 1 (rT3-4 75 %
+#: instead of 66 %, N1-3 55 % instead of 39 %, detectable EBV DNA 65 % instead of 55 %).
+OTHER_CENTRE = dict(
+    seed=7919,
+    id_prefix="EXT",
+    ct_size=(176, 176, 72),
+    ct_spacing=(0.977, 0.977, 2.0),
+    pet_size=(64, 64, 46),
+    pet_spacing=(2.734, 2.734, 3.27),
+    pet_calibration=1.15,
+    age_mean=52.0,
+    case_mix={
+        "rT_stage": {"T0": 0.05, "T1": 0.08, "T2": 0.12, "T3": 0.40, "T4": 0.35},
+        "N_stage": {"N0": 0.45, "N1": 0.35, "N2": 0.10, "N3": 0.10},
+        "ebv_dna": {"undetectable": 0.35, "detectable": 0.65},
+    },
+)
+
+
+def other_centre(settings: SyntheticSettings, **changes) -> SyntheticSettings:
+    """Settings of another centre's cohort beside the cohort of ``settings``.
+
+    What stays is the biology: the latent traits and how they follow the rT-stage, the
+    treatment's dependence on stage, :data:`HAZARD`, the Weibull baseline and censoring,
+    the oracle's definition (the true linear predictors of :data:`GROUND_TRUTH_COLUMNS`),
+    how traits shape the tumour (``tumour_volume_ml``, ``tumour_volume_spread``) and the
+    number of patients, RNA-seq samples, genes and the image format. What changes is
+    :data:`OTHER_CENTRE` (seed, id prefix, scanner grids, PET calibration, age and case
+    mix), then ``changes`` on top (any field, e.g. smaller grids in a test).
+
+    Raises
+    ------
+    InputError
+        When the result would share the seed or the id prefix of ``settings``: the other
+        centre must hold other patients under other ids.
+    """
+    # a deep copy, so that no cohort's settings share (and could change) the preset's case mix
+    external = replace(settings, **copy.deepcopy({**OTHER_CENTRE, **changes}))
+    for name in ("seed", "id_prefix"):
+        if getattr(external, name) == getattr(settings, name):
+            raise InputError(f"the other centre needs another {name} than the cohort's ({getattr(settings, name)!r})")
+    return external
+
+
+def patient_ids(n, prefix="SYN"):
+    """Ids ``{prefix}0001`` to ``{prefix}{n}`` (at least 4 digits, zero-padded)."""
     width = max(4, len(str(n)))
-    return [f"SYN{i + 1:0{width}d}" for i in range(n)]
+    return [f"{prefix}{i + 1:0{width}d}" for i in range(n)]
 
 
 def _categorical(rng, n, counts):
@@ -138,12 +263,10 @@ def simulate_patients(settings: SyntheticSettings) -> pd.DataFrame:
     """
     rng = np.random.default_rng([settings.seed, 0])
     n = settings.n_patients
-    frame = pd.DataFrame({col.PATIENT_ID: patient_ids(n)})
-    frame["age"] = np.clip(np.round(rng.normal(AGE_CENTRE, 10.0, n)), 16, 78).astype(int)
-    frame["sex"] = _categorical(rng, n, TABLE1_PROPORTIONS["sex"])
-    frame["rT_stage"] = _categorical(rng, n, TABLE1_PROPORTIONS["rT_stage"])
-    frame["N_stage"] = _categorical(rng, n, TABLE1_PROPORTIONS["N_stage"])
-    frame["ebv_dna"] = _categorical(rng, n, TABLE1_PROPORTIONS["ebv_dna"])
+    frame = pd.DataFrame({col.PATIENT_ID: patient_ids(n, settings.id_prefix)})
+    frame["age"] = np.clip(np.round(rng.normal(settings.age_mean, 10.0, n)), 16, 78).astype(int)
+    for name in CASE_MIX_VARIABLES:
+        frame[name] = _categorical(rng, n, settings.level_weights(name))
 
     # Larger tumours go with higher rT-stage; the other traits with volume, loosely.
     stage_index = frame["rT_stage"].map({f"T{i}": i for i in range(5)}).to_numpy()

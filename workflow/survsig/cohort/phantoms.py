@@ -174,8 +174,13 @@ def _lesion_uptake(grid: Grid, shape: TumourShape, level, heterogeneity, rng):
     return lo, hi, occupancy, activity.astype(np.float32)
 
 
-def render_pet(grid: Grid, tumour: TumourShape, traits, node: TumourShape | None, rng):
-    """PET in SUV (float32, [z, y, x]), with the SUV measurements of tumour and node."""
+def render_pet(grid: Grid, tumour: TumourShape, traits, node: TumourShape | None, rng, calibration=1.0):
+    """PET in SUV (float32, [z, y, x]), with the SUV measurements of tumour and node.
+
+    The scanner reads ``calibration`` times the true uptake (another centre's PET,
+    ``synthetic.pet_calibration``): the image and the SUVs measured on it scale by it;
+    the random draws do not change.
+    """
     x, y, _ = grid.axes()
     body, _, airway, vertebra, _, _ = _body_masks(x, y)
     plane = np.full(body.shape, 0.02, dtype=np.float32)
@@ -200,6 +205,8 @@ def render_pet(grid: Grid, tumour: TumourShape, traits, node: TumourShape | None
     pet = ndimage.gaussian_filter(pet, sigma=[sigma_mm / s for s in grid.spacing[::-1]])
     pet = pet * (1.0 + 0.06 * rng.standard_normal(pet.shape)) + 0.03 * rng.standard_normal(pet.shape)
     pet = np.clip(pet, 0.0, None).astype(np.float32)
+    if calibration != 1.0:  # the study's scanner (1.0) keeps its float32 values untouched
+        pet *= np.float32(calibration)
 
     suv = {}
     for name, lesion in lesions:

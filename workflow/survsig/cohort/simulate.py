@@ -45,7 +45,7 @@ def render_patient(settings: SyntheticSettings, index, traits, has_node, out_dir
     sitk.ProcessObject_SetGlobalDefaultNumberOfThreads(1)
     rng, ct_grid, pet_grid, tumour, node = patient_geometry(settings, index, traits, has_node)
     ct, roi = render_ct(ct_grid, tumour, rng)
-    pet, suv = render_pet(pet_grid, tumour, traits, node, rng)
+    pet, suv = render_pet(pet_grid, tumour, traits, node, rng, settings.pet_calibration)
     pid = traits[col.PATIENT_ID]
     out_dir = Path(out_dir)
     suv["tumor_volume_ml"] = float(roi.sum() * np.prod(ct_grid.spacing) / 1000.0)
