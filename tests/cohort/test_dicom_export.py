@@ -17,10 +17,10 @@ import pandas as pd
 import pydicom
 import pytest
 import SimpleITK as sitk
+from test_simulate import small_settings
 
 from survsig.cohort.contours import read_rtstruct_roi
 from survsig.cohort.dicom_export import BQML_PER_SUV, F18_HALF_LIFE_S, pet_acquisition, pet_rescale_slope
-from survsig.cohort.patients import SyntheticSettings
 from survsig.cohort.simulate import simulate_cohort
 from survsig.cohort.suv import read_pet_suv, series_suv_factor
 from survsig.core.images import read_image
@@ -42,18 +42,8 @@ GEOMETRY_MM = 1e-4
 
 
 def settings(**changes):
-    base = dict(
-        seed=11,
-        n_patients=10,
-        rnaseq_samples=4,
-        n_genes=200,
-        ct_size=(48, 48, 16),
-        ct_spacing=(3.0, 3.0, 5.0),
-        pet_size=(24, 24, 12),
-        pet_spacing=(6.0, 6.0, 6.0),
-    )
-    base.update(changes)
-    return SyntheticSettings(**base)
+    """The simulator tests' small cohort, smaller still: the export writes every slice."""
+    return small_settings(**{"n_patients": 10, "rnaseq_samples": 4, "n_genes": 200, **changes})
 
 
 def simulate(folder, image_format, threads=1):

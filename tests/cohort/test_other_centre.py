@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 import yaml
+from test_simulate import OUTPUTS
 
 from conftest import REPO
 from survsig.cohort.patients import (
@@ -25,15 +26,6 @@ from survsig.cohort.simulate import simulate_cohort
 from survsig.core import columns as col
 from survsig.core.errors import InputError
 
-OUTPUTS = {
-    "clinical": "clinical.tsv",
-    "images": "images.tsv",
-    "image_dir": "images",
-    "rnaseq": "rnaseq_counts.tsv",
-    "rnaseq_truth": "rnaseq_truth.tsv",
-    "genesets": "genesets.gmt",
-    "ground_truth": "ground_truth.tsv",
-}
 #: Small grids, so that rendering takes a second (the preset's grids are geometry2's).
 SMALL_GRIDS = dict(ct_size=(48, 48, 16), ct_spacing=(3.0, 3.0, 5.0), pet_size=(24, 24, 12), pet_spacing=(6.0, 6.0, 6.0))
 CALIBRATION = OTHER_CENTRE["pet_calibration"]

@@ -17,6 +17,8 @@ sheet ``DIR/images.tsv``; bad input prints one line, exits with status 2 and wri
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 from pathlib import Path
 
 from survsig.core.io import read_table
@@ -86,12 +88,38 @@ def _radiomics(args):
         write_tsv(table, args.output, float_format="%.10g")
 
 
+@contextlib.contextmanager
+def _one_line_errors(command, *, output=None):
+    """Bad input as one line on stderr and status 2, a full disk or a denied write as one
+    line and status 1, instead of a traceback; with ``output`` (``-o``), a folder that
+    takes no files (``/proc``) is the user's wrong output, as bad input is."""
+    from survsig.core.errors import InputError
+    from survsig.core.io import chained_os_error
+    from survsig.core.logs import storage_error
+
+    try:
+        yield
+    except InputError as err:
+        print(f"survsig {command}: {_one_line(err)}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as err:  # a full disk or a denied write, perhaps under another error
+        problem = storage_error(err)
+        if problem is not None:
+            print(f"survsig {command}: {problem}", file=sys.stderr)
+            raise SystemExit(1) from None
+        # atomic writes name the output asked for, not their temporary file
+        unwritable = None
+        if output is not None:
+            unwritable = chained_os_error(err, lambda e: e.filename is not None and str(e.filename) == str(output))
+        if unwritable is None:
+            raise
+        print(f"survsig {command}: cannot write {output} ({unwritable.strerror})", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _score(args):
     import logging
-    import sys
 
-    from survsig.core.errors import InputError
-    from survsig.core.logs import storage_error
     from survsig.statistics.scoring import score_new_patients_file
 
     # warnings (values outside the training range, survival after the follow-up) to stderr
@@ -101,61 +129,23 @@ def _score(args):
     logger = logging.getLogger("survsig")
     logger.addHandler(handler)
     try:
-        table = score_new_patients_file(args.nomogram, args.sheet, args.output)
-    except InputError as err:
-        print(f"survsig score: {_one_line(err)}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except Exception as err:  # a full disk or a denied write, perhaps under another error
-        problem = storage_error(err)
-        if problem is not None:
-            print(f"survsig score: {problem}", file=sys.stderr)
-            raise SystemExit(1) from None
-        unwritable = _output_error(err, args.output)
-        if unwritable is None:
-            raise
-        # a folder that takes no files (/proc): the -o given is wrong, as bad input is
-        print(f"survsig score: cannot write {args.output} ({unwritable.strerror})", file=sys.stderr)
-        raise SystemExit(2) from None
+        with _one_line_errors("score", output=args.output):
+            table = score_new_patients_file(args.nomogram, args.sheet, args.output)
     finally:
         logger.removeHandler(handler)
     print(f"scored {len(table)} patient(s): {args.output}")
 
 
 def _import_dicom(args):
-    import sys
-
     from survsig.cohort.dicom_import import import_dicom, summary_text
-    from survsig.core.errors import InputError
-    from survsig.core.logs import storage_error
 
     def progress(number, total, patient_id, message):
         print(f"patient {number}/{total} {patient_id}: {message}", file=sys.stderr, flush=True)
 
-    try:
+    with _one_line_errors("import-dicom"):
         summary = import_dicom(args.root, args.out, roi_pattern=args.roi, suv_kind=args.suv, progress=progress)
-    except InputError as err:
-        print(f"survsig import-dicom: {_one_line(err)}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except Exception as err:  # a full disk or a denied write, perhaps under another error
-        problem = storage_error(err)
-        if problem is None:
-            raise
-        print(f"survsig import-dicom: {problem}", file=sys.stderr)
-        raise SystemExit(1) from None
     print(summary_text(summary))
     print(f"imported {len(summary)} patient(s): {Path(args.out) / 'images.tsv'}")
-
-
-def _output_error(err, output) -> OSError | None:
-    """The OSError in ``err``'s chain that names ``output`` (atomic writes name the
-    output asked for, not their temporary file), or None."""
-    seen = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        if isinstance(err, OSError) and err.filename is not None and str(err.filename) == str(output):
-            return err
-        err = err.__cause__ or err.__context__
-    return None
 
 
 def _one_line(err) -> str:

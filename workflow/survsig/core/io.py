@@ -45,17 +45,29 @@ _WRITE_ERRNOS = frozenset(
 )
 
 
-def _write_cause(err: BaseException, tmp) -> OSError | None:
-    """The OSError of writing ``tmp`` in ``err``'s chain: one naming ``tmp`` (or no file)
-    with an errno of :data:`_WRITE_ERRNOS`; None when the error is another's."""
+def chained_os_error(err: BaseException, matches) -> OSError | None:
+    """The first :class:`OSError` in ``err``'s chain (``err``, then its cause or context,
+    and so on) for which ``matches(error)`` holds; None when there is none.
+
+    Libraries that fail while writing can raise something else on top of the real cause
+    (an ``AttributeError`` of a half-closed stream over ``ENOSPC``); the cause is what
+    the user can act on.
+    """
     seen = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))
-        if isinstance(err, OSError) and err.errno in _WRITE_ERRNOS:
-            if err.filename is None or str(err.filename) == str(tmp):
-                return err
+        if isinstance(err, OSError) and matches(err):
+            return err
         err = err.__cause__ or err.__context__
     return None
+
+
+def _write_cause(err: BaseException, tmp) -> OSError | None:
+    """The OSError of writing ``tmp`` in ``err``'s chain: one naming ``tmp`` (or no file)
+    with an errno of :data:`_WRITE_ERRNOS`; None when the error is another's."""
+    return chained_os_error(
+        err, lambda e: e.errno in _WRITE_ERRNOS and (e.filename is None or str(e.filename) == str(tmp))
+    )
 
 
 def _naming(err: OSError, path) -> OSError:

@@ -9,6 +9,7 @@ import logging
 import sys
 
 from survsig.core.errors import InputError
+from survsig.core.io import chained_os_error
 
 FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
@@ -23,20 +24,13 @@ STORAGE_ERRORS = {
 
 
 def storage_error(err: BaseException) -> str | None:
-    """One line for a full disk or a denied write, found anywhere in ``err``'s chain.
-
-    Libraries that fail while writing can raise something else on top of the real cause
-    (an ``AttributeError`` of a half-closed stream over ``ENOSPC``); the cause is what
-    the user can act on.
-    """
-    seen = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        if isinstance(err, OSError) and err.errno in STORAGE_ERRORS:
-            where = f" {err.filename}" if err.filename else ""
-            return f"cannot write{where}: {STORAGE_ERRORS[err.errno]} ({err.strerror})"
-        err = err.__cause__ or err.__context__
-    return None
+    """One line for a full disk or a denied write, found anywhere in ``err``'s chain
+    (:func:`~survsig.core.io.chained_os_error`)."""
+    cause = chained_os_error(err, lambda e: e.errno in STORAGE_ERRORS)
+    if cause is None:
+        return None
+    where = f" {cause.filename}" if cause.filename else ""
+    return f"cannot write{where}: {STORAGE_ERRORS[cause.errno]} ({cause.strerror})"
 
 
 @contextlib.contextmanager
