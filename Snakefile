@@ -22,6 +22,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/internal_validation.smk"
 include: "workflow/rules/stratify.smk"
 include: "workflow/rules/rnaseq.smk"
+include: "workflow/rules/external.smk"
 
 
 rule all:
@@ -39,3 +40,4 @@ localrules:
     oracle_signature,
     signature,
     signature_vs_oracle,
+    frozen_run,

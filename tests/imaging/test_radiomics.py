@@ -248,3 +248,239 @@ def test_modality_features_keep_the_roi_shape_and_the_modalities_named():
         modality_features(features.drop(columns="ct_firstorder_Mean"), ["ct"])
     with pytest.raises(InputError, match="unknown modality 'mri'"):
         modality_features(features, ["mri"])
+
+
+# --------------------------------------------------------------------------- frozen signature
+@pytest.fixture(scope="module")
+def fitted_cohort():
+    """A cohort of 200 patients (120 train), its split and outcomes."""
+    features, time_, event, _ = cohort_of_features(n=200, seed=3)
+    ids = features.index
+    split = pd.DataFrame({"patient_id": ids, "split": np.where(np.arange(200) < 120, "train", "test")})
+    clinical = pd.DataFrame({"patient_id": ids, "os_months": time_, "os_event": event})
+    return features, clinical, split
+
+
+@pytest.fixture(scope="module")
+def frozen_data(fitted_cohort):
+    """The frozen signature's data (rule ``radiomics_signature``) and the workflow's signature."""
+    from survsig.imaging.radiomic_features import frozen_radiomics
+    from survsig.imaging.signature import signature_table
+
+    features, clinical, split = fitted_cohort
+    risk, _ = radiomics_signature(features, clinical, split, RadiomicsSettings())
+    workflow = signature_table(split["patient_id"], split["split"], risk)["signature"].to_numpy()
+    return frozen_radiomics(features, clinical, split, RadiomicsSettings()), workflow
+
+
+@pytest.mark.parametrize("modalities", [None, ["pet"]], ids=["all", "pet"])
+def test_frozen_signature_is_the_workflows_to_the_bit(fitted_cohort, modalities):
+    import json
+
+    from survsig.imaging.radiomic_features import FROZEN_FORMAT, FrozenRadiomics, frozen_radiomics
+    from survsig.imaging.signature import signature_table
+
+    features, clinical, split = fitted_cohort
+    fitted = features if modalities is None else modality_features(features, modalities)
+    risk, model = radiomics_signature(fitted, clinical, split, RadiomicsSettings())
+    workflow = signature_table(split["patient_id"], split["split"], risk)["signature"].to_numpy()
+    data = frozen_radiomics(features, clinical, split, RadiomicsSettings(), modalities=modalities)
+    assert data["format"] == FROZEN_FORMAT
+    assert data["modalities"] == (["ct", "pet"] if modalities is None else modalities)
+    assert data["features"] == model.features_
+    assert len(data["quantile_transformer"]["quantiles"]) == data["quantile_transformer"]["n_quantiles"] == 120
+    frozen = FrozenRadiomics.from_dict(json.loads(json.dumps(data, indent=1)))
+    assert set(frozen.used) == set(model.coef_.index)
+    train = (split["split"] == "train").to_numpy()
+    # everyone, the training patients alone, the held-out patients alone, one patient at a
+    # time, in another order: the run's bits (other columns are not read)
+    assert np.array_equal(frozen.signature(features), workflow)
+    assert np.array_equal(frozen.signature(features[train]), workflow[train])
+    assert np.array_equal(frozen.signature(features[~train]), workflow[~train])
+    for i in (0, 119, 120, 199):
+        assert np.array_equal(frozen.signature(features.iloc[[i]]), workflow[[i]])
+    reversed_rows = features.iloc[::-1][list(frozen.used)]
+    assert np.array_equal(frozen.signature(reversed_rows), workflow[::-1])
+
+
+def test_frozen_signature_round_trips_through_json_exactly(frozen_data, fitted_cohort, tmp_path):
+    import json
+
+    from survsig.imaging.radiomic_features import FrozenRadiomics
+
+    data, workflow = frozen_data
+    features, _, _ = fitted_cohort
+    text = json.dumps(data, indent=1) + "\n"
+    assert json.loads(text) == data  # every float comes back as the same bits
+    path = tmp_path / "frozen.json"
+    path.write_text(text)
+    direct = FrozenRadiomics.from_dict(data).signature(features)
+    loaded = FrozenRadiomics.load(path)
+    assert np.array_equal(loaded.signature(features), direct)
+    assert np.array_equal(direct, workflow)
+    assert loaded.settings == data["settings"] and loaded.modalities == ("ct", "pet")
+
+
+def _edited(data, path, value):
+    """A deep copy of ``data`` with the key at ``path`` (keys and indices) set to
+    ``value``, or removed when ``value`` is ``...``."""
+    import copy
+
+    data = copy.deepcopy(data)
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    if value is ...:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        (("train_sd",), ..., "key 'train_sd' is missing"),
+        (("quantile_transformer", "references"), ..., "key 'quantile_transformer.references' is missing"),
+        (("coef_all",), "0.5", "key 'coef_all' must be an array, got a string"),
+        (("coef_all", 1), None, r"key 'coef_all\[1\]' must be a number, got null"),
+        (("train_mean",), float("nan"), "key 'train_mean' must be a finite number"),
+        (("train_sd",), 0.0, "key 'train_sd' must be greater than 0"),
+        (("features", 0), 3, r"key 'features\[0\]' must be a string, got a number"),
+        (("quantile_transformer", "quantiles", 3, 1), "x", r"key 'quantile_transformer.quantiles\[3\]\[1\]'"),
+        (("quantile_transformer", "quantiles", 3), [0.0], r"key 'quantile_transformer.quantiles\[3\]' must hold"),
+        (("quantile_transformer", "n_quantiles"), 2.5, "key 'quantile_transformer.n_quantiles' must be a whole"),
+        (("quantile_transformer", "output_distribution"), "cauchy", "output_distribution' must be one of"),
+        (("modalities", 0), "mri", r"key 'modalities\[0\]' must be one of ct, pet"),
+        (("settings",), [], "key 'settings' must be an object"),
+        (("settings", "selection"), "best", "key 'settings' is not a valid radiomics block"),
+        (("colour",), "red", "key 'colour' is not a key of this format"),
+    ],
+)
+def test_frozen_file_with_a_bad_key_is_refused_naming_file_and_key(frozen_data, tmp_path, path, value, message):
+    import json
+
+    from survsig.imaging.radiomic_features import FrozenRadiomics
+
+    file = tmp_path / "frozen.json"
+    file.write_text(json.dumps(_edited(frozen_data[0], path, value)))
+    with pytest.raises(InputError, match=message) as err:
+        FrozenRadiomics.load(file)
+    assert err.value.file == str(file)
+    assert str(err.value).startswith(f"{file}: frozen radiomics key")
+
+
+def test_frozen_file_of_another_format_or_with_decreasing_quantiles_is_refused(frozen_data):
+    from survsig.imaging.radiomic_features import FrozenRadiomics
+
+    data = frozen_data[0]
+    with pytest.raises(InputError, match="not a survsig frozen radiomics signature file"):
+        FrozenRadiomics.from_dict(_edited(data, ("format",), "survsig-nomogram/1"), file="x.json")
+    with pytest.raises(InputError, match="not a survsig frozen radiomics signature file: the JSON holds an array"):
+        FrozenRadiomics.from_dict([data])
+    quantiles = data["quantile_transformer"]["quantiles"]
+    dip = _edited(data, ("quantile_transformer", "quantiles", 5, 2), quantiles[4][2] - 1.0)
+    with pytest.raises(InputError, match=r"quantiles\[5\]\[2\]' .* must not decrease"):
+        FrozenRadiomics.from_dict(dip)
+    with pytest.raises(InputError, match="holds no nonzero coefficient"):
+        FrozenRadiomics.from_dict(_edited(data, ("coef_all",), [0.0] * len(data["features"])))
+
+
+def test_frozen_signature_refuses_a_missing_feature_column(frozen_data, fitted_cohort):
+    from survsig.imaging.radiomic_features import FrozenRadiomics
+
+    frozen = FrozenRadiomics.from_dict(frozen_data[0])
+    features, _, _ = fitted_cohort
+    used = frozen.used[-1]
+    with pytest.raises(InputError, match="lack a feature of the frozen signature") as err:
+        frozen.signature(features.drop(columns=used))
+    assert err.value.column == used
+    assert f"column '{used}'" in str(err.value)
+    # a feature the model gives no weight need not be there
+    unused = next(name for name in frozen.features if name not in frozen.used)
+    assert np.array_equal(frozen.signature(features.drop(columns=unused)), frozen.signature(features))
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, "n/a"], ids=["missing", "infinite", "text"])
+def test_frozen_signature_refuses_a_new_patients_gap_naming_patient_and_feature(frozen_data, fitted_cohort, value):
+    from survsig.imaging.radiomic_features import FrozenRadiomics
+
+    frozen = FrozenRadiomics.from_dict(frozen_data[0])
+    features, _, _ = fitted_cohort
+    new = features.iloc[:3].copy()
+    new.index = ["NEW1", "NEW2", "NEW3"]
+    used = frozen.used[0]
+    new[used] = new[used].astype(object)
+    new.loc["NEW2", used] = value
+    with pytest.raises(InputError, match="missing or not finite") as err:
+        frozen.signature(new)
+    assert (err.value.patient, err.value.column) == ("NEW2", used)
+    assert "patient NEW2" in str(err.value)
+
+
+class _Params(dict):
+    """Snakemake's params: keys as attributes, and ``get``."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def test_frozen_script_reproduces_the_runs_signature_file(fitted_cohort, tmp_path):
+    """Rule ``radiomics_signature``'s script, then the frozen script on its outputs; a
+    signature file the refit does not reproduce is refused naming the first patient."""
+    import json
+    import runpy
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from survsig.imaging.radiomic_features import FrozenRadiomics
+
+    scripts = Path(__file__).resolve().parents[2] / "workflow" / "scripts" / "imaging"
+    features, clinical, split = fitted_cohort
+    inputs = SimpleNamespace(
+        features=[str(tmp_path / "features_a.tsv"), str(tmp_path / "features_b.tsv")],
+        clinical=str(tmp_path / "clinical.tsv"),
+        split=str(tmp_path / "split.tsv"),
+        signature=str(tmp_path / "radiomics.tsv"),
+    )
+    table = features.rename_axis("patient_id").reset_index()
+    table.iloc[:90].to_csv(inputs.features[0], sep="\t", index=False)
+    table.iloc[90:].to_csv(inputs.features[1], sep="\t", index=False)
+    clinical.to_csv(inputs.clinical, sep="\t", index=False)
+    split.to_csv(inputs.split, sep="\t", index=False)
+    params = _Params(radiomics={})
+
+    def run(script, output):
+        snakemake = SimpleNamespace(input=inputs, output=output, params=params, log=[str(tmp_path / "log.txt")])
+        runpy.run_path(str(scripts / script), init_globals={"snakemake": snakemake})
+
+    run(
+        "radiomics_signature.py",
+        SimpleNamespace(
+            signature=inputs.signature,
+            model=str(tmp_path / "signature.json"),
+            coefficients=str(tmp_path / "coefficients.tsv"),
+        ),
+    )
+    frozen_path = tmp_path / "frozen.json"
+    run("radiomics_frozen.py", [str(frozen_path)])
+    frozen = FrozenRadiomics.load(frozen_path)
+    written = pd.read_csv(inputs.signature, sep="\t", dtype=str)
+    ours = [f"{v:.6f}" for v in frozen.signature(features.loc[written["patient_id"]])]
+    assert ours == written["signature"].tolist()
+    assert json.loads(frozen_path.read_text())["features"] == list(frozen.features)
+
+    # the run's signature file disagrees with the refit at one patient: refused, nothing written
+    frozen_path.unlink()
+    edited = written.copy()
+    edited.loc[7, "signature"] = "9.999999"
+    edited.to_csv(inputs.signature, sep="\t", index=False)
+    with pytest.raises(SystemExit):
+        run("radiomics_frozen.py", [str(frozen_path)])
+    log = (tmp_path / "log.txt").read_text()
+    assert f"{inputs.signature}, patient {written.loc[7, 'patient_id']}: signature 9.999999 in the file" in log
+    assert "the refit does not reproduce the run's signature" in log
+    assert not frozen_path.exists()

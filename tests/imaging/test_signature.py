@@ -174,3 +174,62 @@ def test_signature_vs_radiomics_names_a_patient_the_comparator_lacks(cohort):
     assert str(patients["patient_id"].iloc[0]) in str(err.value) or str(patients["patient_id"].iloc[1]) in str(
         err.value
     )
+
+
+# --------------------------------------------------------------------------- frozen signature
+def frozen_from_scores(tmp_path, scores, labels):
+    """Scales learnt on ``scores`` and the FrozenSignature that saves them (fake model files)."""
+    from survsig.imaging.signature import FrozenSignature, learn_signature
+
+    scales = {}
+    signature = learn_signature(scores, labels, scales)
+    files = []
+    for m in range(len(scores)):
+        path = tmp_path / f"models/x/member{m}/model.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(bytes([m]) * 100)
+        files.append(path)
+    return signature, FrozenSignature.from_scales("x", ["pet", "roi"], files, scales, results_dir=tmp_path)
+
+
+def test_frozen_signature_scores_any_patient_as_the_run_did(tmp_path):
+    """Scales learnt on the training patients, saved, loaded and applied to any subset of
+    patients (one at a time, the test set alone, shuffled) give the run's values bit for bit."""
+    import json
+
+    from survsig.imaging.signature import FrozenSignature
+
+    rng = np.random.default_rng(4)
+    n = 60
+    labels = np.where(np.arange(n) < 36, "train", "test")
+    scores = [rng.normal(size=(3, n)) * (m + 1) + m for m in range(2)]
+    signature, frozen = frozen_from_scores(tmp_path, scores, labels)
+    train = signature[labels == "train"]
+    assert abs(train.mean()) < 1e-12 and train.std(ddof=1) == pytest.approx(1.0, abs=1e-12)
+    loaded = FrozenSignature.from_dict(json.loads(json.dumps(frozen.to_dict())))
+    assert [len(m["snapshots"]) for m in loaded.members] == [3, 3]
+    for subset in (np.arange(n), np.flatnonzero(labels == "test"), rng.permutation(n), [7]):
+        applied = loaded.signature([s[:, subset] for s in scores])
+        assert np.array_equal(applied, signature[subset])
+    assert [p.name for p in loaded.model_files(tmp_path)] == ["model.pt", "model.pt"]
+
+
+def test_frozen_signature_refuses_another_runs_model_and_bad_keys(tmp_path):
+    from survsig.imaging.signature import FrozenSignature
+
+    rng = np.random.default_rng(5)
+    labels = np.where(np.arange(20) < 12, "train", "test")
+    _, frozen = frozen_from_scores(tmp_path, [rng.normal(size=(2, 20))], labels)
+    (tmp_path / "models/x/member0/model.pt").write_bytes(b"another run")
+    with pytest.raises(InputError, match="SHA-256 differs"):
+        frozen.model_files(tmp_path)
+    data = frozen.to_dict()
+    data["members"][0]["snapshots"][1] = [0.1, 0.0]
+    with pytest.raises(InputError, match=r"members\[0\].snapshots\[1\]' has an SD of 0.0"):
+        FrozenSignature.from_dict(data, file="frozen.json")
+    data = frozen.to_dict()
+    del data["scale"]
+    with pytest.raises(InputError, match="'scale' is missing"):
+        FrozenSignature.from_dict(data, file="frozen.json")
+    with pytest.raises(InputError, match="not a frozen signature file"):
+        FrozenSignature.from_dict({"format": "other"})

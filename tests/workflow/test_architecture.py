@@ -1,12 +1,14 @@
-"""The package's shape: a shared floor below three branches that mirror the workflow's DAG.
+"""The package's shape: a shared floor below four branches that mirror the workflow's DAG.
 
 ``survsig.core`` holds what things are called (``NAMES``: standard library only, so the
 Snakefile reads them) and the plumbing every stage uses (files, formats, figures, logs,
 image and table I/O); ``survsig.survival`` the survival estimators (checks, C-index, Cox,
 Kaplan-Meier) on top of it. The branches ``cohort``, ``imaging``, ``statistics`` and
-``rnaseq`` each import only that shared floor and their own modules; ``survsig.cli``, the
-command line, sits on top. No module imports itself back through others (no cycles), and
-the workflow's scripts are grouped by the same branches and import accordingly.
+``rnaseq`` each import only that shared floor and their own modules. ``survsig.external``
+applies a finished run (its networks, nomograms and cut-offs) to other patients, so it
+stands on the branches it applies; ``survsig.cli``, the command line, sits on top. No
+module imports itself back through others (no cycles), and the workflow's scripts are
+grouped by the same branches and import accordingly.
 """
 
 import ast
@@ -22,11 +24,14 @@ SCRIPTS = PACKAGE.parent / "scripts"
 
 SHARED = ("core", "survival")
 BRANCHES = ("cohort", "imaging", "statistics", "rnaseq")
+#: Above the branches: what applies their fitted parts to other patients
+APPLIED = ("external",)
 #: What each package may import besides itself
 ALLOWED = {
     "core": set(),
     "survival": {"core"},
     **{branch: set(SHARED) for branch in BRANCHES},
+    "external": {*SHARED, "cohort", "imaging", "statistics"},
 }
 #: The names of core: standard library only, and only each other
 NAMES = {"errors", "vocabulary", "columns", "settings"}
@@ -72,10 +77,10 @@ def third_party_imports(path: Path) -> set:
 
 def test_every_module_lies_in_a_package_of_the_layout():
     top = {name for name in MODULES if name.count(".") == 1}
-    assert top == {"survsig.cli", *(f"survsig.{p}" for p in (*SHARED, *BRANCHES))}, (
-        "a module or package outside the layout: put it in core, survival or a branch"
+    assert top == {"survsig.cli", *(f"survsig.{p}" for p in (*SHARED, *BRANCHES, *APPLIED))}, (
+        "a module or package outside the layout: put it in core, survival, a branch or external"
     )
-    assert all(package_of(name) in (*SHARED, *BRANCHES, "cli") for name in MODULES if name != "survsig")
+    assert all(package_of(name) in (*SHARED, *BRANCHES, *APPLIED, "cli") for name in MODULES if name != "survsig")
 
 
 def test_every_import_names_a_module_that_exists():
@@ -122,9 +127,10 @@ def test_scripts_are_grouped_by_branch_and_import_accordingly():
     assert scripts and all(script.parent.parent == SCRIPTS for script in scripts), "a script outside a branch folder"
     for script in scripts:
         branch = script.parent.name
-        assert branch in BRANCHES, f"{script}: scripts/{branch} is not a branch"
+        assert branch in (*BRANCHES, *APPLIED), f"{script}: scripts/{branch} is not a branch"
         for imported in package_imports(script):
-            assert package_of(imported) in (branch, *SHARED), f"{script.name} ({branch}) imports {imported}"
+            allowed = (branch, *ALLOWED[branch])
+            assert package_of(imported) in allowed, f"{script.name} ({branch}) imports {imported}"
 
 
 def test_workflow_scripts_use_public_names_only():

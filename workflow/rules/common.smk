@@ -56,6 +56,7 @@ REPORT_STAGES = {
     "evaluation": "4 Evaluation",
     "risk_groups": "5 Risk groups",
     "rnaseq": "6 RNA-seq",
+    "external": "7 External validation",
 }
 
 SYNTHETIC_DIR = "results/synthetic"
@@ -229,9 +230,9 @@ def signature_source(wildcards):
     return f"results/signatures/trained/{wildcards.model}.tsv"
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=4)
 def read_image_sheet(sheet, mtime_ns, size):
-    """The validated image sheet, read once per version (the input functions ask for it
+    """A validated image sheet, read once per version (the input functions ask for it
     once per job), with its patients in batches of ``imaging.patients_per_job``: the
     patients in sorted order, that many to a preprocessing job (one job per patient would
     spend more on starting jobs than on their 0.1-0.3 s of work)."""
@@ -240,78 +241,104 @@ def read_image_sheet(sheet, mtime_ns, size):
     return rows, patient_batches(rows, config["imaging"]["patients_per_job"])
 
 
-def image_sheet():
-    sheet = checkpoints.validate.get().output.images
-    stat = os.stat(sheet)
-    return read_image_sheet(sheet, stat.st_mtime_ns, stat.st_size)
+class CohortImages:
+    """The input functions of one cohort's per-batch jobs (preprocessing, radiomic
+    features), known once its validation checkpoint has run: the training cohort's
+    (checkpoint ``validate``) or the external cohort's (``validate_external``)."""
+
+    def __init__(self, checkpoint, preprocessed_dir, features_dir, validate_rule):
+        self.checkpoint = checkpoint
+        self.preprocessed_dir = preprocessed_dir
+        self.features_dir = features_dir
+        self.validate_rule = validate_rule
+
+    def sheet(self):
+        sheet = getattr(checkpoints, self.checkpoint).get().output.images
+        stat = os.stat(sheet)
+        return read_image_sheet(sheet, stat.st_mtime_ns, stat.st_size)
+
+    def images(self):
+        """patient id -> {ct, pet, roi} paths, from the validated image sheet."""
+        return self.sheet()[0]
+
+    def batches(self):
+        """Batch name -> its patients' ids."""
+        return self.sheet()[1]
+
+    def batch_patients(self, wildcards):
+        try:
+            return self.batches()[wildcards.batch]
+        except KeyError:
+            raise WorkflowError(
+                f"{self.preprocessed_dir}/{wildcards.batch}: no such batch of patients "
+                f"({len(self.batches())} batches of imaging.patients_per_job patients)"
+            ) from None
+
+    def validated_sheet(self, wildcards):
+        """The checkpoint's image sheet, as an input whose age does not matter: validation
+        rewrites it whenever it runs, which must not re-run the preprocessing."""
+        return ancient(getattr(checkpoints, self.checkpoint).get().output.images)
+
+    def channel_images(self, channel):
+        """Input function: the ``channel`` (ct, pet, roi) image of each of a batch's patients."""
+
+        def images(wildcards):
+            rows = self.images()
+            return [rows[patient][channel] for patient in self.batch_patients(wildcards)]
+
+        return images
+
+    def image_versions(self, wildcards):
+        """Size and modification time of every image of a batch: a changed image changes the
+        job's parameters, so Snakemake runs the job again (rerun trigger ``params``)."""
+        rows = self.images()
+        versions = []
+        for patient in self.batch_patients(wildcards):
+            for channel in ("ct", "pet", "roi"):
+                path = rows[patient][channel]
+                try:
+                    stat = os.stat(path)
+                except OSError as err:
+                    raise WorkflowError(
+                        f"{path}: patient {patient}, column {channel}: the image is gone since validation "
+                        f"({err.strerror}); restore it, or validate again (snakemake --forcerun {self.validate_rule})"
+                    ) from None
+                versions.append([path, stat.st_size, stat.st_mtime_ns])
+        return versions
+
+    def batch_dirs(self, wildcards):
+        return expand(f"{self.preprocessed_dir}/{{batch}}", batch=self.batches())
+
+    def slice_files(self, wildcards):
+        """Every patient's slice file, ``{preprocessed_dir}/{batch}/{patient}.npz``."""
+        return [
+            f"{self.preprocessed_dir}/{batch}/{patient}.npz"
+            for batch, patients in self.batches().items()
+            for patient in patients
+        ]
+
+    def radiomics_options(self, wildcards):
+        """``--ct ... --pet ... --roi ...``: a batch's images of the radiomics modalities."""
+        rows = self.images()
+        patients = self.batch_patients(wildcards)
+        options = []
+        for channel in (*RADIOMICS["modalities"], "roi"):
+            options += [f"--{channel}", *(rows[patient][channel] for patient in patients)]
+        return " ".join(shlex.quote(str(option)) for option in options)
+
+    def feature_tables(self, wildcards):
+        return expand(f"{self.features_dir}/{{batch}}.tsv", batch=self.batches())
 
 
-def validated_images():
-    """patient id -> {ct, pet, roi} paths, from the validated image sheet (after the checkpoint)."""
-    return image_sheet()[0]
-
-
-def preprocess_batches():
-    """Batch name -> its patients' ids."""
-    return image_sheet()[1]
-
-
-def preprocess_batch_patients(wildcards):
-    try:
-        return preprocess_batches()[wildcards.batch]
-    except KeyError:
-        raise WorkflowError(
-            f"results/preprocessed/{wildcards.batch}: no such batch of patients "
-            f"({len(preprocess_batches())} batches of imaging.patients_per_job patients)"
-        ) from None
-
-
-def validated_image_sheet(wildcards):
-    """The checkpoint's image sheet, as an input whose age does not matter: validation
-    rewrites it whenever it runs, which must not re-run the preprocessing."""
-    return ancient(checkpoints.validate.get().output.images)
-
-
-def preprocess_images(channel):
-    """Input function: the ``channel`` (ct, pet, roi) image of each of a batch's patients."""
-
-    def images(wildcards):
-        rows = validated_images()
-        return [rows[patient][channel] for patient in preprocess_batch_patients(wildcards)]
-
-    return images
-
-
-def preprocess_image_versions(wildcards):
-    """Size and modification time of every image of a batch: a changed image changes the
-    job's parameters, so Snakemake runs the job again (rerun trigger ``params``)."""
-    rows = validated_images()
-    versions = []
-    for patient in preprocess_batch_patients(wildcards):
-        for channel in ("ct", "pet", "roi"):
-            path = rows[patient][channel]
-            try:
-                stat = os.stat(path)
-            except OSError as err:
-                raise WorkflowError(
-                    f"{path}: patient {patient}, column {channel}: the image is gone since validation "
-                    f"({err.strerror}); restore it, or validate again (snakemake --forcerun validate)"
-                ) from None
-            versions.append([path, stat.st_size, stat.st_mtime_ns])
-    return versions
-
-
-def preprocessed_batches(wildcards):
-    return expand("results/preprocessed/{batch}", batch=preprocess_batches())
-
-
-def preprocessed_slice_files(wildcards):
-    """Every patient's slice file, ``results/preprocessed/{batch}/{patient}.npz``."""
-    return [
-        f"results/preprocessed/{batch}/{patient}.npz"
-        for batch, patients in preprocess_batches().items()
-        for patient in patients
-    ]
+TRAINING_IMAGES = CohortImages("validate", "results/preprocessed", "results/radiomics/features", "validate")
+validated_images = TRAINING_IMAGES.images
+preprocess_batches = TRAINING_IMAGES.batches
+preprocess_batch_patients = TRAINING_IMAGES.batch_patients
+validated_image_sheet = TRAINING_IMAGES.validated_sheet
+preprocess_images = TRAINING_IMAGES.channel_images
+preprocess_image_versions = TRAINING_IMAGES.image_versions
+preprocessed_batches = TRAINING_IMAGES.batch_dirs
+preprocessed_slice_files = TRAINING_IMAGES.slice_files
 
 
 def preprocess_settings():
@@ -330,18 +357,8 @@ def radiomics_settings():
     return json.dumps({key: RADIOMICS[key] for key in keys}, sort_keys=True)
 
 
-def radiomics_image_options(wildcards):
-    """``--ct ... --pet ... --roi ...``: a batch's images of the radiomics modalities."""
-    rows = validated_images()
-    patients = preprocess_batch_patients(wildcards)
-    options = []
-    for channel in (*RADIOMICS["modalities"], "roi"):
-        options += [f"--{channel}", *(rows[patient][channel] for patient in patients)]
-    return " ".join(shlex.quote(str(option)) for option in options)
-
-
-def radiomics_feature_tables(wildcards):
-    return expand("results/radiomics/features/{batch}.tsv", batch=preprocess_batches())
+radiomics_image_options = TRAINING_IMAGES.radiomics_options
+radiomics_feature_tables = TRAINING_IMAGES.feature_tables
 
 
 def radiomics_targets():
@@ -536,6 +553,109 @@ def rnaseq_targets():
     return targets
 
 
+# Frozen run and external validation (external.smk)
+
+FROZEN_DIR = "results/frozen"
+EXTERNAL_DIR = "results/external"
+# the schema's defaults do not reach into a block that may be null: they are set here
+EXTERNAL = config["external"]
+if EXTERNAL is not None:
+    EXTERNAL = {
+        "name": "External cohort",
+        **{key: None for key in ("clinical", "images", "columns", "labels", "synthetic")},
+        **EXTERNAL,
+    }
+
+
+def uses_external():
+    return EXTERNAL is not None
+
+
+def uses_synthetic_external():
+    return uses_external() and EXTERNAL["synthetic"] is not None
+
+
+if uses_external():
+    from survsig.cohort.patients import SyntheticSettings
+
+    if uses_synthetic_external() == bool(EXTERNAL["clinical"] or EXTERNAL["images"]):
+        raise WorkflowError(
+            "config: external needs its sheets (external.clinical and external.images) or the simulator's "
+            "other centre (external.synthetic: {}), one of the two"
+        )
+    if not uses_synthetic_external() and not (EXTERNAL["clinical"] and EXTERNAL["images"]):
+        raise WorkflowError("config: external needs both external.clinical and external.images")
+    if config["imaging"]["signatures"] != "trained":
+        raise WorkflowError(
+            "config: external validation scores other patients with the trained networks; "
+            "set imaging.signatures: trained"
+        )
+    if uses_synthetic_external():
+        _unknown = sorted(set(EXTERNAL["synthetic"]) - set(SyntheticSettings.__dataclass_fields__))
+        if _unknown:
+            raise WorkflowError(
+                f"config: external.synthetic.{_unknown[0]} is not a key of the synthetic cohort's settings"
+            )
+        if {**config["synthetic"], **EXTERNAL["synthetic"]}.get("image_format") == "dicom_rt":
+            raise WorkflowError(
+                "config: the synthetic other centre is written as images (nifti, nrrd, mha or dicom), "
+                "not as a DICOM export; set external.synthetic.image_format"
+            )
+
+EXTERNAL_IMAGES = CohortImages(
+    "validate_external", f"{EXTERNAL_DIR}/preprocessed", f"{EXTERNAL_DIR}/radiomics/features", "validate_external"
+)
+EXTERNAL_SYNTHETIC_DIR = f"{EXTERNAL_DIR}/synthetic"
+
+
+def external_sheets(wildcards=None):
+    """The external cohort's clinical and image sheets: simulated, or the user's."""
+    if uses_synthetic_external():
+        return {"clinical": f"{EXTERNAL_SYNTHETIC_DIR}/clinical.tsv", "images": f"{EXTERNAL_SYNTHETIC_DIR}/images.tsv"}
+    return {"clinical": EXTERNAL["clinical"], "images": EXTERNAL["images"]}
+
+
+def external_mapping(key):
+    """The external sheets' ``columns`` or ``labels`` mapping: their own, else the cohort's."""
+    own = EXTERNAL.get(key) if uses_external() else None
+    return own if own is not None else config["cohort"].get(key, {})
+
+
+def external_signature_files(wildcards):
+    return [f"{EXTERNAL_DIR}/signatures/{m}.tsv" for m in nomogram_models(wildcards)]
+
+
+# the frozen run: what scores other patients (survsig predict, the external cohort)
+FROZEN_SIGNATURES = {
+    **{model: f"{FROZEN_DIR}/signature_{model}.json" for model in MODELS},
+    **({RADIOMICS_SIGNATURE: f"{FROZEN_DIR}/{RADIOMICS_SIGNATURE}.json"} if RADIOMICS["enabled"] else {}),
+}
+
+
+def external_targets():
+    """Every table and figure of the external validation (none without ``external``)."""
+    if not uses_external():
+        return []
+    tables, figures = f"{EXTERNAL_DIR}/tables", f"{EXTERNAL_DIR}/figures"
+    targets = [f"{FROZEN_DIR}/run.json"]
+    targets += expand(f"{EXTERNAL_DIR}/signatures/{{signature}}.tsv", signature=SIGNATURES)
+    targets += expand(f"{EXTERNAL_DIR}/nomograms/{{nomogram}}_scores.tsv", nomogram=NOMOGRAMS)
+    targets += expand(f"{tables}/cindex.{{ext}}", ext=["tsv", "png", "pdf"])
+    targets.append(f"{tables}/tdauc.tsv")
+    targets += expand(f"{figures}/roc.{{ext}}", ext=["png", "pdf"])
+    targets += expand(f"{tables}/calibration_{{nomogram}}.tsv", nomogram=NOMOGRAMS)
+    targets += expand(f"{figures}/calibration_{{nomogram}}.{{ext}}", nomogram=NOMOGRAMS, ext=["png", "pdf"])
+    targets += expand(f"{tables}/risk_groups_{{nomogram}}.tsv", nomogram=STRATIFY["nomograms"])
+    targets += expand(f"{figures}/km_{{nomogram}}.{{ext}}", nomogram=STRATIFY["nomograms"], ext=["png", "pdf"])
+    targets.append(f"{tables}/subgroups.tsv")
+    targets += expand(f"{figures}/subgroup_{{variable}}.{{ext}}", variable=STRATIFY_SUBGROUPS, ext=["png", "pdf"])
+    targets.append(f"{tables}/shift.tsv")
+    targets += expand(f"{figures}/shift.{{ext}}", ext=["png", "pdf"])
+    if uses_synthetic_external():
+        targets.append(f"{tables}/vs_oracle.tsv")
+    return targets
+
+
 def all_targets():
     targets = [
         "results/tables/table1_baseline.tsv",
@@ -556,4 +676,5 @@ def all_targets():
     targets += internal_validation_targets()
     targets += stratify_targets()
     targets += rnaseq_targets()
+    targets += external_targets()
     return targets

@@ -9,6 +9,9 @@ radiomics feature job, as light as the preprocessing's).
 ``survsig score NOMOGRAM_JSON SHEET -o OUTPUT`` scores a sheet of new patients with a
 saved nomogram, as rule ``score_new`` does; bad input prints one line and exits with
 status 2.
+``survsig predict SHEET --results DIR -o OUTPUT`` scores new patients from their images with a
+finished run's frozen networks, nomogram and cut-off; bad input prints one line, exits with
+status 2 and writes nothing.
 ``survsig import-dicom ROOT --out DIR`` turns a hospital's DICOM export (CT, PET in Bq/mL,
 the ROI as RTSTRUCT or DICOM-SEG) into NIfTI CT, SUV PET and ROI per patient and the image
 sheet ``DIR/images.tsv``; bad input prints one line, exits with status 2 and writes nothing.
@@ -117,22 +120,27 @@ def _one_line_errors(command, *, output=None):
         raise SystemExit(2) from None
 
 
-def _score(args):
+@contextlib.contextmanager
+def _warnings_to_stderr(command):
+    """Warnings (values outside the training range, survival after the follow-up) on stderr."""
     import logging
 
-    from survsig.statistics.scoring import score_new_patients_file
-
-    # warnings (values outside the training range, survival after the follow-up) to stderr
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("survsig score: %(levelname)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(f"survsig {command}: %(levelname)s: %(message)s"))
     handler.setLevel(logging.WARNING)
     logger = logging.getLogger("survsig")
     logger.addHandler(handler)
     try:
-        with _one_line_errors("score", output=args.output):
-            table = score_new_patients_file(args.nomogram, args.sheet, args.output)
+        yield
     finally:
         logger.removeHandler(handler)
+
+
+def _score(args):
+    from survsig.statistics.scoring import score_new_patients_file
+
+    with _warnings_to_stderr("score"), _one_line_errors("score", output=args.output):
+        table = score_new_patients_file(args.nomogram, args.sheet, args.output)
     print(f"scored {len(table)} patient(s): {args.output}")
 
 
@@ -146,6 +154,19 @@ def _import_dicom(args):
         summary = import_dicom(args.root, args.out, roi_pattern=args.roi, suv_kind=args.suv, progress=progress)
     print(summary_text(summary))
     print(f"imported {len(summary)} patient(s): {Path(args.out) / 'images.tsv'}")
+
+
+def _predict(args):
+    from survsig.external.predict import predict_patients_file
+
+    def progress(number, total, patient_id, message):
+        print(f"patient {number}/{total} {patient_id}: {message}", file=sys.stderr, flush=True)
+
+    with _warnings_to_stderr("predict"), _one_line_errors("predict", output=args.output):
+        table = predict_patients_file(
+            args.sheet, args.results, args.output, nomogram=args.nomogram, threads=args.threads, progress=progress
+        )
+    print(f"scored {len(table)} patient(s) from their images: {args.output}")
 
 
 def _one_line(err) -> str:
@@ -211,6 +232,22 @@ def main(argv=None):
     )
     dicom.add_argument("--suv", choices=("bw", "lbm"), default="bw", help="SUV by body weight or lean body mass")
     dicom.set_defaults(run=_import_dicom)
+    predict = commands.add_parser(
+        "predict",
+        help="score new patients from their images with a finished run (networks, nomogram, cut-off)",
+        description="Score new patients from their PET/CT with a finished run's frozen networks, nomogram "
+        "and cut-off: every signature, points, linear predictor, survival at the nomogram's times, the "
+        "risk group by the training cut-off and the terms outside the training range. The sheet (CSV or "
+        "TSV) needs patient_id, ct, pet, roi (paths relative to the sheet's folder) and the clinical "
+        "columns of the nomogram's terms, in canonical names and labels. Reads only RESULTS/frozen/run.json "
+        "and the files it lists. Bad input: one line on stderr, status 2, no output written.",
+    )
+    predict.add_argument("sheet", metavar="SHEET", help="CSV or TSV of new patients and their images")
+    predict.add_argument("--results", default="results", metavar="DIR", help="a finished run's results folder")
+    predict.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="TSV to write")
+    predict.add_argument("--nomogram", default="integrated", help="the nomogram that scores them (default integrated)")
+    predict.add_argument("--threads", type=int, default=None, help="CPU threads of the networks")
+    predict.set_defaults(run=_predict)
     args = parser.parse_args(argv)
     args.run(args)
 

@@ -101,6 +101,7 @@ def simulate_cohort(settings: SyntheticSettings, out, *, threads=1):
         ``rnaseq_truth``, ``genesets``, ``ground_truth`` (the rule's outputs); with
         ``image_format`` :data:`~survsig.cohort.patients.DICOM_EXPORT`, ``dicom_dir`` (the
         export's folder, one folder per patient) instead of ``images`` and ``image_dir``.
+        Without ``rnaseq`` no counts, gene truth or gene sets are written.
     threads : int
         Worker processes rendering images.
 
@@ -149,6 +150,9 @@ def simulate_cohort(settings: SyntheticSettings, out, *, threads=1):
         write_tsv(image_sheet(settings, patients[col.PATIENT_ID], image_dir.name), out["images"])
     write_tsv(patients[list(GROUND_TRUTH_COLUMNS)], out["ground_truth"], float_format="%.6f")
 
+    if "rnaseq" not in out:  # a cohort without sequencing (an external centre's)
+        log.info("wrote %d patients, no RNA-seq", n)
+        return
     from survsig.core.genesets import write_gmt
 
     counts, gene_truth, library, planted = simulate_rnaseq(settings, patients)

@@ -43,6 +43,10 @@ CATEGORY_LEVELS = {
 }
 
 SPLIT_LEVELS = ("train", "test")
+#: The split label of an external cohort's patients (scored with the frozen run, never fit on)
+EXTERNAL = "external"
+#: Split labels a scores or signature file may hold
+SCORED_SPLITS = (*SPLIT_LEVELS, EXTERNAL)
 
 #: Plausibility bounds of the clinical values, for the sheets and for new patients alike:
 #: beyond them a value is a typo or a unit error (days for months), not a patient.

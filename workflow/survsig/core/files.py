@@ -19,6 +19,7 @@ from survsig.core.columns import (
     RISK_GROUP_COLUMNS,
     RISK_LEVELS,
     SCORE_COLUMNS,
+    SCORED_SPLITS,
     SPLIT,
     SPLIT_COLUMNS,
     SPLIT_LEVELS,
@@ -109,7 +110,11 @@ def check_scores(scores: pd.DataFrame, split: pd.DataFrame | None = None, *, fil
     _first_bad(~np.isin(events, (0, 1)), ids, OS_EVENT, "os_event must be 0 or 1", file=file)
     labels = scores[SPLIT].astype(str)
     _first_bad(
-        ~labels.isin(SPLIT_LEVELS).to_numpy(), ids, SPLIT, f"split must be one of {', '.join(SPLIT_LEVELS)}", file=file
+        ~labels.isin(SCORED_SPLITS).to_numpy(),
+        ids,
+        SPLIT,
+        f"split must be one of {', '.join(SCORED_SPLITS)}",
+        file=file,
     )
     if split is None:
         rows = np.arange(len(scores))

@@ -39,7 +39,7 @@ NOMOGRAM_LABELS = {
 SUV_SITE_LABELS = {"tumor": "Tumor", "node": "Lymph node"}
 SUV_KIND_LABELS = {"max": "SUVmax", "peak": "SUVpeak", "mean": "SUVmean"}
 
-SPLIT_TITLES = {"train": "training set", "test": "test set", "all": "all patients"}
+SPLIT_TITLES = {"train": "training set", "test": "test set", "external": "external cohort", "all": "all patients"}
 RISK_LABELS = {"low": "Low risk", "high": "High risk"}
 
 #: The treatments as figures and the text name them (Table 1 keeps the paper's "Re-radiation").

@@ -18,6 +18,9 @@ first-order and texture features once per modality. Names are
 :class:`RadiomicsSignature` is the signature: an elastic-net Cox model (scikit-survival's
 ``CoxnetSurvivalAnalysis``) on features mapped to normal scores by their training-set
 quantiles, its penalty chosen by cross-validated C-index on the training set alone.
+:func:`frozen_radiomics` freezes it as JSON data (features, quantile transform,
+coefficients, training scale) and :class:`FrozenRadiomics` scores another cohort's
+patients with that data, each to the bits the training run gave its own patients.
 """
 
 from __future__ import annotations
@@ -201,6 +204,28 @@ def extract_features(patients, images: dict, rois, settings: RadiomicsSettings, 
     return pd.DataFrame(rows)
 
 
+def linear_predictor(scores, coef) -> np.ndarray:
+    """``scores @ coef`` added up column by column, in column order, over the nonzero
+    coefficients.
+
+    A BLAS matrix-vector product rounds a row's sum differently depending on how many rows
+    are multiplied together (its kernels block rows); this sum gives each row the same bits
+    whichever other rows are scored with it, so a patient scored alone (another cohort's,
+    :class:`FrozenRadiomics`) gets the value the training run gave that patient.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n, p)
+    coef : ndarray, shape (p,)
+    """
+    scores = np.asarray(scores, dtype=float)
+    coef = np.asarray(coef, dtype=float)
+    lp = np.zeros(scores.shape[0])
+    for j in np.flatnonzero(coef):
+        lp += scores[:, j] * coef[j]
+    return lp
+
+
 class RadiomicsSignature:
     """Elastic-net Cox signature of radiomic features, fit on the training set alone.
 
@@ -313,9 +338,10 @@ class RadiomicsSignature:
         return self
 
     def predict(self, features) -> np.ndarray:
-        """Linear predictor (log relative hazard) of each row of ``features``."""
+        """Linear predictor (log relative hazard) of each row of ``features``
+        (:func:`linear_predictor`: a row's value depends on that row alone)."""
         x = features[self.features_].to_numpy(float)
-        return self.scaler_.transform(x) @ self.coef_all_
+        return linear_predictor(self.scaler_.transform(x), self.coef_all_)
 
     def summary(self) -> dict:
         """The fit as plain data (saved as the signature's JSON)."""
@@ -410,3 +436,366 @@ def radiomics_signature(features, clinical, split, settings: RadiomicsSettings):
     )
     model.dropped_ = {**{name: "not finite for every patient" for name in gaps}, **model.dropped_}
     return model.predict(features), model
+
+
+# --------------------------------------------------------------------------- frozen signature
+#: Format of a frozen radiomics signature file (:func:`frozen_radiomics`).
+FROZEN_FORMAT = "survsig-frozen-radiomics/1"
+#: Output distributions of scikit-learn's ``QuantileTransformer``.
+QUANTILE_OUTPUTS = ("normal", "uniform")
+#: Keys of a frozen radiomics file; ``versions`` may be left out.
+FROZEN_KEYS = (
+    "format",
+    "modalities",
+    "features",
+    "coef_all",
+    "quantile_transformer",
+    "train_mean",
+    "train_sd",
+    "settings",
+    "versions",
+)
+#: Keys of its ``quantile_transformer`` object.
+QUANTILE_KEYS = ("output_distribution", "n_quantiles", "references", "quantiles")
+
+
+def frozen_radiomics(features, clinical, split, settings: RadiomicsSettings, *, modalities=None) -> dict:
+    """The radiomics signature of the workflow, fit as its rules fit it, as JSON-ready data.
+
+    Everything :class:`FrozenRadiomics` needs to score another cohort's patients as the
+    training run scored its own, without refitting: the features in the model's order,
+    the fitted quantile transform (normal scores), the coefficients and the training
+    patients' mean and SD of the raw risk. Floats are Python floats, which :mod:`json`
+    writes and reads back exactly.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        :func:`read_feature_tables`.
+    clinical, split : pandas.DataFrame
+        As for :func:`radiomics_signature`.
+    settings : RadiomicsSettings
+    modalities : sequence of str, optional
+        The matched comparator's modalities (:func:`modality_features`); None: every
+        feature (rule ``radiomics_signature``).
+
+    Returns
+    -------
+    dict
+        ``format`` (:data:`FROZEN_FORMAT`); ``modalities``; ``features`` (the columns the
+        model saw, in its order); ``coef_all`` (one coefficient per feature, most zero);
+        ``quantile_transformer``: ``output_distribution``, ``n_quantiles``,
+        ``references`` (the quantiles' levels, ``n_quantiles`` values from 0 to 1) and
+        ``quantiles`` (``n_quantiles`` rows of one value per feature: scikit-learn's
+        ``quantiles_``); ``train_mean`` and ``train_sd`` of the raw risk (the
+        signature is ``(raw - train_mean) / train_sd``); ``settings`` (the radiomics
+        block, as :meth:`RadiomicsSignature.summary` gives it); ``versions`` of the
+        libraries whose arithmetic the scores depend on.
+    """
+    import scipy
+    import sklearn
+
+    from survsig.core import columns as col
+
+    if modalities is not None:
+        features = modality_features(features, modalities)
+    risk, model = radiomics_signature(features, clinical, split, settings)
+    import pandas as pd
+
+    from survsig.imaging.signature import training_scale
+
+    train_mean, train_sd = training_scale(pd.Series(np.asarray(risk, dtype=float)), split[col.SPLIT])
+    scaler = model.scaler_
+    return {
+        "format": FROZEN_FORMAT,
+        "modalities": list(settings.modalities if modalities is None else modalities),
+        "features": list(model.features_),
+        "coef_all": [float(v) for v in model.coef_all_],
+        "quantile_transformer": {
+            "output_distribution": str(scaler.output_distribution),
+            "n_quantiles": int(scaler.n_quantiles_),
+            "references": [float(v) for v in scaler.references_],
+            "quantiles": np.asarray(scaler.quantiles_, dtype=float).tolist(),
+        },
+        "train_mean": train_mean,
+        "train_sd": train_sd,
+        "settings": model.summary()["settings"],
+        "versions": {"numpy": np.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__},
+    }
+
+
+class FrozenRadiomics:
+    """A frozen radiomics signature: scores new patients' feature rows without refitting.
+
+    Built by :meth:`from_dict` (the data of :func:`frozen_radiomics`) or :meth:`load`.
+    Only the features with a nonzero coefficient (``used``) are read: the quantile
+    transform maps each feature on its own, so leaving the others out changes no bit.
+
+    Parameters
+    ----------
+    features : sequence of str
+        The model's features, in its order.
+    coef : array-like
+        One coefficient per feature.
+    quantiles : array-like, shape (n_quantiles, len(features))
+        The training set's quantiles of each feature (scikit-learn's ``quantiles_``).
+    references : array-like, shape (n_quantiles,)
+        Their levels, from 0 to 1.
+    train_mean, train_sd : float
+        Mean and SD of the training patients' raw risk.
+    output_distribution : str
+    modalities : sequence of str
+    settings : dict, optional
+    versions : dict, optional
+    """
+
+    def __init__(
+        self,
+        features,
+        coef,
+        quantiles,
+        references,
+        train_mean,
+        train_sd,
+        *,
+        output_distribution="normal",
+        modalities=(),
+        settings=None,
+        versions=None,
+    ):
+        from sklearn.preprocessing import QuantileTransformer
+
+        self.features = tuple(features)
+        self.coef = np.asarray(coef, dtype=float)
+        used = np.flatnonzero(self.coef)
+        self.used = tuple(self.features[j] for j in used)
+        self.coef_used = self.coef[used]
+        references = np.asarray(references, dtype=float)
+        quantiles = np.asarray(quantiles, dtype=float)
+        # the fitted state QuantileTransformer.transform reads (scikit-learn 1.x): the
+        # quantiles and their levels, the number of features and the output distribution
+        scaler = QuantileTransformer(n_quantiles=len(references), output_distribution=output_distribution)
+        scaler.n_quantiles_ = len(references)
+        scaler.references_ = references
+        scaler.quantiles_ = np.ascontiguousarray(quantiles[:, used])
+        scaler.n_features_in_ = len(used)
+        self.scaler = scaler
+        self.train_mean = float(train_mean)
+        self.train_sd = float(train_sd)
+        self.modalities = tuple(modalities)
+        self.settings = dict(settings or {})
+        self.versions = dict(versions or {})
+
+    def raw(self, features) -> np.ndarray:
+        """Raw risk (linear predictor) of each row of ``features``, refusing gaps.
+
+        Parameters
+        ----------
+        features : pandas.DataFrame
+            Radiomic features, one row per patient, indexed by patient
+            (:func:`read_feature_tables`); columns other than ``used`` are ignored.
+
+        Raises
+        ------
+        InputError
+            A feature of ``used`` has no column (naming it) or two; a patient's value of
+            one is missing, not a number or not finite (naming the patient and the column).
+        """
+        import pandas as pd
+
+        columns = pd.Index(features.columns)
+        absent = [name for name in self.used if name not in columns]
+        if absent:
+            raise InputError(
+                f"the radiomic features lack a feature of the frozen signature "
+                f"({len(absent)} of {len(self.used)} missing)",
+                column=absent[0],
+            )
+        repeated = [name for name in self.used if (columns == name).sum() > 1]
+        if repeated:
+            raise InputError("the radiomic features hold this feature in two columns", column=repeated[0])
+        values = features[list(self.used)]
+        if not len(values):
+            return np.zeros(0)
+        x = values.apply(pd.to_numeric, errors="coerce").to_numpy(float)
+        bad = ~np.isfinite(x)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise InputError(
+                f"radiomic feature is missing or not finite ({values.iat[i, j]!r}): "
+                "the frozen signature cannot score this patient",
+                patient=values.index[i],
+                column=self.used[j],
+            )
+        return linear_predictor(self.scaler.transform(x), self.coef_used)
+
+    def signature(self, features) -> np.ndarray:
+        """The standardised signature ``(raw - train_mean) / train_sd`` of each row of
+        ``features`` (:meth:`raw`), the floating-point operations of
+        :func:`~survsig.imaging.signature.standardise_signature`: a training patient's
+        row gives the bits of the run's signature."""
+        return (self.raw(features) - self.train_mean) / self.train_sd
+
+    @classmethod
+    def from_dict(cls, data, *, file=None) -> FrozenRadiomics:
+        """The frozen signature of :func:`frozen_radiomics`'s data, every key checked.
+
+        Parameters
+        ----------
+        data : dict
+        file : str or path, optional
+            The file the data came from, named in error messages.
+
+        Raises
+        ------
+        InputError
+            Naming the file and the key (``coef_all[3]``,
+            ``quantile_transformer.quantiles[2][5]``): not this format; a key missing,
+            unknown or of the wrong type; an unknown modality; a feature repeated;
+            coefficients not one per feature, not finite or all
+            zero; quantile levels not increasing from 0 to 1; quantiles not
+            ``n_quantiles`` rows of one finite value per feature, or decreasing; a
+            training SD not above 0; settings that are not a valid radiomics block.
+        """
+        from survsig.core.jsonkeys import JsonKeys, json_type, show
+
+        keys = JsonKeys(file, kind="frozen radiomics")
+        what = "not a survsig frozen radiomics signature file"
+        if not isinstance(data, dict):
+            raise InputError(f"{what}: the JSON holds {json_type(data)}, not an object", file=file)
+        if data.get("format") != FROZEN_FORMAT:
+            raise InputError(f"{what} (format {data.get('format')!r}, expected {FROZEN_FORMAT})", file=file)
+        for name in data:
+            if name not in FROZEN_KEYS:
+                raise keys.error(name, f"is not a key of this format (keys: {', '.join(FROZEN_KEYS)})")
+
+        modalities = keys.texts(keys.get(data, "modalities"), "modalities", min_length=0)
+        for i, modality in enumerate(modalities):
+            if modality not in MODALITIES:
+                raise keys.error(f"modalities[{i}]", f"must be one of {', '.join(MODALITIES)}, got {show(modality)}")
+        features = keys.texts(keys.get(data, "features"), "features")
+        seen = set()
+        for i, name in enumerate(features):
+            if name in seen:
+                raise keys.error(f"features[{i}]", f"repeats the feature {name!r}")
+            seen.add(name)
+        coef = keys.numbers(keys.get(data, "coef_all"), "coef_all", length=len(features))
+        if not coef.any():
+            raise keys.error("coef_all", "holds no nonzero coefficient: the signature would use no feature")
+
+        where = "quantile_transformer"
+        block = keys.mapping(keys.get(data, where), where)
+        for name in block:
+            if name not in QUANTILE_KEYS:
+                raise keys.error(f"{where}.{name}", f"is not a key of this format (keys: {', '.join(QUANTILE_KEYS)})")
+        output = keys.text(keys.get(block, "output_distribution", where), f"{where}.output_distribution")
+        if output not in QUANTILE_OUTPUTS:
+            raise keys.error(
+                f"{where}.output_distribution", f"must be one of {', '.join(QUANTILE_OUTPUTS)}, got {show(output)}"
+            )
+        n_quantiles = keys.number(keys.get(block, "n_quantiles", where), f"{where}.n_quantiles", low=2, integer=True)
+        references = keys.numbers(
+            keys.get(block, "references", where), f"{where}.references", length=n_quantiles, low=0, high=1
+        )
+        if references[0] != 0 or references[-1] != 1:
+            raise keys.error(f"{where}.references", "must run from 0 to 1")
+        step = np.flatnonzero(np.diff(references) <= 0)
+        if len(step):
+            i = int(step[0]) + 1
+            raise keys.error(
+                f"{where}.references[{i}]", f"is not above {where}.references[{i - 1}]: levels must increase"
+            )
+        rows = keys.array(keys.get(block, "quantiles", where), f"{where}.quantiles", length=n_quantiles)
+        quantiles = np.array(
+            [keys.numbers(row, f"{where}.quantiles[{i}]", length=len(features)) for i, row in enumerate(rows)]
+        )
+        down = np.argwhere(np.diff(quantiles, axis=0) < 0)
+        if len(down):
+            i, j = int(down[0][0]) + 1, int(down[0][1])
+            raise keys.error(
+                f"{where}.quantiles[{i}][{j}]",
+                f"({quantiles[i, j]!r}) is below {where}.quantiles[{i - 1}][{j}] ({quantiles[i - 1, j]!r}): "
+                f"the quantiles of feature {features[j]!r} must not decrease",
+            )
+
+        train_mean = keys.number(keys.get(data, "train_mean"), "train_mean")
+        train_sd = keys.number(keys.get(data, "train_sd"), "train_sd", above=0)
+        settings = keys.mapping(keys.get(data, "settings"), "settings")
+        try:
+            RadiomicsSettings.from_config(settings)
+        except InputError as err:
+            raise keys.error("settings", f"is not a valid radiomics block: {err.reason}") from None
+        except (TypeError, ValueError) as err:
+            raise keys.error("settings", f"is not a valid radiomics block ({err})") from None
+        versions = keys.mapping(data.get("versions", {}), "versions")
+        for name, value in versions.items():
+            keys.text(value, f"versions.{name}")
+        return cls(
+            features,
+            coef,
+            quantiles,
+            references,
+            train_mean,
+            train_sd,
+            output_distribution=output,
+            modalities=modalities,
+            settings=settings,
+            versions=versions,
+        )
+
+    @classmethod
+    def load(cls, path) -> FrozenRadiomics:
+        """Read a frozen radiomics file (rule ``radiomics_frozen``), checking every key.
+
+        Raises
+        ------
+        InputError
+            The file is not a regular file that may be read, is larger than
+            :data:`~survsig.core.paths.JSON_MAX_BYTES`, is not JSON, nests too deep
+            (:func:`~survsig.core.jsonkeys.read_json`), or holds no valid frozen
+            signature (:meth:`from_dict`, naming the file and the key).
+        """
+        from survsig.core.jsonkeys import read_json
+
+        return cls.from_dict(read_json(path, what="the frozen radiomics file"), file=path)
+
+
+def check_signature_file(signature, patient_ids, path, *, float_format="%.6f") -> None:
+    """Refuse unless ``signature`` written with ``float_format`` is the signature file's text.
+
+    Parameters
+    ----------
+    signature : array-like
+        The frozen signature of each patient of ``patient_ids``.
+    patient_ids : sequence of str
+        The split's patients.
+    path : str or path
+        The run's signature file (``patient_id, split, signature``), read as text.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the first patient whose value differs, who is missing from the
+        file or who is in the file only: the refit does not reproduce the run's signature.
+    """
+    from survsig.core import columns as col
+    from survsig.core.io import read_table
+
+    table = read_table(path, dtype=str, keep_default_na=False)
+    for name in (col.PATIENT_ID, "signature"):
+        if name not in table.columns:
+            raise InputError(f"the signature file has no column '{name}'", file=path)
+    written = dict(zip(table[col.PATIENT_ID], table["signature"], strict=True))
+    changed = "the refit does not reproduce the run's signature: the features or settings changed since"
+    ids = [str(p) for p in patient_ids]
+    for patient, value in zip(ids, np.asarray(signature, dtype=float), strict=True):
+        if patient not in written:
+            raise InputError(f"patient is not in the signature file; {changed}", file=path, patient=patient)
+        ours = float_format % value
+        if written[patient] != ours:
+            raise InputError(
+                f"signature {written[patient]} in the file, {ours} refit; {changed}", file=path, patient=patient
+            )
+    extra = sorted(set(written) - set(ids))
+    if extra:
+        raise InputError(f"patient is in the signature file, not in the split; {changed}", file=path, patient=extra[0])

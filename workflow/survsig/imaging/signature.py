@@ -8,6 +8,9 @@ scale anything.
 from __future__ import annotations
 
 import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,8 +22,8 @@ from survsig.survival.concordance import compare_c, concordance_index
 from survsig.survival.cox import fit_cox
 
 
-def standardise_signature(raw: pd.Series, split: pd.Series) -> pd.Series:
-    """Centre and scale ``raw`` by its mean and SD (ddof=1) over the training patients.
+def training_scale(raw: pd.Series, split: pd.Series) -> tuple[float, float]:
+    """Mean and SD (ddof=1) of ``raw`` over the training patients: a signature's scale.
 
     Parameters
     ----------
@@ -35,7 +38,22 @@ def standardise_signature(raw: pd.Series, split: pd.Series) -> pd.Series:
     scale = train.std(ddof=1)
     if not np.isfinite(scale) or scale == 0:
         raise InputError("signature is constant over the training set")
-    return (raw - train.mean()) / scale
+    return float(train.mean()), float(scale)
+
+
+def standardise_signature(raw: pd.Series, split: pd.Series) -> pd.Series:
+    """Centre and scale ``raw`` by its mean and SD (ddof=1) over the training patients
+    (:func:`training_scale`).
+
+    Parameters
+    ----------
+    raw : pandas.Series
+        Raw risk score per patient.
+    split : pandas.Series
+        ``train`` or ``test`` per patient, aligned with ``raw``.
+    """
+    mean, scale = training_scale(raw, split)
+    return (raw - mean) / scale
 
 
 def signature_table(patient_ids, split, raw) -> pd.DataFrame:
@@ -69,25 +87,23 @@ def oracle_signature(ground_truth: pd.DataFrame, split: pd.DataFrame, channels) 
     return signature_table(merged[col.PATIENT_ID], merged[col.SPLIT], merged[predictor])
 
 
-def trained_signature(model_paths, slice_files, split: pd.DataFrame, *, threads=None) -> pd.DataFrame:
-    """Signature of trained networks for every patient of ``split`` (train and test).
+def load_members(model_paths, *, threads=None) -> list:
+    """The trained networks of an ensemble, checked to see the same channels and context.
 
     Parameters
     ----------
     model_paths : path or sequence of path
-        One trained model, or the members of an ensemble. A member's signature is the
-        mean of its snapshot networks' scores, each standardised on the training set
-        first (so no network weighs more for the scale its training happened to give its
-        scores), standardised again; the ensemble's is the mean of its members'.
+        One trained model, or the members of an ensemble.
+    threads : int, optional
+        Torch's CPU threads.
     """
     import torch
 
-    from survsig.imaging.slice_data import load_slice_data
     from survsig.imaging.train import SignatureTrainer
 
     if threads:
         torch.set_num_threads(int(threads))
-    if isinstance(model_paths, (str, bytes)) or not hasattr(model_paths, "__iter__"):
+    if isinstance(model_paths, (str, bytes, Path)) or not hasattr(model_paths, "__iter__"):
         model_paths = [model_paths]
     members = [SignatureTrainer.load(path) for path in model_paths]
     channels = members[0].channels
@@ -101,20 +117,261 @@ def trained_signature(model_paths, slice_files, split: pd.DataFrame, *, threads=
                 f"the first member with {context_mm!r}",
                 file=path,
             )
-    data = load_slice_data(slice_files, channels, context_mm=context_mm)
-    patients = split[col.PATIENT_ID].astype(str).tolist()
+    return members
+
+
+def member_scores(members, slice_files, patients) -> list:
+    """Raw scores of ``patients`` under each member's snapshot networks: one array
+    (snapshots, patients) per member."""
+    from survsig.imaging.slice_data import load_slice_data
+
+    data = load_slice_data(slice_files, members[0].channels, context_mm=members[0].settings.context_mm)
     missing = [p for p in patients if p not in data]
     if missing:
         raise InputError("patient has no preprocessed slices", patient=missing[0])
+    return [member.snapshot_scores(data, patients) for member in members]
 
-    def standardised(scores):
-        return standardise_signature(pd.Series(scores), split[col.SPLIT]).to_numpy()
 
-    member_signatures = [
-        standardised(np.mean([standardised(scores) for scores in member.snapshot_scores(data, patients)], axis=0))
-        for member in members
-    ]
-    return signature_table(patients, split[col.SPLIT], np.mean(member_signatures, axis=0))
+def combine_member_scores(scores, scale) -> np.ndarray:
+    """An ensemble's signature from its members' raw snapshot scores.
+
+    A member's signature is the mean of its snapshot networks' scores, each standardised
+    first (so no network weighs more for the scale its training happened to give its
+    scores), standardised again; the ensemble's is the mean of its members', standardised
+    once more. ``scale(key, values)`` standardises one level (``member0.snapshot1``,
+    ``member0``, ``ensemble``): learning the scale on the training patients
+    (:func:`trained_signature`) or applying a saved one (:class:`FrozenSignature`), with
+    the same floating-point operations either way.
+    """
+    members = []
+    for m, snapshots in enumerate(scores):
+        standardised = [scale(f"member{m}.snapshot{s}", values) for s, values in enumerate(snapshots)]
+        members.append(scale(f"member{m}", np.mean(standardised, axis=0)))
+    return scale("ensemble", np.mean(members, axis=0))
+
+
+def learn_signature(scores, labels, scales: dict) -> np.ndarray:
+    """The signature of :func:`combine_member_scores`, each level's scale learnt on the
+    patients labelled ``train`` (:func:`training_scale`) and put in ``scales``
+    (``key -> (mean, sd)``)."""
+    labels = pd.Series(np.asarray(labels, dtype=object))
+
+    def learn(key, values):
+        values = pd.Series(np.asarray(values, dtype=float))
+        scales[key] = training_scale(values, labels)
+        mean, sd = scales[key]
+        return ((values - mean) / sd).to_numpy()
+
+    return combine_member_scores(scores, learn)
+
+
+def trained_signature(model_paths, slice_files, split: pd.DataFrame, *, threads=None, scales=None) -> pd.DataFrame:
+    """Signature of trained networks for every patient of ``split`` (train and test).
+
+    Parameters
+    ----------
+    model_paths : path or sequence of path
+        One trained model, or the members of an ensemble
+        (:func:`combine_member_scores` says how their scores make one signature).
+    slice_files : sequence of path
+        The preprocessed slice files of the patients of ``split``.
+    split : pandas.DataFrame
+        ``patient_id, split``: every scale is learnt on its ``train`` patients.
+    threads : int, optional
+    scales : dict, optional
+        Filled with the scale learnt at each level, ``key -> (mean, sd)``: what
+        :class:`FrozenSignature` saves.
+    """
+    members = load_members(model_paths, threads=threads)
+    patients = split[col.PATIENT_ID].astype(str).tolist()
+    labels = split[col.SPLIT]
+    signature = learn_signature(member_scores(members, slice_files, patients), labels, {} if scales is None else scales)
+    return pd.DataFrame(
+        {
+            col.PATIENT_ID: np.asarray(patients, dtype=object),
+            col.SPLIT: np.asarray(labels, dtype=object),
+            "signature": signature,
+        }
+    )
+
+
+#: The ``format`` of a frozen signature file (:class:`FrozenSignature`).
+FROZEN_SIGNATURE_FORMAT = "survsig-frozen-signature/1"
+
+
+def file_sha256(path) -> str:
+    """Hex SHA-256 of a file's bytes (read in blocks: model files are large)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class FrozenSignature:
+    """A network's signature as the training run made it, to score other patients.
+
+    What the trained networks give other patients is standardised with the scales the
+    run learnt on its training patients (:func:`combine_member_scores`), so an external
+    patient's signature reads on the training set's scale and nothing is learnt from
+    the patients scored.
+
+    Parameters
+    ----------
+    model : str
+        The network's name (``imaging.models``).
+    channels : list of str
+    members : list of dict
+        Per ensemble member: ``file`` (the model file, relative to the results folder),
+        ``sha256`` of its bytes and ``snapshots``, the (mean, sd) of each snapshot
+        network's scores, and ``scale``, the member's (mean, sd).
+    scale : tuple of float
+        The ensemble's (mean, sd).
+    """
+
+    model: str
+    channels: list
+    members: list
+    scale: tuple
+
+    @classmethod
+    def from_scales(cls, model, channels, model_files, scales: dict, *, results_dir) -> FrozenSignature:
+        """The frozen signature of :func:`trained_signature`'s ``scales``."""
+        members = []
+        for m, path in enumerate(model_files):
+            count = sum(key.startswith(f"member{m}.snapshot") for key in scales)
+            snapshots = [f"member{m}.snapshot{s}" for s in range(count)]
+            members.append(
+                {
+                    "file": Path(os.path.relpath(path, results_dir)).as_posix(),
+                    "sha256": file_sha256(path),
+                    "snapshots": [list(scales[k]) for k in snapshots],
+                    "scale": list(scales[f"member{m}"]),
+                }
+            )
+        return cls(model, list(channels), members, tuple(scales["ensemble"]))
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FROZEN_SIGNATURE_FORMAT,
+            "model": self.model,
+            "channels": list(self.channels),
+            "members": [
+                {**m, "snapshots": [list(pair) for pair in m["snapshots"]], "scale": list(m["scale"])}
+                for m in self.members
+            ],
+            "scale": list(self.scale),
+        }
+
+    @classmethod
+    def from_dict(cls, data, *, file=None) -> FrozenSignature:
+        """The frozen signature of :meth:`to_dict`'s data, every key checked.
+
+        Raises
+        ------
+        InputError
+            Naming the file and the key: not a frozen signature file, a key missing or
+            of the wrong type, a scale that is not a finite (mean, sd > 0) pair.
+        """
+        from survsig.core.jsonkeys import JsonKeys, json_type
+
+        keys = JsonKeys(file, kind="frozen signature")
+        if not isinstance(data, dict) or data.get("format") != FROZEN_SIGNATURE_FORMAT:
+            found = data.get("format") if isinstance(data, dict) else json_type(data)
+            raise InputError(f"not a frozen signature file ({found!r}, expected {FROZEN_SIGNATURE_FORMAT})", file=file)
+
+        def pair(value, key):
+            mean, sd = keys.numbers(value, key, length=2)
+            if not sd > 0:
+                raise keys.error(key, f"has an SD of {float(sd)!r}: a scale's SD is positive")
+            return [float(mean), float(sd)]
+
+        members = []
+        for m, member in enumerate(keys.array(keys.get(data, "members"), "members")):
+            where = f"members[{m}]"
+            member = keys.mapping(member, where)
+            sha = keys.text(keys.get(member, "sha256", where), f"{where}.sha256")
+            if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+                raise keys.error(f"{where}.sha256", "must be 64 lowercase hex digits")
+            snapshots = keys.array(keys.get(member, "snapshots", where), f"{where}.snapshots")
+            members.append(
+                {
+                    "file": keys.text(keys.get(member, "file", where), f"{where}.file"),
+                    "sha256": sha,
+                    "snapshots": [pair(v, f"{where}.snapshots[{s}]") for s, v in enumerate(snapshots)],
+                    "scale": pair(keys.get(member, "scale", where), f"{where}.scale"),
+                }
+            )
+        return cls(
+            keys.text(keys.get(data, "model"), "model"),
+            list(keys.texts(keys.get(data, "channels"), "channels")),
+            members,
+            tuple(pair(keys.get(data, "scale"), "scale")),
+        )
+
+    def save(self, path) -> None:
+        """Write the file (atomic; floats at full precision)."""
+        import json
+
+        from survsig.core.io import atomic_path
+
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n")
+
+    @classmethod
+    def load(cls, path) -> FrozenSignature:
+        from survsig.core.jsonkeys import read_json
+
+        return cls.from_dict(read_json(path, what="the frozen signature file"), file=path)
+
+    def model_files(self, results_dir) -> list:
+        """The members' model files under ``results_dir``, each checked to be the one the
+        scales were learnt with (same SHA-256)."""
+        paths = []
+        for member in self.members:
+            path = Path(results_dir) / member["file"]
+            if not path.is_file():
+                raise InputError(f"the model file of network {self.model!r} is missing", file=path)
+            if file_sha256(path) != member["sha256"]:
+                raise InputError(
+                    f"the model file is not the one the frozen signature of network {self.model!r} was made with "
+                    "(its SHA-256 differs): the results folder mixes files of different runs",
+                    file=path,
+                )
+            paths.append(path)
+        return paths
+
+    def signature(self, scores) -> np.ndarray:
+        """Standardised signature from the members' raw snapshot scores (:func:`member_scores`)."""
+        if len(scores) != len(self.members):
+            raise InputError(f"network {self.model!r} has {len(self.members)} members, got scores of {len(scores)}")
+        saved = {"ensemble": self.scale}
+        for m, member in enumerate(self.members):
+            saved[f"member{m}"] = member["scale"]
+            if len(scores[m]) != len(member["snapshots"]):
+                raise InputError(
+                    f"member {m} of network {self.model!r} has {len(member['snapshots'])} snapshot networks, "
+                    f"its model file {len(scores[m])}"
+                )
+            saved.update({f"member{m}.snapshot{s}": v for s, v in enumerate(member["snapshots"])})
+
+        def apply(key, values):
+            mean, sd = saved[key]
+            return ((pd.Series(np.asarray(values, dtype=float)) - mean) / sd).to_numpy()
+
+        return combine_member_scores(scores, apply)
+
+    def score(self, results_dir, slice_files, patients, *, threads=None) -> np.ndarray:
+        """The signature of ``patients`` from their slice files, with the run's networks."""
+        members = load_members(self.model_files(results_dir), threads=threads)
+        if members[0].channels != list(self.channels):
+            raise InputError(
+                f"the networks of {self.model!r} see {members[0].channels}, the frozen signature {self.channels}"
+            )
+        return self.signature(member_scores(members, slice_files, list(patients)))
 
 
 def fitted_oracle(truth: pd.DataFrame, outcome: pd.DataFrame, train_ids, predictor: str) -> pd.Series:

@@ -50,6 +50,9 @@ from survsig.survival.concordance import concordance_index
 
 log = logging.getLogger(__name__)
 
+#: Slices per batch when scoring a patient for its signature (:meth:`SignatureTrainer.score_patient_by_patient`)
+SCORING_BATCH = 16
+
 
 class SignatureTrainer:
     """Train one signature network.
@@ -104,13 +107,39 @@ class SignatureTrainer:
         slice_scores = torch.cat(outputs).split(counts)
         return np.asarray([aggregate(s, self.settings.aggregate).item() for s in slice_scores])
 
+    def score_patient_by_patient(self, data: SliceData, patients, model=None, batch_images=SCORING_BATCH):
+        """Patient-level risk for ``patients``, each patient's slices scored on their own.
+
+        A patient's slices fill batches of ``batch_images`` from the first place, blank
+        slices padding the last, so its risk is a function of its own slices alone: the
+        CPU kernels' results move in the last bits with a batch's size and a slice's place
+        in it, and a signature must not change with the patients scored beside it (an
+        external cohort, a new patient, the run's own test set).
+        """
+        model = model or self.model_
+        model.eval()
+        risks = []
+        with torch.no_grad(), self._autocast():
+            for patient in patients:
+                block = data.read(patient).float()
+                outputs = []
+                for start in range(0, len(block), batch_images):
+                    chunk = block[start : start + batch_images]
+                    held = len(chunk)
+                    if held < batch_images:
+                        chunk = torch.cat([chunk, chunk.new_zeros((batch_images - held, *chunk.shape[1:]))])
+                    outputs.append(model(self._network_input(chunk, data)).float().reshape(-1)[:held].cpu())
+                risks.append(aggregate(torch.cat(outputs), self.settings.aggregate).item())
+        return np.asarray(risks)
+
     def snapshot_scores(self, data: SliceData, patients):
-        """Patient-level risk under each snapshot network, shape (snapshots, patients)."""
+        """Patient-level risk under each snapshot network, shape (snapshots, patients),
+        patient by patient (:meth:`score_patient_by_patient`)."""
         network = copy.deepcopy(self.model_)
         scores = []
         for _, state in self.snapshots_:
             network.load_state_dict(state)
-            scores.append(self.predict_patients(data, patients, network))
+            scores.append(self.score_patient_by_patient(data, patients, network))
         return np.asarray(scores)
 
     def _evaluate(self, model, data, patients, outcome):

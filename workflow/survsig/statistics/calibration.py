@@ -406,3 +406,31 @@ def calibration_figure(result, *, title):
         plot_calibration(result, ax=fig.add_subplot(), title=title)
         fig.tight_layout()
     return fig
+
+
+def nomogram_calibration(nomogram, scores, options: dict, *, name, split, title):
+    """Calibration of one nomogram on the patients of ``scores`` at the horizon: its tables
+    (:func:`calibration_tables`) and figure (:func:`calibration_figure`).
+
+    Parameters
+    ----------
+    nomogram : survsig.statistics.nomogram.CoxNomogram
+        Gives each patient's predicted survival at the horizon from its ``lp``.
+    scores : pandas.DataFrame
+        The patients' scores (``os_months``, ``os_event``, ``lp``).
+    options : dict
+        The config's ``evaluate`` block (``horizon_months``, ``calibration_groups``,
+        ``hosmer_lemeshow_groups``, ``confidence``).
+    name, split, title : str
+    """
+    horizon = options["horizon_months"]
+    result = calibration(
+        scores["os_months"],
+        scores["os_event"],
+        nomogram.survival_at(scores["lp"], horizon),
+        horizon,
+        groups=options["calibration_groups"],
+        hl_groups=options["hosmer_lemeshow_groups"],
+        confidence=options["confidence"],
+    )
+    return calibration_tables(result, nomogram=name, split=split), calibration_figure(result, title=title)

@@ -117,7 +117,9 @@ TABLE3_COLUMNS = (
 )
 
 
-def concordance_table(scores: dict, *, reference="integrated", resamples=1000, seed=2022, confidence=0.95):
+def concordance_table(
+    scores: dict, *, reference="integrated", resamples=1000, seed=2022, confidence=0.95, splits=col.SPLIT_LEVELS
+):
     """Table 3: C-index (CI, p vs 0.5) per nomogram and split, and each vs ``reference``.
 
     Parameters
@@ -133,6 +135,8 @@ def concordance_table(scores: dict, *, reference="integrated", resamples=1000, s
     seed : int
         Seed of the resamples (training set drawn first, then the test set).
     confidence : float
+    splits : sequence of str
+        The sets, in order (an external cohort's table: ``("external",)``).
 
     Returns
     -------
@@ -150,7 +154,7 @@ def concordance_table(scores: dict, *, reference="integrated", resamples=1000, s
     alpha = 1 - confidence
     rows = []
     rng_seed = seed
-    for split in col.SPLIT_LEVELS:
+    for split in splits:
         part = base[base[col.SPLIT] == split]
         ids = part.index
         time = part[col.OS_MONTHS].to_numpy(float)

@@ -39,7 +39,7 @@ def oracle_predictors(nomograms, model_channels: dict) -> dict:
     return out
 
 
-def oracle_table(scores: dict, ground_truth: pd.DataFrame, oracle_of: dict) -> pd.DataFrame:
+def oracle_table(scores: dict, ground_truth: pd.DataFrame, oracle_of: dict, *, splits=col.SPLIT_LEVELS) -> pd.DataFrame:
     """C-index of each nomogram beside that of its true linear predictor (synthetic cohort).
 
     Parameters
@@ -51,6 +51,8 @@ def oracle_table(scores: dict, ground_truth: pd.DataFrame, oracle_of: dict) -> p
     oracle_of : dict
         Nomogram -> column of ``ground_truth`` holding its true predictor (None: no
         matching truth; the row is kept with NaN).
+    splits : sequence of str
+        The sets, in order (an external cohort's table: ``("external",)``).
 
     Returns
     -------
@@ -62,7 +64,7 @@ def oracle_table(scores: dict, ground_truth: pd.DataFrame, oracle_of: dict) -> p
     rows = []
     for name, frame in scores.items():
         oracle = oracle_of.get(name)
-        for split in col.SPLIT_LEVELS:
+        for split in splits:
             part = frame[frame[col.SPLIT] == split]
             time, event = part[col.OS_MONTHS].to_numpy(float), part[col.OS_EVENT].to_numpy(int)
             c = harrell_c(time, event, part["lp"].to_numpy(float))["c"]

@@ -31,6 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from survsig.core.columns import (
+    EXTERNAL,
     HIGH,
     LOW,
     LP,
@@ -69,7 +70,7 @@ log = logging.getLogger(__name__)
 
 TRAIN, TEST = SPLIT_LEVELS
 #: Patient sets a subgroup analysis or Table S3 can use.
-SUBSETS = ("all", TRAIN, TEST)
+SUBSETS = ("all", TRAIN, TEST, EXTERNAL)
 PMETHODS = ("none", "Lau92", "condMC")
 
 LOCAL_TREATMENTS = ("surgery", "reirradiation")
@@ -279,8 +280,7 @@ class MaxstatCutoff:
         """Risk group per patient: ``"high"`` where score > ``cutoff_``, else ``"low"``."""
         if not hasattr(self, "cutoff_"):
             raise InputError("the cut-off is not fitted yet: call fit first")
-        score = np.asarray(score, dtype=float)
-        return np.where(score > self.cutoff_, HIGH, LOW).astype(object)
+        return assign_risk_groups(score, self.cutoff_)
 
     def profile(self) -> pd.DataFrame:
         """Candidate cut-points and their standardised statistics (R's ``cuts``, ``stats``)."""
@@ -307,6 +307,13 @@ def _permutation_p(y, m, expect, sd, statistic, n_resamples, seed, *, block_cell
         count += int((maxima > threshold).sum())
         done += k
     return count / n_resamples
+
+
+def assign_risk_groups(score, cutoff: float) -> np.ndarray:
+    """Risk group per patient: ``"high"`` where score > ``cutoff``, else ``"low"``
+    (the training set's cut-off, applied as it is to any patient)."""
+    score = np.asarray(score, dtype=float)
+    return np.where(score > cutoff, HIGH, LOW).astype(object)
 
 
 def cutoff_table(nomogram: str, cutoff: MaxstatCutoff) -> pd.DataFrame:
@@ -415,7 +422,13 @@ def _warn(note, where):
 
 
 def risk_group_summary(
-    groups: pd.DataFrame, cutoff_row: pd.Series, *, time_months=36.0, conf_level=0.95, conf_type="log"
+    groups: pd.DataFrame,
+    cutoff_row: pd.Series,
+    *,
+    time_months=36.0,
+    conf_level=0.95,
+    conf_type="log",
+    splits=SPLIT_LEVELS,
 ) -> pd.DataFrame:
     """High vs low risk in each split (``results/tables/risk_groups_{nomogram}.tsv``).
 
@@ -429,6 +442,8 @@ def risk_group_summary(
         Time point of the survival probabilities (months).
     conf_level, conf_type
         Confidence intervals (see :func:`survsig.survival.km.kaplan_meier`).
+    splits : sequence of str
+        The sets, in order (an external cohort's summary: ``("external",)``).
 
     Returns
     -------
@@ -441,7 +456,7 @@ def risk_group_summary(
         (why a value is NaN, see :func:`survsig.survival.groups.compare_groups`).
     """
     rows = []
-    for name in SPLIT_LEVELS:
+    for name in splits:
         part = groups[groups[SPLIT] == name]
         result = compare_risk_groups(part, time_months=time_months, conf_level=conf_level, conf_type=conf_type)
         _warn(result["note"], f"{cutoff_row['nomogram']}, {name} set")

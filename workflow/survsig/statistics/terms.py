@@ -220,18 +220,18 @@ def design_matrix(frame: pd.DataFrame, terms, *, file=None) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- data
-def _split_labels(split: pd.DataFrame, *, file=None) -> pd.Series:
+def _split_labels(split: pd.DataFrame, *, file=None, levels=col.SPLIT_LEVELS) -> pd.Series:
     for column in (col.PATIENT_ID, col.SPLIT):
         if column not in split.columns:
             raise InputError("the split table lacks this column", file=file, column=column)
     ids = split[col.PATIENT_ID].astype(str)
     if ids.duplicated().any():
         raise InputError("duplicate patient in the split table", file=file, patient=ids[ids.duplicated()].iloc[0])
-    bad = ~split[col.SPLIT].isin(col.SPLIT_LEVELS)
+    bad = ~split[col.SPLIT].isin(levels)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(
-            f"split label {split[col.SPLIT].iloc[i]!r} is not one of {', '.join(col.SPLIT_LEVELS)}",
+            f"split label {split[col.SPLIT].iloc[i]!r} is not one of {', '.join(levels)}",
             file=file,
             patient=ids.iloc[i],
             row=i + 1,
@@ -240,7 +240,9 @@ def _split_labels(split: pd.DataFrame, *, file=None) -> pd.Series:
     return pd.Series(split[col.SPLIT].to_numpy(), index=ids.to_numpy())
 
 
-def patient_table(clinical: pd.DataFrame, split: pd.DataFrame, signatures=None, *, files=None) -> pd.DataFrame:
+def patient_table(
+    clinical: pd.DataFrame, split: pd.DataFrame, signatures=None, *, files=None, levels=col.SPLIT_LEVELS
+) -> pd.DataFrame:
     """One row per patient: the validated clinical columns, ``split`` and ``signature_{model}``.
 
     Parameters
@@ -255,6 +257,8 @@ def patient_table(clinical: pd.DataFrame, split: pd.DataFrame, signatures=None, 
     files : dict, optional
         Names of the files behind ``"clinical"``, ``"split"`` and each model, used in
         error messages.
+    levels : sequence of str
+        The split labels allowed (an external cohort's: ``("external",)``).
 
     Raises
     ------
@@ -272,7 +276,7 @@ def patient_table(clinical: pd.DataFrame, split: pd.DataFrame, signatures=None, 
     if frame[col.PATIENT_ID].duplicated().any():
         dup = frame.loc[frame[col.PATIENT_ID].duplicated(), col.PATIENT_ID].iloc[0]
         raise InputError("duplicate patient id", file=files.get("clinical"), patient=dup, column=col.PATIENT_ID)
-    labels = _split_labels(split, file=files.get("split"))
+    labels = _split_labels(split, file=files.get("split"), levels=levels)
     ids = frame[col.PATIENT_ID]
     unknown = labels.index[~labels.index.isin(ids)]
     if len(unknown):

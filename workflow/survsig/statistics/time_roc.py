@@ -196,3 +196,13 @@ def roc_figure(curves, aucs, *, horizon, title):
         plot_roc(curves, aucs, ax=fig.add_subplot(), horizon=horizon, title=title)
         fig.tight_layout()
     return fig
+
+
+def time_roc(scores: dict, split: str, options: dict, *, title):
+    """Time-dependent AUC of every nomogram on ``split`` at the horizon: the table
+    (:func:`auc_table`) and the ROC figure (:func:`roc_figure`); ``options`` is the
+    config's ``evaluate`` block (``horizon_months``, ``confidence``)."""
+    horizon = options["horizon_months"]
+    table, curves = auc_table(scores, split, horizon=horizon, confidence=options["confidence"])
+    figure = roc_figure(curves, dict(zip(table["nomogram"], table["auc"])), horizon=horizon, title=title)
+    return table, figure
