@@ -1,6 +1,8 @@
 """Shared test fixtures: paths to the repository and to ../shared (real data, R references),
 and the real workflow run on the tiny config in a temporary copy of the project."""
 
+import html
+import json
 import re
 import shutil
 import signal
@@ -170,3 +172,20 @@ def copy_completed_project(source: Path, target: Path) -> Path:
     """A copy of a completed run, Snakemake's metadata and file times included."""
     shutil.copytree(source, target, symlinks=True, copy_function=shutil.copy2)
     return target
+
+
+# --------------------------------------------------------------------------- reports
+def embedded_json(page: str, name: str):
+    """The value of `var <name> = ...;` in the report's <script id="<name>"> block."""
+    start = page.index(f"var {name} =", page.index(f'<script id="{name}">'))
+    start = page.index("=", start) + 1
+    value, _ = json.JSONDecoder().raw_decode(page[start:].lstrip())
+    return value
+
+
+def words(text: str) -> list:
+    return re.findall(r"[a-z][a-z0-9]+", text.lower())
+
+
+def html_text(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", " ", fragment))

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import copy_completed_project, snakemake
+from conftest import copy_completed_project, embedded_json, html_text, snakemake, words
 from survsig.cohort.validate import validate_cohort
 from survsig.core import columns as col
 from survsig.core.errors import InputError
@@ -107,8 +107,6 @@ def test_external_tables_score_every_patient_with_the_frozen_nomograms(external_
 
 
 def test_report_gains_an_external_validation_section(external_run, tmp_path):
-    from test_report import embedded_json, html_text, words
-
     project, _ = external_run
     path = tmp_path / "report.html"
     snakemake(project, "--report", str(path), *TINY)
@@ -152,8 +150,11 @@ def test_shuffled_external_outcomes_change_no_prediction(external_run, tmp_path)
     synthetic = project / "results/external/synthetic"
     centre = project / "centre_b"
     centre.mkdir()
-    shutil.copytree(synthetic / "images", centre / "images")
-    shutil.copy2(synthetic / "images.tsv", centre / "images.tsv")
+    # the same image files (by absolute path): only the outcomes differ
+    images = read(synthetic / "images.tsv")
+    for modality in col.IMAGE_MODALITIES:
+        images[modality] = [str(synthetic / path) for path in images[modality]]
+    images.to_csv(centre / "images.tsv", sep="\t", index=False)
     clinical = read(synthetic / "clinical.tsv")
     order = np.random.default_rng(3).permutation(len(clinical))
     for column in (col.OS_MONTHS, col.OS_EVENT):
@@ -338,7 +339,9 @@ def test_predict_refuses_an_incomplete_or_mixed_results_folder(test_patient_shee
     output = tmp_path / "predicted.tsv"
     result = run_predict(project, str(sheet), "--results", str(results), "-o", str(output))
     assert result.returncode == 2, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and file in result.stderr and reason in result.stderr
+    # refused before any patient is read: the error is all it prints, on one line
+    assert result.stderr.startswith("survsig predict: ") and len(result.stderr.strip().splitlines()) == 1
+    assert file in result.stderr and reason in result.stderr
     assert not output.exists()
 
 

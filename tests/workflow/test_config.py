@@ -216,3 +216,26 @@ def test_each_member_gets_its_seed_and_under_folds_its_fold():
     assert [member_train_block(folds, m) for m in range(3)] == [
         {"seed": 10 + m, "validation": "folds", "epochs": 5, "fold": m, "folds": 3, "fold_seed": 10} for m in range(3)
     ]
+
+
+@pytest.mark.parametrize(
+    "block, message",
+    [
+        ("external:\n  synthetic: {}\n  clinical: c.tsv\n", "external needs its sheets"),
+        ("external:\n  name: B\n", "external needs its sheets"),
+        ("external:\n  clinical: c.tsv\n", "external needs both external.clinical and external.images"),
+        ("external:\n  synthetic: {seeds: 3}\n", "external.synthetic.seeds is not a key"),
+        ("external:\n  synthetic: {}\nimaging:\n  signatures: oracle\n", "set imaging.signatures: trained"),
+        ("external:\n  synthetic: {image_format: dicom_rt}\n", "not as a DICOM export"),
+        ("external:\n  synthetic: {}\n  centre: B\n", "Additional properties are not allowed"),
+    ],
+)
+def test_bad_external_blocks_are_refused_before_any_job(tmp_path, block, message):
+    from conftest import copy_project, snakemake
+
+    project = copy_project(tmp_path / "project")
+    (project / "external.yaml").write_text(block)
+    result = snakemake(project, "-n", "--configfile", "external.yaml", check=False)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert not (project / "results").exists()

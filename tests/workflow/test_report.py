@@ -2,7 +2,6 @@
 embedded with its caption, grouped by stage, and the report renders in a browser."""
 
 import base64
-import html
 import json
 import os
 import re
@@ -13,7 +12,7 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
-from conftest import REPO, snakemake
+from conftest import REPO, embedded_json, html_text, snakemake, words
 
 pytestmark = pytest.mark.e2e
 
@@ -50,20 +49,8 @@ CAPTION_DIR = REPO / "workflow" / "report"
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-def embedded_json(page: str, name: str):
-    """The value of `var <name> = ...;` in the report's <script id="<name>"> block."""
-    start = page.index(f"var {name} =", page.index(f'<script id="{name}">'))
-    start = page.index("=", start) + 1
-    value, _ = json.JSONDecoder().raw_decode(page[start:].lstrip())
-    return value
-
-
 def data_uri_bytes(uri: str) -> bytes:
     return base64.b64decode(uri.split(";base64,", 1)[1])
-
-
-def words(text: str) -> list:
-    return re.findall(r"[a-z][a-z0-9]+", text.lower())
 
 
 def caption_source_words(rst: str) -> list:
@@ -71,10 +58,6 @@ def caption_source_words(rst: str) -> list:
     rst = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", rst, flags=re.S)
     rst = re.sub(r":[a-z]+:`", "`", rst)  # role names such as :sub: are markup, not text
     return words(rst)
-
-
-def html_text(fragment: str) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", " ", fragment))
 
 
 def rendered_text(dom: str) -> str:

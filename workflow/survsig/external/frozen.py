@@ -22,7 +22,8 @@ from survsig.core.errors import InputError
 from survsig.core.io import atomic_path, read_table
 from survsig.core.jsonkeys import JsonKeys, read_json
 from survsig.core.settings import PreprocessSettings
-from survsig.imaging.signature import file_sha256
+from survsig.core.vocabulary import RADIOMICS
+from survsig.imaging.signature import FrozenSignature, file_sha256
 
 #: The ``format`` of ``results/frozen/run.json``
 FROZEN_RUN_FORMAT = "survsig-frozen-run/1"
@@ -103,7 +104,8 @@ class FrozenRun:
 
     @classmethod
     def load(cls, results_dir) -> FrozenRun:
-        """Read ``results_dir/frozen/run.json`` and check every file it lists.
+        """Read ``results_dir/frozen/run.json`` and check every file it lists (and the
+        model files each network's frozen signature lists).
 
         Raises
         ------
@@ -156,6 +158,9 @@ class FrozenRun:
         if radiomics is not None:
             keys.mapping(radiomics, "radiomics")
         signatures = {name: file for name, (file, _) in checked("signatures").items()}
+        for name, file in signatures.items():
+            if name != RADIOMICS:  # each network's model files, checked before any work
+                FrozenSignature.load(file).model_files(results_dir)
         nomograms = {name: file for name, (file, _) in checked("nomograms").items()}
         cutoffs = {}
         for name, (file, entry) in checked("cutoffs").items():
