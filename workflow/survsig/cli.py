@@ -75,7 +75,7 @@ def _radiomics(args):
     from survsig.core.errors import InputError
     from survsig.core.io import write_tsv
     from survsig.core.logs import stage_logging
-    from survsig.imaging.radiomic_features import RadiomicsSettings, extract_features
+    from survsig.imaging.radiomic_features import FEATURE_TABLE_FORMAT, RadiomicsSettings, extract_features
 
     with stage_logging(args.log) as log:
         settings = RadiomicsSettings.from_config(json.loads(args.settings))
@@ -88,7 +88,7 @@ def _radiomics(args):
             log.info("radiomic features of %s (%d/%d)", patient, number, total)
 
         table = extract_features(args.patients, images, images["roi"], settings, progress=progress)
-        write_tsv(table, args.output, float_format="%.10g")
+        write_tsv(table, args.output, float_format=FEATURE_TABLE_FORMAT)
 
 
 @contextlib.contextmanager

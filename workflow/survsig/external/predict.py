@@ -14,6 +14,7 @@ predictor as the scores files are (10 significant digits) before the cut-off is 
 
 from __future__ import annotations
 
+import io
 import logging
 import tempfile
 from pathlib import Path
@@ -43,8 +44,12 @@ DEFAULT_NOMOGRAM = "integrated"
 
 
 def as_written(values, float_format: str) -> np.ndarray:
-    """``values`` as a TSV of the run holds them (``"%.6f"``, ``"%.10g"``) and reads them back."""
-    return np.array([float(float_format % v) for v in np.asarray(values, dtype=float)])
+    """``values`` as a TSV of the run holds them (``"%.6f"``, ``"%.10g"``), written and read
+    back by the same pandas writer and parser as the run's files."""
+    buffer = io.StringIO()
+    pd.DataFrame({"value": np.asarray(values, dtype=float)}).to_csv(buffer, index=False, float_format=float_format)
+    buffer.seek(0)
+    return pd.read_csv(buffer)["value"].to_numpy(dtype=float)
 
 
 def _image_signatures(run: FrozenRun, images: pd.DataFrame, *, threads=None, progress=None) -> dict:
@@ -67,16 +72,30 @@ def _image_signatures(run: FrozenRun, images: pd.DataFrame, *, threads=None, pro
             signatures[name] = frozen.score(run.results_dir, slice_files, patients, threads=threads)
             if progress:
                 progress(len(patients), len(patients), "all", f"signature {name}")
-    if RADIOMICS in run.signatures:
-        from survsig.imaging.radiomic_features import FrozenRadiomics, RadiomicsSettings, extract_features
-
-        settings = RadiomicsSettings.from_config(run.radiomics or {})
-        columns = {m: images[m].tolist() for m in ("ct", "pet", "roi")}
-        features = extract_features(patients, columns, columns["roi"], settings).set_index(col.PATIENT_ID)
-        signatures[RADIOMICS] = FrozenRadiomics.load(run.signatures[RADIOMICS]).signature(features.loc[patients])
-        if progress:
-            progress(len(patients), len(patients), "all", f"signature {RADIOMICS}")
+        if RADIOMICS in run.signatures:
+            signatures[RADIOMICS] = _radiomics_signature(run, images, Path(folder) / "features.tsv")
+            if progress:
+                progress(len(patients), len(patients), "all", f"signature {RADIOMICS}")
     return {name: as_written(values, "%.6f") for name, values in signatures.items()}
+
+
+def _radiomics_signature(run: FrozenRun, images: pd.DataFrame, table_path) -> np.ndarray:
+    """The radiomics signature of the patients of ``images``, their features written and
+    read back as the run's feature tables are (10 significant digits), so that a patient
+    scores as the run scored it."""
+    from survsig.imaging.radiomic_features import (
+        FEATURE_TABLE_FORMAT,
+        FrozenRadiomics,
+        RadiomicsSettings,
+        extract_features,
+        read_feature_tables,
+    )
+
+    patients = images[col.PATIENT_ID].astype(str).tolist()
+    columns = {m: images[m].tolist() for m in ("ct", "pet", "roi")}
+    table = extract_features(patients, columns, columns["roi"], RadiomicsSettings.from_config(run.radiomics or {}))
+    write_tsv(table, table_path, float_format=FEATURE_TABLE_FORMAT)
+    return FrozenRadiomics.load(run.signatures[RADIOMICS]).signature(read_feature_tables([table_path]).loc[patients])
 
 
 def predict_patients(sheet_path, results_dir, *, nomogram=DEFAULT_NOMOGRAM, threads=None, progress=None):

@@ -42,6 +42,11 @@ FEATURE_CLASSES = ("shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngt
 MODALITIES = ("ct", "pet")
 
 
+#: How the feature tables (``results/radiomics/features/{batch}.tsv``) write a value: a
+#: signature scored from features held otherwise would differ in the last digits
+FEATURE_TABLE_FORMAT = "%.10g"
+
+
 @dataclass
 class RadiomicsSettings:
     """Settings of the radiomics comparator (the ``radiomics`` block of the config).
