@@ -4,63 +4,35 @@ standardised difference (rule ``external_shift``)."""
 
 import logging
 
-import pandas as pd
-
 from survsig.core import columns as col
 from survsig.core.figures import save_figure
 from survsig.core.files import read_split
 from survsig.core.io import read_table, write_tsv
 from survsig.core.logs import run_script
-from survsig.external.shift import (
-    CLINICAL_GROUP,
-    IMAGE_GROUP,
-    IMAGE_MEASURES,
-    image_measures,
-    shift_figure,
-    shift_table,
-)
+from survsig.external.shift import cohort_shift, shift_figure
 
 log = logging.getLogger("survsig")
-
-
-def measures(path, patients, what):
-    sheet = read_table(path, dtype={col.PATIENT_ID: str})
-    sheet = sheet[sheet[col.PATIENT_ID].isin(patients)]
-
-    def progress(number, total, patient_id):
-        if number % 50 == 0 or number == total:
-            log.info("measured the images of %d/%d %s patients", number, total, what)
-
-    return image_measures(sheet, progress=progress)
 
 
 def main(snakemake):
     inputs = snakemake.input
     split = read_split(inputs.split)
-    training = set(split.loc[split[col.SPLIT] == col.SPLIT_LEVELS[0], col.PATIENT_ID].astype(str))
-    reference_clinical = read_table(inputs.training_clinical, dtype={col.PATIENT_ID: str})
-    reference_clinical = reference_clinical[reference_clinical[col.PATIENT_ID].isin(training)]
-    external_clinical = read_table(inputs.clinical, dtype={col.PATIENT_ID: str})
-    external = set(external_clinical[col.PATIENT_ID])
-    # the SUV columns are optional in the sheet contract: compared where both cohorts have them
-    suv = [c for c in col.SUV_COLUMNS if c in reference_clinical.columns and c in external_clinical.columns]
-    table = pd.concat(
-        [
-            shift_table(
-                measures(inputs.training_images, training, "training"),
-                measures(inputs.images, external, "external"),
-                continuous=IMAGE_MEASURES,
-                group=IMAGE_GROUP,
-            ),
-            shift_table(
-                reference_clinical,
-                external_clinical,
-                continuous=["age", *suv],
-                categorical=list(col.CATEGORY_LEVELS),
-                group=CLINICAL_GROUP,
-            ),
-        ],
-        ignore_index=True,
+    training = set(split.loc[split[col.SPLIT] == col.SPLIT_LEVELS[0], col.PATIENT_ID])
+
+    def training_only(path):
+        sheet = read_table(path, dtype={col.PATIENT_ID: str})
+        return sheet[sheet[col.PATIENT_ID].isin(training)]
+
+    def progress(which, number, total):
+        if number % 50 == 0 or number == total:
+            log.info("measured the images of %d/%d %s patients", number, total, which)
+
+    table = cohort_shift(
+        training_only(inputs.training_images),
+        training_only(inputs.training_clinical),
+        read_table(inputs.images, dtype={col.PATIENT_ID: str}),
+        read_table(inputs.clinical, dtype={col.PATIENT_ID: str}),
+        progress=progress,
     )
     write_tsv(table, snakemake.output.tsv)
     figure = shift_figure(table, reference_label="Training set", external_label=snakemake.params.name)

@@ -4,24 +4,19 @@ from survsig.core import columns as col
 from survsig.core.files import read_nomogram_scores
 from survsig.core.io import read_table, write_tsv
 from survsig.core.logs import run_script
-from survsig.external.evaluation import external_vs_oracle
-from survsig.statistics.oracle import oracle_predictors
+from survsig.external.evaluation import external_vs_oracle, oracle_of
 
 
 def main(snakemake):
     params = snakemake.params
     read = {"dtype": {col.PATIENT_ID: str}}
     signatures = {name: read_table(path, **read) for name, path in zip(params.signatures, snakemake.input.signatures)}
-    oracle_of = {
-        name: col.ORACLE_PREDICTOR.get(frozenset(params.models[name]), col.ORACLE_IMAGE) for name in signatures
-    }
-    oracle_of.update(oracle_predictors(params.nomograms, params.models))
     table = external_vs_oracle(
         signatures,
         read_nomogram_scores(params.nomograms, snakemake.input.scores),
         read_table(snakemake.input.clinical, **read),
         read_table(snakemake.input.ground_truth, **read),
-        oracle_of=oracle_of,
+        oracle_of=oracle_of(params.signatures, params.nomograms, params.models),
     )
     write_tsv(table, snakemake.output[0])
 

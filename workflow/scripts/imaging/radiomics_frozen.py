@@ -9,13 +9,8 @@ from survsig.core.files import read_split
 from survsig.core.io import atomic_path, read_table
 from survsig.core.logs import run_script
 from survsig.core.paths import JSON_MAX_BYTES
-from survsig.imaging.radiomic_features import (
-    FrozenRadiomics,
-    RadiomicsSettings,
-    check_signature_file,
-    frozen_radiomics,
-    read_feature_tables,
-)
+from survsig.imaging.radiomic_features import FrozenRadiomics, RadiomicsSettings, frozen_radiomics, read_feature_tables
+from survsig.imaging.signature import check_signature_file
 
 
 def main(snakemake):
@@ -31,7 +26,12 @@ def main(snakemake):
     )
     # the frozen model scores the run's patients as the run did, to the written digit
     signature = FrozenRadiomics.from_dict(frozen).signature(features.loc[split["patient_id"]])
-    check_signature_file(signature, split["patient_id"], snakemake.input.signature)
+    check_signature_file(
+        signature,
+        split["patient_id"],
+        snakemake.input.signature,
+        reason="the refit does not reproduce the run's signature: the features or settings changed since",
+    )
     text = json.dumps(frozen, indent=1, allow_nan=False) + "\n"
     if len(text.encode()) > JSON_MAX_BYTES:
         raise InputError(

@@ -13,7 +13,7 @@ from survsig.core.figures import table_figure
 from survsig.core.formats import format_interval, format_p_cell
 from survsig.core.vocabulary import nomogram_label
 from survsig.statistics.cindex import CORRECTED_COLUMNS, concordance_table
-from survsig.statistics.oracle import oracle_table
+from survsig.statistics.oracle import oracle_predictors, oracle_table
 
 #: The nomogram every other is compared with on the external cohort: whether the images
 #: add to the clinical terms elsewhere too
@@ -71,6 +71,15 @@ def external_cindex_figure(table: pd.DataFrame, *, name="External cohort", confi
     return table_figure(
         f"C-indices of the frozen nomograms, {name}", headers, lines, footnote, widths=[2.6, 1.75, 0.8, 1.95, 0.8]
     )
+
+
+def oracle_of(signatures, nomograms, channels: dict) -> dict:
+    """Signature or nomogram -> the true predictor it estimates: a signature the image
+    predictor its channels see (:data:`survsig.core.columns.ORACLE_PREDICTOR`), a nomogram
+    as :func:`~survsig.statistics.oracle.oracle_predictors` says."""
+    found = {name: col.ORACLE_PREDICTOR.get(frozenset(channels[name]), col.ORACLE_IMAGE) for name in signatures}
+    found.update(oracle_predictors(nomograms, channels))
+    return found
 
 
 def external_vs_oracle(

@@ -555,3 +555,53 @@ def _figure_order(table: pd.DataFrame) -> pd.DataFrame:
     order = {g: i for i, g in enumerate(known + others)}
     rank = table["group"].map(order)
     return table.assign(_rank=rank).sort_values("_rank", kind="stable").drop(columns="_rank").reset_index(drop=True)
+
+
+def cohort_shift(training_images, training_clinical, external_images, external_clinical, *, progress=None):
+    """The shift table of an external cohort against the training patients.
+
+    What the networks see (:func:`image_measures`) and the clinical terms (age, the SUV
+    columns both sheets have, the categories of
+    :data:`survsig.core.columns.CATEGORY_LEVELS`), each against the training patients'.
+
+    Parameters
+    ----------
+    training_images, training_clinical : pandas.DataFrame
+        The training patients' validated image and clinical sheets (only they, not the
+        test set: what the networks and nomograms were fit on).
+    external_images, external_clinical : pandas.DataFrame
+        The external cohort's validated sheets.
+    progress : callable, optional
+        ``progress(which, number, total)`` after each patient's images, ``which`` being
+        ``"training"`` or ``"external"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SHIFT_COLUMNS`, the image rows first.
+    """
+
+    def measures(sheet, which):
+        report = None if progress is None else (lambda number, total, _: progress(which, number, total))
+        return image_measures(sheet, progress=report)
+
+    # the SUV columns are optional in the sheet contract: compared where both cohorts have them
+    suv = [c for c in col.SUV_COLUMNS if c in training_clinical.columns and c in external_clinical.columns]
+    return pd.concat(
+        [
+            shift_table(
+                measures(training_images, "training"),
+                measures(external_images, "external"),
+                continuous=IMAGE_MEASURES,
+                group=IMAGE_GROUP,
+            ),
+            shift_table(
+                training_clinical,
+                external_clinical,
+                continuous=["age", *suv],
+                categorical=list(col.CATEGORY_LEVELS),
+                group=CLINICAL_GROUP,
+            ),
+        ],
+        ignore_index=True,
+    )

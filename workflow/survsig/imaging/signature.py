@@ -69,6 +69,58 @@ def signature_table(patient_ids, split, raw) -> pd.DataFrame:
     )
 
 
+#: How far a signature made again may lie from the run's signature file: its rounding (6
+#: decimals, 0.5e-6) and what float32 networks on another thread count or device move a
+#: standardised score by (about 1e-6); a file of other networks lies orders of magnitude further
+SIGNATURE_FILE_TOLERANCE = 2.5e-6
+
+
+def check_signature_file(signature, patient_ids, path, *, tolerance=0.0, reason="") -> None:
+    """Refuse unless ``signature`` is the run's signature file ``path``, patient for patient.
+
+    Parameters
+    ----------
+    signature : array-like
+        The signature made again, of each patient of ``patient_ids``.
+    patient_ids : sequence of str
+        The run's patients.
+    path : str or path
+        The run's signature file (``patient_id, split, signature``).
+    tolerance : float
+        0: the value written as the file writes it (``%.6f``) must be the file's text;
+        above 0: it must lie within ``tolerance`` of the file's value.
+    reason : str
+        Why it would differ, ending the message.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the first patient whose value differs, who is missing from the
+        file or who is in the file only.
+    """
+    from survsig.core.io import read_table
+
+    table = read_table(path, dtype=str, keep_default_na=False)
+    for name in (col.PATIENT_ID, "signature"):
+        if name not in table.columns:
+            raise InputError(f"the signature file has no column '{name}'", file=path)
+    written = dict(zip(table[col.PATIENT_ID], table["signature"], strict=True))
+    why = f"; {reason}" if reason else ""
+    ids = [str(p) for p in patient_ids]
+    for patient, value in zip(ids, np.asarray(signature, dtype=float), strict=True):
+        if patient not in written:
+            raise InputError(f"patient is not in the signature file{why}", file=path, patient=patient)
+        ours = f"{value:.6f}"
+        same = written[patient] == ours if tolerance == 0 else abs(float(written[patient]) - value) <= tolerance
+        if not same:
+            raise InputError(
+                f"signature {written[patient]} in the file, {ours} made again{why}", file=path, patient=patient
+            )
+    extra = sorted(set(written) - set(ids))
+    if extra:
+        raise InputError(f"patient is in the signature file, not in the split{why}", file=path, patient=extra[0])
+
+
 def oracle_signature(ground_truth: pd.DataFrame, split: pd.DataFrame, channels) -> pd.DataFrame:
     """Signature from the synthetic cohort's true image predictor that ``channels`` see.
 
