@@ -6,6 +6,8 @@ the validated clinical sheet, the split and, for the oracle, the synthetic groun
     .venv/bin/python tests/benchmarks/train_levers.py --model petct --set init=scratch
     .venv/bin/python tests/benchmarks/train_levers.py --model ct --channels ct --set init=imagenet
     .venv/bin/python tests/benchmarks/train_levers.py --model petct --members 3 --set validation=folds
+    .venv/bin/python tests/benchmarks/train_levers.py --model petct --set radiomics_weight=1
+    .venv/bin/python tests/benchmarks/train_levers.py --model petct --pretrain epochs=30
 
 It trains ``--members`` networks of the model with the config's ``imaging.train`` block
 (and the model's ``imaging.train_by_model`` keys) changed by ``--set key=value`` (values
@@ -41,7 +43,11 @@ from survsig.core import columns as col  # noqa: E402
 from survsig.core.files import read_split  # noqa: E402
 from survsig.core.io import read_table  # noqa: E402
 from survsig.core.settings import member_train_block, model_train_block  # noqa: E402
+from survsig.imaging.auxiliary import auxiliary_targets  # noqa: E402
+from survsig.imaging.pretrain import PretrainSettings, pretrain_network  # noqa: E402
+from survsig.imaging.radiomic_features import MODALITIES, modality_features, read_feature_tables  # noqa: E402
 from survsig.imaging.signature import trained_signature  # noqa: E402
+from survsig.imaging.slice_data import load_slice_data  # noqa: E402
 from survsig.imaging.slices import read_manifest  # noqa: E402
 from survsig.imaging.train import train_signature_model  # noqa: E402
 from survsig.imaging.train_settings import TrainSettings  # noqa: E402
@@ -74,12 +80,18 @@ def main(argv=None):
     parser.add_argument("--members", type=int, default=1)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="imaging.train keys")
     parser.add_argument(
+        "--pretrain", nargs="*", metavar="KEY=VALUE", help="pretrain first, with these imaging.pretrain keys"
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
         help="torch threads (default 1); another count sums floats in another order, as another CPU does",
     )
     parser.add_argument("--output", help="also write the signature here (TSV)")
+    parser.add_argument(
+        "--signature", help="train nothing: describe this signature file (a run's results/signatures/{model}.tsv)"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -98,14 +110,48 @@ def main(argv=None):
     split = read_split(project / "results" / "split.tsv")
 
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as folder:
-        paths = []
-        for member in range(args.members):
-            settings = TrainSettings.from_config(member_train_block(block, member))
-            trainer = train_signature_model(manifest, clinical, split, channels, settings, threads=args.threads)
-            paths.append(Path(folder) / f"member{member}.pt")
-            trainer.save(paths[-1])
-        signature = trained_signature(paths, manifest, split, threads=args.threads)
+    if args.signature:
+        signature = read_table(args.signature, dtype={"patient_id": str})
+    else:
+        targets = None
+        if block.get("radiomics_weight"):
+            # the comparator's features of the network's modalities, as the train rule reads them
+            tables = sorted((project / "results" / "radiomics" / "features").glob("*.tsv"))
+            modalities = [m for m in MODALITIES if m in channels]
+            targets = auxiliary_targets(modality_features(read_feature_tables(tables), modalities), split)
+
+        initial_state = None
+        if args.pretrain is not None:
+            # as rule pretrain: the slices the network sees, no outcome
+            pretrain = dict(config["imaging"].get("pretrain") or {}, method="contrastive")
+            for pair in args.pretrain:
+                key, value = pair.split("=", 1)
+                pretrain[key] = yaml.safe_load(value)
+            pretrain = PretrainSettings.from_config(pretrain)
+            data = load_slice_data(manifest, channels, context_mm=block.get("context_mm"))
+            patients = split[col.PATIENT_ID].astype(str)
+            if pretrain.patients == "train":
+                patients = patients[split[col.SPLIT] == "train"]
+            initial_state, _ = pretrain_network(
+                data, patients.tolist(), channels, pretrain, init=block.get("init", "imagenet"), threads=args.threads
+            )
+        with tempfile.TemporaryDirectory() as folder:
+            paths = []
+            for member in range(args.members):
+                settings = TrainSettings.from_config(member_train_block(block, member))
+                trainer = train_signature_model(
+                    manifest,
+                    clinical,
+                    split,
+                    channels,
+                    settings,
+                    threads=args.threads,
+                    targets=targets,
+                    initial_state=initial_state,
+                )
+                paths.append(Path(folder) / f"member{member}.pt")
+                trainer.save(paths[-1])
+            signature = trained_signature(paths, manifest, split, threads=args.threads)
     if args.output:
         signature.to_csv(args.output, sep="\t", index=False)
     result = {
@@ -114,6 +160,7 @@ def main(argv=None):
         "members": args.members,
         "threads": args.threads,
         "set": args.set,
+        "pretrain": args.pretrain,
         "minutes": round((time.perf_counter() - start) / 60, 2),
     }
     from scipy.stats import spearmanr

@@ -696,3 +696,86 @@ def test_standardise_off_feeds_the_stored_intensities(tiny_cohort):
     assert (trainer.channel_mean_, trainer.channel_sd_) == ([0.0, 0.0], [1.0, 1.0])
     raw = data.read("P03").float()
     torch.testing.assert_close(trainer._network_input(raw, data), raw, rtol=0, atol=0)
+
+
+# -- radiomic features as auxiliary targets -----------------------------------------------
+def tiny_targets(tiny_cohort, columns=3, seed=0):
+    """Auxiliary targets of every patient of ``tiny_cohort``: the PET level and noise."""
+    import pandas as pd
+
+    patients, _, _ = tiny_cohort
+    rng = np.random.default_rng(seed)
+    ids = [p.patient_id for p in patients]
+    level = [float(p.slices[:, 1, 8:24, 8:24].astype(float).mean()) for p in patients]
+    values = np.column_stack([level, *rng.normal(size=(columns - 1, len(ids)))])
+    return pd.DataFrame(values, index=ids, columns=[f"f{j}" for j in range(columns)])
+
+
+def train_with_targets(tiny_cohort, targets, checkpoint=None, **changes):
+    patients, time_, event = tiny_cohort
+    torch.set_num_threads(1)
+    settings = TrainSettings(**{**TINY, **changes})
+    data = SliceData(patients, ["ct", "pet", "roi"])
+    trainer = SignatureTrainer(["ct", "pet", "roi"], settings, checkpoint=checkpoint)
+    trainer.fit(data, [p.patient_id for p in patients], time_, event, targets=targets)
+    return trainer, trainer.predict_patients(data, [p.patient_id for p in patients])
+
+
+def test_auxiliary_targets_change_the_network_reproducibly(tiny_cohort):
+    targets = tiny_targets(tiny_cohort)
+    _, plain = train_tiny(tiny_cohort)
+    _, ignored = train_with_targets(tiny_cohort, targets)  # weight 0: the targets are not used
+    np.testing.assert_array_equal(ignored, plain)
+    trainer, guided = train_with_targets(tiny_cohort, targets, radiomics_weight=1.0)
+    _, again = train_with_targets(tiny_cohort, targets, radiomics_weight=1.0)
+    np.testing.assert_array_equal(guided, again)
+    assert not np.array_equal(guided, plain)
+    # the head is a device of the training: the saved network is the plain architecture
+    assert set(trainer.model_.state_dict()) == set(create_model(3).state_dict())
+
+
+def test_auxiliary_targets_of_patients_outside_training_are_never_used(tiny_cohort):
+    """Targets are read for the training patients only: other rows may hold anything."""
+    patients, _, _ = tiny_cohort
+    ids = [p.patient_id for p in patients]
+    targets = tiny_targets(tiny_cohort)
+    outside = targets.copy()
+    outside.loc["ZZ_test"] = [np.nan, 1e9, -1e9]
+    _, guided = train_with_targets(tiny_cohort, targets, radiomics_weight=1.0)
+    _, with_outside = train_with_targets(tiny_cohort, outside, radiomics_weight=1.0)
+    np.testing.assert_array_equal(guided, with_outside)
+    with pytest.raises(InputError, match=f"{ids[0]}.*auxiliary|auxiliary.*{ids[0]}"):
+        train_with_targets(tiny_cohort, targets.drop(index=ids[0]), radiomics_weight=1.0)
+    with pytest.raises(InputError, match="radiomics_weight"):
+        train_with_targets(tiny_cohort, None, radiomics_weight=1.0)
+
+
+def test_guided_training_resumes_from_its_checkpoint_with_its_head(tiny_cohort, tmp_path, monkeypatch):
+    targets = tiny_targets(tiny_cohort)
+    _, straight = train_with_targets(tiny_cohort, targets, radiomics_weight=1.0, epochs=3)
+    checkpoint = tmp_path / "checkpoint.pt"
+    run_epoch = SignatureTrainer._epoch
+
+    def killed_in_epoch_3(self, model, optimizer, data, patients, outcome, epoch):
+        if epoch == 3:
+            raise KeyboardInterrupt("killed")
+        return run_epoch(self, model, optimizer, data, patients, outcome, epoch)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SignatureTrainer, "_epoch", killed_in_epoch_3)
+        with pytest.raises(KeyboardInterrupt):
+            train_with_targets(tiny_cohort, targets, checkpoint=checkpoint, radiomics_weight=1.0, epochs=3)
+    with epochs_run(monkeypatch) as ran:
+        _, resumed = train_with_targets(tiny_cohort, targets, checkpoint=checkpoint, radiomics_weight=1.0, epochs=3)
+    assert ran == [3]
+    np.testing.assert_array_equal(straight, resumed)
+    # other targets are another training: the checkpoint is not resumed
+    with epochs_run(monkeypatch) as ran:
+        train_with_targets(tiny_cohort, tiny_targets(tiny_cohort, seed=1), checkpoint=checkpoint, radiomics_weight=1.0)
+    assert ran == [1, 2]
+
+
+@pytest.mark.parametrize("weight", [-0.5, "heavy", True, float("inf")])
+def test_bad_radiomics_weight_is_named(weight):
+    with pytest.raises(InputError, match="imaging.train.radiomics_weight"):
+        TrainSettings.from_config({"radiomics_weight": weight})

@@ -42,6 +42,7 @@ from survsig.core.settings import (
     model_train_block,
     patient_batches,
 )
+from survsig.core.vocabulary import FUSION as FUSION_SIGNATURE
 from survsig.core.vocabulary import RADIOMICS as RADIOMICS_SIGNATURE
 from survsig.core.vocabulary import SUBGROUPS, nomogram_names
 
@@ -132,8 +133,24 @@ if RADIOMICS["enabled"] and RADIOMICS_SIGNATURE in MODELS:
         f"config: imaging.models.{RADIOMICS_SIGNATURE} is the name of the radiomics comparator's "
         "signature; name the network otherwise, or set radiomics.enabled: false"
     )
-# Every signature of the run: the networks', and the radiomics comparator's
-SIGNATURES = MODELS + ([RADIOMICS_SIGNATURE] if RADIOMICS["enabled"] else [])
+# The deep-radiomics fusion signature (fusion.smk): a network's embedding and the radiomic
+# features of its modalities in one elastic-net Cox model
+# (off with the radiomics comparator, whose features it fuses)
+FUSION = {"enabled": True, "model": "petct", "components": 8, **(config.get("fusion") or {})}
+FUSION["enabled"] = FUSION["enabled"] and RADIOMICS["enabled"]
+if FUSION["enabled"]:
+    if FUSION["model"] not in MODELS:
+        raise WorkflowError(
+            f"config: fusion.model {FUSION['model']!r} is no network of imaging.models (networks: {', '.join(MODELS)})"
+        )
+    if FUSION_SIGNATURE in MODELS:
+        raise WorkflowError(
+            f"config: imaging.models.{FUSION_SIGNATURE} is the name of the fusion signature; name the network otherwise"
+        )
+# Every signature of the run: the networks', the radiomics comparator's and the fusion's
+SIGNATURES = (
+    MODELS + ([RADIOMICS_SIGNATURE] if RADIOMICS["enabled"] else []) + ([FUSION_SIGNATURE] if FUSION["enabled"] else [])
+)
 # The radiomics comparator matched to each network: name and feature modalities
 # (survsig.core.settings.matched_comparators); those other than the radiomics
 # signature itself are fit by rule radiomics_matched_signature
@@ -149,6 +166,7 @@ SIGNATURE_CHANNELS = {
     **config["imaging"]["models"],
     **({RADIOMICS_SIGNATURE: [*RADIOMICS["modalities"], "roi"]} if RADIOMICS["enabled"] else {}),
     **{MATCHED_RADIOMICS[model][0]: [*MATCHED_RADIOMICS[model][1], "roi"] for model in MATCHED_ONLY},
+    **({FUSION_SIGNATURE: config["imaging"]["models"][FUSION["model"]]} if FUSION["enabled"] else {}),
 }
 
 
@@ -194,6 +212,36 @@ for _model in config["imaging"]["train_by_model"]:
         )
     except WorkflowError as err:
         raise WorkflowError(f"config: imaging.train_by_model.{_model}: {err}") from None
+
+
+# Networks trained to predict their ROI's radiomic features beside the risk
+# (imaging.train.radiomics_weight, survsig.imaging.auxiliary): they need the comparator's features
+RADIOMICS_GUIDED = [model for model in MODELS if MODEL_TRAIN[model].get("radiomics_weight", 0)]
+if RADIOMICS_GUIDED and not RADIOMICS["enabled"]:
+    raise WorkflowError(
+        f"config: imaging.train.radiomics_weight of network {RADIOMICS_GUIDED[0]} is above 0, but its targets "
+        "are the radiomic features: set radiomics.enabled: true or the weight to 0"
+    )
+
+
+def train_radiomic_features(wildcards):
+    """The radiomic feature tables a network's training predicts, if it is radiomics-guided."""
+    return radiomics_feature_tables(wildcards) if wildcards.model in RADIOMICS_GUIDED else []
+
+
+PRETRAIN = config["imaging"].get("pretrain") or {"method": "none"}
+
+
+def pretrained_network(wildcards):
+    """The pretrained weights a network starts from, with imaging.pretrain."""
+    if PRETRAIN.get("method", "none") == "none":
+        return []
+    return f"results/models/{wildcards.model}/pretrained.pt"
+
+
+def train_feature_modalities(wildcards):
+    """The modalities of the radiomic features a radiomics-guided network predicts: its own."""
+    return MATCHED_RADIOMICS[wildcards.model][1] if wildcards.model in RADIOMICS_GUIDED else []
 
 
 def member_train_settings(wildcards):
@@ -364,7 +412,12 @@ radiomics_feature_tables = TRAINING_IMAGES.feature_tables
 def radiomics_targets():
     if not RADIOMICS["enabled"]:
         return []
-    return [
+    fusion = [
+        f"results/signatures/{FUSION_SIGNATURE}.tsv",
+        f"results/radiomics/{FUSION_SIGNATURE}.json",
+        f"results/tables/{FUSION_SIGNATURE}_coefficients.tsv",
+    ]
+    return (fusion if FUSION["enabled"] else []) + [
         f"results/signatures/{RADIOMICS_SIGNATURE}.tsv",
         "results/radiomics/signature.json",
         "results/tables/radiomics_coefficients.tsv",
@@ -377,7 +430,10 @@ def radiomics_targets():
 # Nomograms (nomogram.smk)
 
 NOMOGRAM = config["nomogram"]
-NOMOGRAMS = nomogram_names(MODELS, radiomics=RADIOMICS["enabled"])
+NOMOGRAMS = nomogram_names(MODELS, radiomics=RADIOMICS["enabled"], fusion=FUSION["enabled"])
+# the nomograms a frozen run scores other patients with: all but the fusion's, whose
+# embedding and components are not frozen
+FROZEN_NOMOGRAMS = [name for name in NOMOGRAMS if name != FUSION_SIGNATURE]
 NOMOGRAM_CONSTRAINTS = {"nomogram": "|".join(NOMOGRAMS)}
 
 
@@ -388,8 +444,8 @@ def nomogram_models(wildcards):
         return [name[3:]]
     if name.startswith("integrated"):
         return [NOMOGRAM["integrated_model"]]
-    if name == RADIOMICS_SIGNATURE:
-        return [RADIOMICS_SIGNATURE]
+    if name in (RADIOMICS_SIGNATURE, FUSION_SIGNATURE):
+        return [name]
     return []
 
 
@@ -590,6 +646,11 @@ if uses_external():
             "config: external validation scores other patients with the trained networks; "
             "set imaging.signatures: trained"
         )
+    if FUSION_SIGNATURE in config["stratify"]["nomograms"]:
+        raise WorkflowError(
+            "config: the fusion nomogram is not frozen for another cohort (its embedding components are the "
+            "run's own); take it out of stratify.nomograms to validate externally"
+        )
     if uses_synthetic_external():
         _unknown = sorted(set(EXTERNAL["synthetic"]) - set(SyntheticSettings.__dataclass_fields__))
         if _unknown:
@@ -638,13 +699,13 @@ def external_targets():
         return []
     tables, figures = f"{EXTERNAL_DIR}/tables", f"{EXTERNAL_DIR}/figures"
     targets = [f"{FROZEN_DIR}/run.json"]
-    targets += expand(f"{EXTERNAL_DIR}/signatures/{{signature}}.tsv", signature=SIGNATURES)
-    targets += expand(f"{EXTERNAL_DIR}/nomograms/{{nomogram}}_scores.tsv", nomogram=NOMOGRAMS)
+    targets += expand(f"{EXTERNAL_DIR}/signatures/{{signature}}.tsv", signature=list(FROZEN_SIGNATURES))
+    targets += expand(f"{EXTERNAL_DIR}/nomograms/{{nomogram}}_scores.tsv", nomogram=FROZEN_NOMOGRAMS)
     targets += expand(f"{tables}/cindex.{{ext}}", ext=["tsv", "png", "pdf"])
     targets.append(f"{tables}/tdauc.tsv")
     targets += expand(f"{figures}/roc.{{ext}}", ext=["png", "pdf"])
-    targets += expand(f"{tables}/calibration_{{nomogram}}.tsv", nomogram=NOMOGRAMS)
-    targets += expand(f"{figures}/calibration_{{nomogram}}.{{ext}}", nomogram=NOMOGRAMS, ext=["png", "pdf"])
+    targets += expand(f"{tables}/calibration_{{nomogram}}.tsv", nomogram=FROZEN_NOMOGRAMS)
+    targets += expand(f"{figures}/calibration_{{nomogram}}.{{ext}}", nomogram=FROZEN_NOMOGRAMS, ext=["png", "pdf"])
     targets += expand(f"{tables}/risk_groups_{{nomogram}}.tsv", nomogram=STRATIFY["nomograms"])
     targets += expand(f"{figures}/km_{{nomogram}}.{{ext}}", nomogram=STRATIFY["nomograms"], ext=["png", "pdf"])
     targets.append(f"{tables}/subgroups.tsv")

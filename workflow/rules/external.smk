@@ -48,7 +48,7 @@ rule frozen_radiomics:
 rule frozen_run:
     input:
         signatures=list(FROZEN_SIGNATURES.values()),
-        nomograms=expand("results/nomograms/{nomogram}.json", nomogram=NOMOGRAMS),
+        nomograms=expand("results/nomograms/{nomogram}.json", nomogram=FROZEN_NOMOGRAMS),
         cutoffs=expand("results/stratify/{nomogram}_cutoff.tsv", nomogram=STRATIFY["nomograms"]),
     output:
         f"{FROZEN_DIR}/run.json",
@@ -58,7 +58,7 @@ rule frozen_run:
         "../../envs/stats.yaml"
     params:
         signatures=list(FROZEN_SIGNATURES),
-        nomograms=NOMOGRAMS,
+        nomograms=FROZEN_NOMOGRAMS,
         cutoffs=STRATIFY["nomograms"],
         preprocess=preprocess_settings(),
         radiomics=radiomics_settings() if RADIOMICS["enabled"] else None,
@@ -225,7 +225,7 @@ if uses_external():
 
     rule external_cindex:
         input:
-            scores=expand(f"{EXTERNAL_DIR}/nomograms/{{nomogram}}_scores.tsv", nomogram=NOMOGRAMS),
+            scores=expand(f"{EXTERNAL_DIR}/nomograms/{{nomogram}}_scores.tsv", nomogram=FROZEN_NOMOGRAMS),
         output:
             tsv=report(
                 f"{EXTERNAL_DIR}/tables/cindex.tsv",
@@ -247,14 +247,14 @@ if uses_external():
         params:
             figures=config["figures"],
             evaluate=EVALUATE,
-            nomograms=NOMOGRAMS,
+            nomograms=FROZEN_NOMOGRAMS,
             name=EXTERNAL["name"],
         script:
             "../scripts/external/external_cindex.py"
 
     rule external_time_roc:
         input:
-            scores=expand(f"{EXTERNAL_DIR}/nomograms/{{nomogram}}_scores.tsv", nomogram=NOMOGRAMS),
+            scores=expand(f"{EXTERNAL_DIR}/nomograms/{{nomogram}}_scores.tsv", nomogram=FROZEN_NOMOGRAMS),
         output:
             tsv=report(
                 f"{EXTERNAL_DIR}/tables/tdauc.tsv",
@@ -276,7 +276,7 @@ if uses_external():
         params:
             figures=config["figures"],
             evaluate=EVALUATE,
-            nomograms=NOMOGRAMS,
+            nomograms=FROZEN_NOMOGRAMS,
             name=EXTERNAL["name"],
         script:
             "../scripts/external/external_time_roc.py"
@@ -424,8 +424,8 @@ if uses_synthetic_external():
 
     rule external_vs_oracle:
         input:
-            scores=expand(f"{EXTERNAL_DIR}/nomograms/{{nomogram}}_scores.tsv", nomogram=NOMOGRAMS),
-            signatures=expand(f"{EXTERNAL_DIR}/signatures/{{signature}}.tsv", signature=SIGNATURES),
+            scores=expand(f"{EXTERNAL_DIR}/nomograms/{{nomogram}}_scores.tsv", nomogram=FROZEN_NOMOGRAMS),
+            signatures=expand(f"{EXTERNAL_DIR}/signatures/{{signature}}.tsv", signature=list(FROZEN_SIGNATURES)),
             clinical=f"{EXTERNAL_DIR}/validated/clinical.tsv",
             ground_truth=f"{EXTERNAL_SYNTHETIC_DIR}/ground_truth.tsv",
         output:
@@ -440,8 +440,8 @@ if uses_synthetic_external():
         conda:
             "../../envs/stats.yaml"
         params:
-            nomograms=NOMOGRAMS,
-            signatures=SIGNATURES,
+            nomograms=FROZEN_NOMOGRAMS,
+            signatures=list(FROZEN_SIGNATURES),
             models=SIGNATURE_CHANNELS,
         script:
             "../scripts/external/external_vs_oracle.py"

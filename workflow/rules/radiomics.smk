@@ -101,3 +101,52 @@ rule signature_vs_radiomics:
         channels=SIGNATURE_CHANNELS,
     script:
         "../scripts/imaging/signature_vs_radiomics.py"
+
+
+# Deep-radiomics fusion (config fusion): the embedding of one network's trained members
+# (its first principal components on the training patients), its signature and the
+# radiomic features of its modalities in the radiomics comparator's elastic-net Cox model,
+# fit on the training set. Its own signature and nomogram; the network's stays as it is.
+# Logic: survsig/imaging/fusion.py.
+
+
+if FUSION["enabled"]:
+
+    rule fusion_signature:
+        input:
+            models=expand(
+                "results/models/{model}/member{member}/model.pt",
+                model=FUSION["model"],
+                member=MEMBERS,
+            ),
+            manifest="results/preprocessed/manifest.tsv",
+            network=f"results/signatures/{FUSION['model']}.tsv",
+            features=radiomics_feature_tables,
+            clinical=f"{VALIDATED_DIR}/clinical.tsv",
+            split="results/split.tsv",
+        output:
+            signature=report(
+                f"results/signatures/{FUSION_SIGNATURE}.tsv",
+                caption="../report/fusion_signature.rst",
+                category=REPORT_STAGES["signatures"],
+                subcategory="Risk scores",
+            ),
+            model=f"results/radiomics/{FUSION_SIGNATURE}.json",
+            coefficients=report(
+                f"results/tables/{FUSION_SIGNATURE}_coefficients.tsv",
+                caption="../report/fusion_coefficients.rst",
+                category=REPORT_STAGES["signatures"],
+                subcategory="Radiomics",
+            ),
+        log:
+            "logs/radiomics/fusion.log",
+        # it gates the fusion nomogram, as the networks' signatures gate theirs
+        priority: 10
+        conda:
+            "../../envs/imaging.yaml"
+        params:
+            radiomics=RADIOMICS,
+            fusion=FUSION,
+            modalities=MATCHED_RADIOMICS[FUSION["model"]][1] if FUSION["enabled"] else [],
+        script:
+            "../scripts/imaging/fusion_signature.py"

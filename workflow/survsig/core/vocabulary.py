@@ -20,10 +20,14 @@ CLINICAL_NOMOGRAMS = ("clinical", "clinical_suv")
 INTEGRATED_NOMOGRAMS = ("integrated", "integrated_suv")
 #: The radiomics comparator: its signature (``results/signatures/radiomics.tsv``) and nomogram.
 RADIOMICS = "radiomics"
+#: The deep-radiomics fusion signature (``results/signatures/fusion.tsv``) and nomogram.
+FUSION = "fusion"
+#: Nomograms of one signature of their own name, nothing else.
+SIGNATURE_NOMOGRAMS = (RADIOMICS, FUSION)
 
 #: Short names of the study's networks (a model's imaging modalities), and of the
 #: radiomics comparator's signature.
-MODEL_NAMES = {"ct": "CT", "pet": "PET", "petct": "PET/CT", "radiomics": "Radiomics"}
+MODEL_NAMES = {"ct": "CT", "pet": "PET", "petct": "PET/CT", RADIOMICS: "Radiomics", FUSION: "Deep radiomics fusion"}
 #: Names that tell a single-modality network from the combined one.
 MODEL_ONLY_NAMES = {"ct": "CT-only", "pet": "PET-only"}
 
@@ -33,6 +37,7 @@ NOMOGRAM_LABELS = {
     "integrated": "Integrated",
     "integrated_suv": "Integrated + SUV",
     RADIOMICS: "Radiomics",
+    FUSION: "Deep radiomics fusion",
 }
 
 #: Sites and kinds of the SUV columns (``tumor_suv_max`` ...).
@@ -57,11 +62,13 @@ SUBGROUPS = {
 }
 
 
-def nomogram_names(models, *, radiomics=False) -> list:
+def nomogram_names(models, *, radiomics=False, fusion=False) -> list:
     """The nomograms of a run: clinical, clinical_suv, ``dl_{model}`` per model, radiomics
-    (with the radiomics comparator), integrated, integrated_suv."""
-    comparator = [RADIOMICS] if radiomics else []
-    return [*CLINICAL_NOMOGRAMS, *(f"{DL_PREFIX}{m}" for m in models), *comparator, *INTEGRATED_NOMOGRAMS]
+    (with the radiomics comparator), fusion (with the fusion signature), integrated,
+    integrated_suv."""
+    signatures = [RADIOMICS] if radiomics else []
+    signatures += [FUSION] if fusion else []
+    return [*CLINICAL_NOMOGRAMS, *(f"{DL_PREFIX}{m}" for m in models), *signatures, *INTEGRATED_NOMOGRAMS]
 
 
 def model_name(model: str) -> str:

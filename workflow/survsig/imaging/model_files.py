@@ -33,7 +33,9 @@ MODEL_KEYS = ("architecture", "channels", "settings", "best_epoch", "snapshots",
 CHECKPOINT_KEYS = ("fingerprint", "epoch", "model", "optimizer", "history", "snapshots")
 
 
-def training_fingerprint(settings: TrainSettings, channels, data: SliceData, patients, time_, event) -> str:
+def training_fingerprint(
+    settings: TrainSettings, channels, data: SliceData, patients, time_, event, *, targets=None, initial_state=None
+) -> str:
     """SHA-256 of everything a network is a function of: what a checkpoint must share to be resumed.
 
     Covers the settings (all but ``epochs`` and ``patience``, which may grow), the
@@ -50,6 +52,10 @@ def training_fingerprint(settings: TrainSettings, channels, data: SliceData, pat
         Training patients, in a fixed (sorted) order.
     time_, event : mapping patient -> float / int
         Follow-up (months) and event of each training patient.
+    targets : pandas.DataFrame, optional
+        The auxiliary targets (:func:`~survsig.imaging.auxiliary.auxiliary_targets`).
+    initial_state : dict, optional
+        The weights the network starts from instead of ``settings.init``'s (pretrained).
     """
     fixed = {k: v for k, v in asdict(settings).items() if k not in ("epochs", "patience")}
     patients = [str(patient) for patient in patients]
@@ -67,6 +73,12 @@ def training_fingerprint(settings: TrainSettings, channels, data: SliceData, pat
         # id, shape and dtype first: equal bytes of another shape are other slices
         digest.update(json.dumps([patient, list(slices.shape), str(slices.dtype)]).encode())
         digest.update(slices)
+    if targets is not None:
+        digest.update(json.dumps([list(map(str, targets.index)), list(map(str, targets.columns))]).encode())
+        digest.update(np.ascontiguousarray(targets.to_numpy(np.float32)))
+    for key, tensor in sorted((initial_state or {}).items()):
+        digest.update(json.dumps([key, list(tensor.shape), str(tensor.dtype)]).encode())
+        digest.update(np.ascontiguousarray(tensor.detach().cpu().float().numpy()))
     return digest.hexdigest()
 
 

@@ -231,6 +231,21 @@ def linear_predictor(scores, coef) -> np.ndarray:
     return lp
 
 
+def usable_features(features) -> tuple[list[str], dict[str, str]]:
+    """The columns of ``features`` finite for every row and not constant, and why each
+    other column was left out (column -> reason)."""
+    dropped = {}
+    finite = np.isfinite(features.to_numpy(float))
+    for name, ok in zip(features.columns, finite.all(axis=0), strict=True):
+        if not ok:
+            dropped[name] = "not finite for every patient"
+    kept = [c for c in features.columns if c not in dropped]
+    spread = features[kept].nunique()
+    for name in spread.index[spread < 2]:
+        dropped[name] = "constant on the training set"
+    return [c for c in kept if c not in dropped], dropped
+
+
 class RadiomicsSignature:
     """Elastic-net Cox signature of radiomic features, fit on the training set alone.
 
@@ -265,16 +280,8 @@ class RadiomicsSignature:
 
     def _usable(self, features):
         """Features finite for every patient and not constant (``dropped_`` says why not)."""
-        self.dropped_ = {}
-        finite = np.isfinite(features.to_numpy(float))
-        for name, ok in zip(features.columns, finite.all(axis=0), strict=True):
-            if not ok:
-                self.dropped_[name] = "not finite for every patient"
-        kept = [c for c in features.columns if c not in self.dropped_]
-        spread = features[kept].nunique()
-        for name in spread.index[spread < 2]:
-            self.dropped_[name] = "constant on the training set"
-        return [c for c in kept if c not in self.dropped_]
+        kept, self.dropped_ = usable_features(features)
+        return kept
 
     def fit(self, features, time, event):
         """Fit on the training patients: ``features`` (rows = patients), ``time``, ``event``."""

@@ -4,7 +4,8 @@ Every patient's preprocessed ROI slices of a model's channels are kept in one te
 file and read a batch at a time (:class:`SliceData`), optionally with a last plane, the
 context: 1 near the ROI, else 0, so that the network sees CT and PET only near the ROI
 (``imaging.train.context_mm``). In training, batches are flipped, rotated and their
-intensities jittered (:func:`augment_batch`).
+intensities jittered (:func:`augment_batch`); :func:`network_input` turns stored planes
+into what the network sees.
 """
 
 from __future__ import annotations
@@ -45,6 +46,23 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator, *, fixed_cha
     scale[:, fixed] = 1.0
     shift[:, fixed] = 0.0
     return (images * scale + shift).clamp_(0.0, 1.0)
+
+
+def network_input(images, data: SliceData, mean, sd, device):
+    """Stored planes to the network's input: its channels standardised by ``mean`` and
+    ``sd`` (one float per network channel) and, with a context plane, CT and PET beyond it
+    set to 0 (their training mean); on ``device``, channels-last on the CPU."""
+    channels = data.network_channels
+    mean = torch.tensor(mean, dtype=images.dtype)[None, :, None, None]
+    sd = torch.tensor(sd, dtype=images.dtype)[None, :, None, None]
+    network = (images[:, :channels] - mean) / sd
+    if data.context_channel is not None:
+        intensities = [c for c in range(channels) if c != data.roi_channel]
+        network[:, intensities] *= images[:, data.context_channel, None]
+    network = network.to(device, non_blocking=True)
+    if device.type == "cpu":
+        network = network.contiguous(memory_format=torch.channels_last)
+    return network
 
 
 def context_plane(patient, context_mm) -> np.ndarray:

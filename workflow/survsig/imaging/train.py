@@ -44,7 +44,7 @@ from survsig.imaging.model_files import (
 )
 from survsig.imaging.network import ARCHITECTURE, aggregate, channel_indices, create_model, select_device
 from survsig.imaging.patient_sampling import event_balanced_batches, fit_and_validation_patients
-from survsig.imaging.slice_data import SliceData, augment_batch, load_slice_data
+from survsig.imaging.slice_data import SliceData, augment_batch, load_slice_data, network_input
 from survsig.imaging.train_settings import TrainSettings
 from survsig.survival.concordance import concordance_index
 
@@ -117,8 +117,36 @@ class SignatureTrainer:
         external cohort, a new patient, the run's own test set).
         """
         model = model or self.model_
+        return np.asarray(
+            [
+                aggregate(scores.reshape(-1), self.settings.aggregate).item()
+                for scores in self._patient_by_patient(data, patients, model, batch_images)
+            ]
+        )
+
+    def embed_patient_by_patient(self, data: SliceData, patients, model=None, batch_images=SCORING_BATCH):
+        """Each patient's embedding: the mean over its slices of the network's pooled
+        features (the input of its output layer), shape (patients, features); each
+        patient's slices on their own, as :meth:`score_patient_by_patient`."""
+        model = model or self.model_
+        return np.stack(
+            [
+                features.mean(dim=0).double().numpy()
+                for features in self._patient_by_patient(data, patients, model, batch_images, embed=True)
+            ]
+        )
+
+    def _patient_by_patient(self, data: SliceData, patients, model, batch_images, *, embed=False):
+        """Per patient, ``model``'s output (or with ``embed`` its pooled features) for
+        each of its slices, in eval mode, its slices in batches of their own padded with
+        blank slices."""
+
+        def network(images):
+            if embed:
+                return model.forward_head(model.forward_features(images), pre_logits=True)
+            return model(images)
+
         model.eval()
-        risks = []
         with torch.no_grad(), self._autocast():
             for patient in patients:
                 block = data.read(patient).float()
@@ -128,9 +156,8 @@ class SignatureTrainer:
                     held = len(chunk)
                     if held < batch_images:
                         chunk = torch.cat([chunk, chunk.new_zeros((batch_images - held, *chunk.shape[1:]))])
-                    outputs.append(model(self._network_input(chunk, data)).float().reshape(-1)[:held].cpu())
-                risks.append(aggregate(torch.cat(outputs), self.settings.aggregate).item())
-        return np.asarray(risks)
+                    outputs.append(network(self._network_input(chunk, data)).float()[:held].cpu())
+                yield torch.cat(outputs)
 
     def snapshot_scores(self, data: SliceData, patients):
         """Patient-level risk under each snapshot network, shape (snapshots, patients),
@@ -158,20 +185,8 @@ class SignatureTrainer:
         return torch.autocast("cpu", enabled=False)
 
     def _network_input(self, images, data: SliceData):
-        """Stored planes to the network's input: its channels standardised and, with a
-        context plane, CT and PET beyond it set to 0 (their training mean); on the device."""
         self._check_context(data)
-        channels = data.network_channels
-        mean = torch.tensor(self.channel_mean_, dtype=images.dtype)[None, :, None, None]
-        sd = torch.tensor(self.channel_sd_, dtype=images.dtype)[None, :, None, None]
-        network = (images[:, :channels] - mean) / sd
-        if data.context_channel is not None:
-            intensities = [c for c in range(channels) if c != data.roi_channel]
-            network[:, intensities] *= images[:, data.context_channel, None]
-        network = network.to(self.device_, non_blocking=True)
-        if self.device_.type == "cpu":
-            network = network.contiguous(memory_format=torch.channels_last)
-        return network
+        return network_input(images, data, self.channel_mean_, self.channel_sd_, self.device_)
 
     def _check_context(self, data: SliceData):
         if data.context_mm != self.settings.context_mm:
@@ -179,6 +194,20 @@ class SignatureTrainer:
                 f"slices were read with context_mm {data.context_mm!r}, the network was trained with "
                 f"imaging.train.context_mm {self.settings.context_mm!r}"
             )
+
+    def _auxiliary_targets(self, targets, train_patients):
+        """The auxiliary targets of the training patients as float32 (None without a weight)."""
+        if not self.settings.radiomics_weight:
+            return None
+        if targets is None or not len(targets.columns):
+            raise InputError("imaging.train.radiomics_weight is above 0 but no radiomic features were given")
+        missing = [patient for patient in train_patients if patient not in targets.index]
+        if missing:
+            raise InputError("training patient has no auxiliary targets", patient=missing[0])
+        values = targets.loc[list(train_patients)].astype(np.float32)
+        if not np.isfinite(values.to_numpy()).all():
+            raise InputError("auxiliary targets must be finite for every training patient")
+        return values
 
     def _standardisation(self, data: SliceData, patients):
         """Mean and SD of each network channel over all slices of ``patients`` (identity
@@ -200,6 +229,7 @@ class SignatureTrainer:
 
     def _epoch(self, model, optimizer, data, patients, outcome, epoch):
         s = self.settings
+        auxiliary = self._auxiliary
         rng = np.random.default_rng([s.seed, 1, epoch])
         generator = torch.Generator().manual_seed(s.seed * 1000 + epoch)
         torch.manual_seed(s.seed * 1000 + epoch)  # dropout and drop-path inside the network
@@ -215,7 +245,13 @@ class SignatureTrainer:
                 images = augment_batch(images, generator, fixed_channels=data.fixed_channels, jitter=s.intensity_jitter)
             images = self._network_input(images, data)
             with self._autocast():
-                scores = model(images).float().reshape(len(batch), s.slices_per_patient)
+                if auxiliary is None:
+                    scores = model(images)
+                else:
+                    embedding = model.forward_head(model.forward_features(images), pre_logits=True)
+                    scores = model.get_classifier()(embedding)
+                    predicted = auxiliary(embedding).float()
+            scores = scores.float().reshape(len(batch), s.slices_per_patient)
             risk = aggregate(scores, s.aggregate)
             loss = cox_partial_nll(
                 risk,
@@ -223,15 +259,24 @@ class SignatureTrainer:
                 torch.as_tensor(time_[batch], device=risk.device, dtype=risk.dtype),
                 ties=s.ties,
             )
+            if auxiliary is not None:
+                # a patient's features from the mean of its slices' predictions, as its risk
+                predicted = predicted.reshape(len(batch), s.slices_per_patient, -1).mean(dim=1)
+                target = self.targets_.loc[list(batch)].to_numpy()
+                loss = loss + s.radiomics_weight * torch.nn.functional.mse_loss(
+                    predicted, torch.as_tensor(target, device=predicted.device)
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             # from-scratch networks give large early gradients; clipping keeps steps sane
-            torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=s.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(
+                [p for group in optimizer.param_groups for p in group["params"]], max_norm=s.max_grad_norm
+            )
             optimizer.step()
             losses.append(loss.item())
         return float(np.mean(losses))
 
-    def fit(self, data: SliceData, train_patients, time_, event):
+    def fit(self, data: SliceData, train_patients, time_, event, *, targets=None, initial_state=None):
         """Train on ``train_patients`` (validation fold drawn from them).
 
         Parameters
@@ -240,6 +285,15 @@ class SignatureTrainer:
         train_patients : sequence of str
         time_, event : mapping patient -> float / int
             Follow-up (months) and event (1 = death) per patient.
+        targets : pandas.DataFrame, optional
+            Auxiliary targets per training patient (rows; :mod:`survsig.imaging.auxiliary`),
+            needed when ``settings.radiomics_weight`` is above 0: a linear head on the
+            network's embedding predicts them, its squared error times the weight added
+            to the loss. The head is not saved: only the embedding it shaped is.
+        initial_state : dict, optional
+            Weights to start from (a self-supervised pretraining's,
+            :mod:`survsig.imaging.pretrain`) instead of ``settings.init``'s; the head keeps
+            its own start.
         """
         s = self.settings
         if self.threads:
@@ -256,16 +310,32 @@ class SignatureTrainer:
             raise InputError("the training fold holds no event: a Cox loss cannot be trained")
 
         self._check_context(data)
+        self.targets_ = self._auxiliary_targets(targets, train_patients)
         # over the whole training set (validation fold included): no outcome enters them
         self.channel_mean_, self.channel_sd_ = self._standardisation(data, train_patients)
         torch.manual_seed(s.seed)
-        model = create_model(len(self.channels), s.init, drop_rate=s.drop_rate, drop_path_rate=s.drop_path_rate).to(
-            self.device_
-        )
+        model = create_model(len(self.channels), s.init, drop_rate=s.drop_rate, drop_path_rate=s.drop_path_rate)
+        if initial_state is not None:
+            from survsig.imaging.pretrain import apply_pretrained
+
+            apply_pretrained(model, initial_state)
+        model = model.to(self.device_)
         if self.device_.type == "cpu":
             model = model.to(memory_format=torch.channels_last)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
-        fingerprint = training_fingerprint(s, self.channels, data, train_patients.tolist(), *outcome)
+        parameters = list(model.parameters())
+        auxiliary = None
+        if self.targets_ is not None:
+            # drawn after the network, so the network starts as it does without it
+            auxiliary = torch.nn.Linear(model.num_features, self.targets_.shape[1])
+            torch.nn.init.normal_(auxiliary.weight, std=0.01)
+            torch.nn.init.zeros_(auxiliary.bias)
+            auxiliary = auxiliary.to(self.device_)
+            parameters += list(auxiliary.parameters())
+        self._auxiliary = auxiliary
+        optimizer = torch.optim.AdamW(parameters, lr=s.learning_rate, weight_decay=s.weight_decay)
+        fingerprint = training_fingerprint(
+            s, self.channels, data, list(train_patients), *outcome, targets=self.targets_, initial_state=initial_state
+        )
         # the best epochs so far, best first: {"epoch", "score", "state"}
         start_epoch, history, snapshots = 1, [], []
         if self.checkpoint is not None:
@@ -273,6 +343,8 @@ class SignatureTrainer:
         state = self._load_checkpoint(fingerprint)
         if state is not None:
             model.load_state_dict(state["model"])
+            if auxiliary is not None:
+                auxiliary.load_state_dict(state["auxiliary"])
             optimizer.load_state_dict(state["optimizer"])
             history, snapshots = state["history"], state["snapshots"]
             start_epoch = state["epoch"] + 1
@@ -330,7 +402,7 @@ class SignatureTrainer:
                 seconds,
                 "  *" if snapshots[0]["epoch"] == epoch else "",
             )
-            self._save_checkpoint(fingerprint, epoch, model, optimizer, history, snapshots)
+            self._save_checkpoint(fingerprint, epoch, model, optimizer, history, snapshots, auxiliary)
         model.load_state_dict(snapshots[0]["state"])
         snapshot_epochs = {snapshot["epoch"] for snapshot in snapshots}
         for entry in history:
@@ -355,20 +427,20 @@ class SignatureTrainer:
         return s.learning_rate * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
     # -- checkpoints ------------------------------------------------------------------
-    def _save_checkpoint(self, fingerprint, epoch, model, optimizer, history, snapshots):
+    def _save_checkpoint(self, fingerprint, epoch, model, optimizer, history, snapshots, auxiliary=None):
         if self.checkpoint is None:
             return
-        save_torch_file(
-            {
-                "fingerprint": fingerprint,
-                "epoch": epoch,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "history": history,
-                "snapshots": snapshots,
-            },
-            self.checkpoint,
-        )
+        state = {
+            "fingerprint": fingerprint,
+            "epoch": epoch,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "history": history,
+            "snapshots": snapshots,
+        }
+        if auxiliary is not None:
+            state["auxiliary"] = auxiliary.state_dict()
+        save_torch_file(state, self.checkpoint)
 
     def _load_checkpoint(self, fingerprint):
         """The checkpoint's state if it is of this training, else None (start afresh)."""
@@ -468,9 +540,20 @@ class _Lookup:
 
 
 def train_signature_model(
-    slice_files, clinical, split, channels, settings: TrainSettings, *, checkpoint=None, threads=None, model_name=None
+    slice_files,
+    clinical,
+    split,
+    channels,
+    settings: TrainSettings,
+    *,
+    checkpoint=None,
+    threads=None,
+    model_name=None,
+    targets=None,
+    initial_state=None,
 ):
-    """Train one model on the training patients of ``split``.
+    """Train one model on the training patients of ``split`` (``targets`` and
+    ``initial_state``: :meth:`SignatureTrainer.fit`).
 
     Parameters
     ----------
@@ -489,4 +572,11 @@ def train_signature_model(
         raise InputError("training patient has no preprocessed slices", patient=missing[0])
     outcome = clinical.set_index(clinical["patient_id"].astype(str))
     trainer = SignatureTrainer(channels, settings, checkpoint=checkpoint, threads=threads)
-    return trainer.fit(data, train_patients.tolist(), outcome["os_months"], outcome["os_event"])
+    return trainer.fit(
+        data,
+        train_patients.tolist(),
+        outcome["os_months"],
+        outcome["os_event"],
+        targets=targets,
+        initial_state=initial_state,
+    )

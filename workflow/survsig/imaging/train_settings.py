@@ -3,8 +3,9 @@
 :class:`TrainSettings` holds them, checked as they are read: the epochs and early
 stopping, the batches, the optimiser, the validation fold (a holdout or the folds of a
 cross-validated fold ensemble), the loss's ties, the aggregate of slice scores, the
-augmentation, standardisation and context of the inputs, the regularisation, the seed,
-the initialisation, the snapshots and the device.
+augmentation, standardisation and context of the inputs, the regularisation, the weight of
+the radiomic features as auxiliary targets, the seed, the initialisation, the snapshots and
+the device.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class TrainSettings:
     context_mm: float | None = None
     drop_rate: float = 0.5
     drop_path_rate: float = 0.2
+    radiomics_weight: float = 0.0
     seed: int = 2022
     init: str = "imagenet"
     snapshots: int = 5
@@ -63,6 +65,9 @@ class TrainSettings:
         for key in ("drop_rate", "drop_path_rate"):
             if not 0.0 <= float(getattr(settings, key)) < 1.0:
                 raise InputError(f"imaging.train.{key} must be in [0, 1), got {getattr(settings, key)!r}")
+        weight = settings.radiomics_weight
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight < math.inf:
+            raise InputError(f"imaging.train.radiomics_weight must be a number at least 0, got {weight!r}")
         if not 0.0 <= float(settings.intensity_jitter) <= 1.0:
             raise InputError(f"imaging.train.intensity_jitter must be in [0, 1], got {settings.intensity_jitter!r}")
         if not isinstance(settings.standardise, bool):

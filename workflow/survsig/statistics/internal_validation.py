@@ -32,7 +32,7 @@ import pandas as pd
 
 from survsig.core.errors import InputError
 from survsig.core.io import read_table
-from survsig.core.vocabulary import EN_DASH, MINUS, RADIOMICS, horizon_text
+from survsig.core.vocabulary import EN_DASH, MINUS, SIGNATURE_NOMOGRAMS, horizon_text
 from survsig.survival.concordance import concordance_index
 from survsig.survival.cox import TIES, baseline_cumulative_hazard, linear_predictor, newton_cox
 from survsig.survival.km import kaplan_meier_at
@@ -560,7 +560,7 @@ def validate_nomograms(
     time = train[col.OS_MONTHS].to_numpy(dtype=float)
     event = train[col.OS_EVENT].to_numpy(dtype=int)
     options = dict(clinical_factors=clinical_factors, p_threshold=p_threshold, ties=ties, use_suv=use_suv)
-    selects = any(not (name.startswith("dl_") or name == RADIOMICS) for name in nomograms)
+    selects = any(not (name.startswith("dl_") or name in SIGNATURE_NOMOGRAMS) for name in nomograms)
     selections = _parallel_selections(train, resamples, options, int(workers)) if selects and workers > 1 else {}
 
     def selection(rows):
@@ -575,7 +575,7 @@ def validate_nomograms(
     for name in nomograms:
 
         def select(rows, name=name):
-            if name.startswith("dl_") or name == RADIOMICS:  # the signature alone: nothing is selected
+            if name.startswith("dl_") or name in SIGNATURE_NOMOGRAMS:  # the signature alone: nothing is selected
                 return nomogram_term_names(name, {"clinical": [], "suv": []}, integrated_model=integrated_model)
             return nomogram_term_names(name, selection(rows), integrated_model=integrated_model)
 

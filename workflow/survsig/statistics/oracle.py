@@ -13,7 +13,7 @@ import pandas as pd
 
 from survsig.core import columns as col
 from survsig.core.errors import InputError
-from survsig.core.vocabulary import RADIOMICS
+from survsig.core.vocabulary import SIGNATURE_NOMOGRAMS
 from survsig.survival.concordance import harrell_c
 
 
@@ -31,7 +31,7 @@ def oracle_predictors(nomograms, model_channels: dict) -> dict:
             out[name] = "lp_clinical"
         elif name == "integrated":
             out[name] = "lp_full"
-        elif name.startswith("dl_") or name == RADIOMICS:
+        elif name.startswith("dl_") or name in SIGNATURE_NOMOGRAMS:
             signature = name[3:] if name.startswith("dl_") else name
             out[name] = col.ORACLE_PREDICTOR.get(frozenset(model_channels.get(signature, ())), col.ORACLE_IMAGE)
         else:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from survsig.core import columns as col
 from survsig.core.errors import InputError
-from survsig.core.vocabulary import RADIOMICS
+from survsig.core.vocabulary import SIGNATURE_NOMOGRAMS
 from survsig.statistics.terms import CLINICAL_TERMS, SIGNATURE_PREFIX, design_matrix, term_for
 from survsig.survival.cox import fit_cox
 
@@ -199,6 +199,6 @@ def nomogram_term_names(nomogram: str, selection: dict, *, integrated_model: str
         return clinical + suv + [signature]
     if nomogram.startswith("dl_") and len(nomogram) > 3:
         return [f"{SIGNATURE_PREFIX}{nomogram[3:]}"]
-    if nomogram == RADIOMICS:
-        return [f"{SIGNATURE_PREFIX}{RADIOMICS}"]
+    if nomogram in SIGNATURE_NOMOGRAMS:
+        return [f"{SIGNATURE_PREFIX}{nomogram}"]
     raise InputError(f"unknown nomogram {nomogram!r}")

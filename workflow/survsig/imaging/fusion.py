@@ -1,0 +1,126 @@
+"""Deep-radiomics fusion: one signature from a network's embedding and the radiomic features.
+
+Many deep radiomics nomograms put what a network learnt beside the hand-crafted features
+and let a penalised Cox model weigh both. Here the network is a trained signature model
+(its members' kept networks, frozen); each patient's embedding is the mean over its slices
+of the network's pooled features (the input of its output layer), reduced to its first
+principal components on the training patients. These, the network's own signature and the
+radiomic features of its modalities go into the radiomics comparator's elastic-net Cox
+model (:class:`~survsig.imaging.radiomic_features.RadiomicsSignature`: normal scores,
+penalty by cross-validation, all on the training patients). The fusion signature is a
+signature of its own (``fusion``); it never replaces the network's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from survsig.core import columns as col
+from survsig.core.errors import InputError
+
+#: Name of the fusion signature, in the run's signatures and nomograms.
+FUSION = "fusion"
+#: The network's own signature among the fusion signature's features.
+NETWORK_SIGNATURE = "network_signature"
+
+
+@dataclass
+class FusionSettings:
+    """Settings of the fusion signature (the config's ``fusion`` block)."""
+
+    enabled: bool = False
+    model: str = "petct"
+    components: int = 8
+
+    @classmethod
+    def from_config(cls, block, models=None) -> FusionSettings:
+        known = {k: v for k, v in dict(block or {}).items() if k in cls.__dataclass_fields__}
+        settings = cls(**known)
+        if not isinstance(settings.enabled, bool):
+            raise InputError(f"fusion.enabled must be true or false, got {settings.enabled!r}")
+        components = settings.components
+        if isinstance(components, bool) or not isinstance(components, int) or components < 1:
+            raise InputError(f"fusion.components must be a whole number at least 1, got {components!r}")
+        if settings.enabled and models is not None and settings.model not in models:
+            raise InputError(
+                f"fusion.model {settings.model!r} is no network of imaging.models (networks: {', '.join(models)})"
+            )
+        return settings
+
+
+def network_embeddings(model_paths, slice_files, patients, *, threads=None) -> list[np.ndarray]:
+    """Each member's embedding of ``patients``: the kept network's pooled features averaged
+    over a patient's slices, one array (patients, features) per member."""
+    from survsig.imaging.signature import load_members
+    from survsig.imaging.slice_data import load_slice_data
+
+    members = load_members(model_paths, threads=threads)
+    data = load_slice_data(slice_files, members[0].channels, context_mm=members[0].settings.context_mm)
+    missing = [p for p in patients if p not in data]
+    if missing:
+        raise InputError("patient has no preprocessed slices", patient=missing[0])
+    return [member.embed_patient_by_patient(data, patients) for member in members]
+
+
+def embedding_components(embeddings, split: pd.DataFrame, components: int) -> pd.DataFrame:
+    """The first ``components`` principal components of each member's embedding, the
+    centring and axes learnt on the training patients of ``split`` alone.
+
+    Parameters
+    ----------
+    embeddings : list of ndarray
+        :func:`network_embeddings`, rows in the order of ``split``.
+    split : pandas.DataFrame
+        ``patient_id``, ``split`` of the same patients.
+    components : int
+        Components per member (fewer when the training patients or features are fewer).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by patient id; columns ``member{m}_pc{k}``.
+    """
+    from sklearn.decomposition import PCA
+
+    train = (split[col.SPLIT] == "train").to_numpy()
+    ids = pd.Index(split[col.PATIENT_ID].astype(str), name=col.PATIENT_ID)
+    columns = {}
+    for m, values in enumerate(embeddings):
+        values = np.asarray(values, float)
+        if len(values) != len(ids):
+            raise InputError(f"member {m}'s embedding holds {len(values)} patients, the split {len(ids)}")
+        k = min(components, int(train.sum()) - 1, values.shape[1])
+        # svd_solver "full": exact, so the components do not depend on a random draw
+        pca = PCA(n_components=k, svd_solver="full").fit(values[train])
+        projected = pca.transform(values)
+        # the sign of an axis is arbitrary: fix it so the largest loading is positive
+        signs = np.sign(pca.components_[np.arange(k), np.abs(pca.components_).argmax(axis=1)])
+        for j in range(k):
+            columns[f"member{m}_pc{j + 1}"] = projected[:, j] * signs[j]
+    return pd.DataFrame(columns, index=ids)
+
+
+def fusion_features(components: pd.DataFrame, signature: pd.DataFrame, radiomics: pd.DataFrame) -> pd.DataFrame:
+    """The fusion model's features per patient: the embedding's components, the network's
+    signature and the radiomic features, for the patients of ``components``.
+
+    Raises
+    ------
+    InputError
+        When a patient has no signature or no radiomic features.
+    """
+    ids = components.index
+    scores = signature.set_index(signature[col.PATIENT_ID].astype(str))["signature"]
+    for what, index in (("network signature", scores.index), ("radiomic features", radiomics.index)):
+        missing = [p for p in ids if p not in index]
+        if missing:
+            raise InputError(f"patient has no {what} for the fusion signature", patient=missing[0])
+    clash = sorted(set(components.columns) & set(radiomics.columns))
+    if clash or NETWORK_SIGNATURE in radiomics.columns:
+        raise InputError(f"radiomic feature {(clash or [NETWORK_SIGNATURE])[0]!r} has the name of a network feature")
+    return pd.concat(
+        [components, scores.loc[ids].rename(NETWORK_SIGNATURE).to_frame(), radiomics.loc[ids]], axis=1
+    ).rename_axis(col.PATIENT_ID)
