@@ -6,6 +6,7 @@ synthetic ground truth)::
 
     .venv/bin/python tests/benchmarks/fusion_signature.py --model petct
     .venv/bin/python tests/benchmarks/fusion_signature.py --model petct --components 4
+    .venv/bin/python tests/benchmarks/fusion_signature.py --model petct --with-signature
 
 It embeds every patient with the model's trained members (``results/models/{model}``),
 fits the fusion signature with the config's ``radiomics`` block (``--seed`` for its folds),
@@ -56,6 +57,7 @@ def main(argv=None):
     parser.add_argument("--model", default="petct")
     parser.add_argument("--components", type=int, default=None, help="default: the config's fusion.components")
     parser.add_argument("--seed", type=int, default=None, help="radiomics.seed of the run (default: the config's)")
+    parser.add_argument("--with-signature", action="store_true", help="the network's signature joins the features")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", help="also write the fusion signature here (TSV)")
     args = parser.parse_args(argv)
@@ -81,7 +83,9 @@ def main(argv=None):
     radiomic = modality_features(
         read_feature_tables(sorted((results / "radiomics" / "features").glob("*.tsv"))), modalities
     )
-    features = fusion_features(embedding_components(embeddings, split, components), network, radiomic)
+    features = fusion_features(
+        embedding_components(embeddings, split, components), radiomic, network if args.with_signature else None
+    )
     risk, model = radiomics_signature(features, clinical, split, settings)
     fused = time.perf_counter()
     comparator, _ = radiomics_signature(radiomic, clinical, split, settings)
@@ -100,6 +104,7 @@ def main(argv=None):
     result = {
         "model": args.model,
         "components": components,
+        "with_signature": args.with_signature,
         "members": len(models),
         "embed_seconds": round(embedded - start, 1),
         "fit_seconds": round(fused - embedded, 1),

@@ -98,19 +98,24 @@ def test_fused_features_hold_components_signature_and_radiomics():
     components = pd.DataFrame({"member0_pc1": np.arange(8.0)}, index=pd.Index(ids, name="patient_id"))
     signature = pd.DataFrame({"patient_id": ids[::-1], "split": "train", "signature": np.arange(8.0)[::-1] * 2})
     radiomics = pd.DataFrame({"shape_VoxelVolume": np.arange(8.0) + 0.5}, index=ids)
-    fused = fusion_features(components, signature, radiomics)
+    fused = fusion_features(components, radiomics, signature)
     assert list(fused.columns) == ["member0_pc1", NETWORK_SIGNATURE, "shape_VoxelVolume"]
     np.testing.assert_array_equal(fused[NETWORK_SIGNATURE], np.arange(8.0) * 2)  # matched by id, not row
+    # by default the network's signature, fit to the training patients' outcomes, stays out
+    assert list(fusion_features(components, radiomics).columns) == ["member0_pc1", "shape_VoxelVolume"]
     with pytest.raises(InputError, match="S003"):
-        fusion_features(components, signature, radiomics.drop(index="S003"))
+        fusion_features(components, radiomics.drop(index="S003"), signature)
     with pytest.raises(InputError, match="S005"):
-        fusion_features(components, signature[signature.patient_id != "S005"], radiomics)
+        fusion_features(components, radiomics, signature[signature.patient_id != "S005"])
+    with pytest.raises(InputError, match="'member0_pc1' has the name of a network feature"):
+        fusion_features(components, radiomics.rename(columns={"shape_VoxelVolume": "member0_pc1"}))
 
 
 @pytest.mark.parametrize(
     "block, message",
     [
         ({"enabled": "yes"}, "fusion.enabled"),
+        ({"with_signature": 1}, "fusion.with_signature"),
         ({"components": 0}, "fusion.components"),
         ({"components": 2.5}, "fusion.components"),
         ({"enabled": True, "model": "mri"}, "fusion.model 'mri'"),

@@ -133,10 +133,10 @@ if RADIOMICS["enabled"] and RADIOMICS_SIGNATURE in MODELS:
         f"config: imaging.models.{RADIOMICS_SIGNATURE} is the name of the radiomics comparator's "
         "signature; name the network otherwise, or set radiomics.enabled: false"
     )
-# The deep-radiomics fusion signature (fusion.smk): a network's embedding and the radiomic
-# features of its modalities in one elastic-net Cox model
+# The deep radiomics fusion signature (radiomics.smk): a network's embedding and the
+# radiomic features of its modalities in one elastic-net Cox model
 # (off with the radiomics comparator, whose features it fuses)
-FUSION = {"enabled": True, "model": "petct", "components": 8, **(config.get("fusion") or {})}
+FUSION = {"enabled": True, "model": "petct", "components": 8, "with_signature": False, **(config.get("fusion") or {})}
 FUSION["enabled"] = FUSION["enabled"] and RADIOMICS["enabled"]
 if FUSION["enabled"]:
     if FUSION["model"] not in MODELS:

@@ -103,10 +103,10 @@ rule signature_vs_radiomics:
         "../scripts/imaging/signature_vs_radiomics.py"
 
 
-# Deep-radiomics fusion (config fusion): the embedding of one network's trained members
-# (its first principal components on the training patients), its signature and the
-# radiomic features of its modalities in the radiomics comparator's elastic-net Cox model,
-# fit on the training set. Its own signature and nomogram; the network's stays as it is.
+# Deep radiomics fusion (config fusion): the embedding of one network's trained members
+# (its first principal components on the training patients) and the radiomic features of
+# its modalities in the radiomics comparator's elastic-net Cox model, fit on the training
+# set. Its own signature and nomogram; the network's stays as it is.
 # Logic: survsig/imaging/fusion.py.
 
 

@@ -31,8 +31,8 @@ def main(snakemake):
     )
     features = fusion_features(
         embedding_components(embeddings, split, fusion.components),
-        read_table(snakemake.input.network, dtype={col.PATIENT_ID: str}),
         modality_features(read_feature_tables(snakemake.input.features), snakemake.params.modalities),
+        read_table(snakemake.input.network, dtype={col.PATIENT_ID: str}) if fusion.with_signature else None,
     )
     risk, model = radiomics_signature(
         features, read_table(snakemake.input.clinical, dtype={col.PATIENT_ID: str}), split, settings
@@ -42,6 +42,7 @@ def main(snakemake):
     summary = model.summary()
     summary["network"] = fusion.model
     summary["components_per_member"] = fusion.components
+    summary["with_signature"] = fusion.with_signature
     summary["feature_modalities"] = list(snakemake.params.modalities)
     with atomic_path(snakemake.output.model) as path:
         path.write_text(json.dumps(summary, indent=1) + "\n")

@@ -4,11 +4,13 @@ Many deep radiomics nomograms put what a network learnt beside the hand-crafted 
 and let a penalised Cox model weigh both. Here the network is a trained signature model
 (its members' kept networks, frozen); each patient's embedding is the mean over its slices
 of the network's pooled features (the input of its output layer), reduced to its first
-principal components on the training patients. These, the network's own signature and the
-radiomic features of its modalities go into the radiomics comparator's elastic-net Cox
-model (:class:`~survsig.imaging.radiomic_features.RadiomicsSignature`: normal scores,
-penalty by cross-validation, all on the training patients). The fusion signature is a
-signature of its own (``fusion``); it never replaces the network's.
+principal components on the training patients. These and the radiomic features of its
+modalities go into the radiomics comparator's elastic-net Cox model
+(:class:`~survsig.imaging.radiomic_features.RadiomicsSignature`: normal scores, penalty by
+cross-validation, all on the training patients). The network's own signature can join them
+(``with_signature``), but it was fit to the same patients' outcomes: on them it ranks
+better than it will on others, and a model fit there gives it the most weight. The
+fusion signature is a signature of its own (``fusion``); it never replaces the network's.
 """
 
 from __future__ import annotations
@@ -34,13 +36,15 @@ class FusionSettings:
     enabled: bool = False
     model: str = "petct"
     components: int = 8
+    with_signature: bool = False
 
     @classmethod
     def from_config(cls, block, models=None) -> FusionSettings:
         known = {k: v for k, v in dict(block or {}).items() if k in cls.__dataclass_fields__}
         settings = cls(**known)
-        if not isinstance(settings.enabled, bool):
-            raise InputError(f"fusion.enabled must be true or false, got {settings.enabled!r}")
+        for key in ("enabled", "with_signature"):
+            if not isinstance(getattr(settings, key), bool):
+                raise InputError(f"fusion.{key} must be true or false, got {getattr(settings, key)!r}")
         components = settings.components
         if isinstance(components, bool) or not isinstance(components, int) or components < 1:
             raise InputError(f"fusion.components must be a whole number at least 1, got {components!r}")
@@ -103,24 +107,28 @@ def embedding_components(embeddings, split: pd.DataFrame, components: int) -> pd
     return pd.DataFrame(columns, index=ids)
 
 
-def fusion_features(components: pd.DataFrame, signature: pd.DataFrame, radiomics: pd.DataFrame) -> pd.DataFrame:
-    """The fusion model's features per patient: the embedding's components, the network's
-    signature and the radiomic features, for the patients of ``components``.
+def fusion_features(components: pd.DataFrame, radiomics: pd.DataFrame, signature=None) -> pd.DataFrame:
+    """The fusion model's features per patient: the embedding's components, the radiomic
+    features and, when given, the network's signature (``network_signature``), for the
+    patients of ``components``.
 
     Raises
     ------
     InputError
-        When a patient has no signature or no radiomic features.
+        When a patient has no radiomic features (or no signature), or a radiomic feature
+        has the name of a network feature.
     """
     ids = components.index
-    scores = signature.set_index(signature[col.PATIENT_ID].astype(str))["signature"]
-    for what, index in (("network signature", scores.index), ("radiomic features", radiomics.index)):
-        missing = [p for p in ids if p not in index]
+    parts = {"radiomic features": radiomics}
+    if signature is not None:
+        scores = signature.set_index(signature[col.PATIENT_ID].astype(str))["signature"]
+        parts["network signature"] = scores.rename(NETWORK_SIGNATURE).to_frame()
+    for what, table in parts.items():
+        missing = [p for p in ids if p not in table.index]
         if missing:
             raise InputError(f"patient has no {what} for the fusion signature", patient=missing[0])
-    clash = sorted(set(components.columns) & set(radiomics.columns))
-    if clash or NETWORK_SIGNATURE in radiomics.columns:
-        raise InputError(f"radiomic feature {(clash or [NETWORK_SIGNATURE])[0]!r} has the name of a network feature")
-    return pd.concat(
-        [components, scores.loc[ids].rename(NETWORK_SIGNATURE).to_frame(), radiomics.loc[ids]], axis=1
-    ).rename_axis(col.PATIENT_ID)
+    clash = sorted(set(radiomics.columns) & {*components.columns, NETWORK_SIGNATURE})
+    if clash:
+        raise InputError(f"radiomic feature {clash[0]!r} has the name of a network feature")
+    network = [parts["network signature"].loc[ids]] if signature is not None else []
+    return pd.concat([components, *network, radiomics.loc[ids]], axis=1).rename_axis(col.PATIENT_ID)
