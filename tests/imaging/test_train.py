@@ -80,6 +80,21 @@ def epochs_run(monkeypatch):
         yield ran
 
 
+@contextlib.contextmanager
+def killed_in_epoch(monkeypatch, killed):
+    """Trainings inside are killed (KeyboardInterrupt) when epoch ``killed`` starts."""
+    run_epoch = SignatureTrainer._epoch
+
+    def killing(self, model, optimizer, data, patients, outcome, epoch):
+        if epoch == killed:
+            raise KeyboardInterrupt("killed")
+        return run_epoch(self, model, optimizer, data, patients, outcome, epoch)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SignatureTrainer, "_epoch", killing)
+        yield
+
+
 def same_weights(first, second):
     """Whether two trained networks have exactly the same weights."""
     a, b = first.model_.state_dict(), second.model_.state_dict()
@@ -208,15 +223,7 @@ def test_same_seed_gives_identical_signatures(tiny_cohort):
 def test_killed_training_resumes_from_its_checkpoint(tiny_cohort, tmp_path, monkeypatch):
     straight_trainer, straight = train_tiny(tiny_cohort, epochs=3)
     checkpoint = tmp_path / "checkpoint.pt"
-    run_epoch = SignatureTrainer._epoch
-
-    def killed_in_epoch_3(self, model, optimizer, data, patients, outcome, epoch):
-        if epoch == 3:
-            raise KeyboardInterrupt("killed")
-        return run_epoch(self, model, optimizer, data, patients, outcome, epoch)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(SignatureTrainer, "_epoch", killed_in_epoch_3)
+    with killed_in_epoch(monkeypatch, 3):
         with pytest.raises(KeyboardInterrupt):
             train_tiny(tiny_cohort, checkpoint=checkpoint, epochs=3)
     assert checkpoint.is_file()
@@ -754,15 +761,7 @@ def test_guided_training_resumes_from_its_checkpoint_with_its_head(tiny_cohort, 
     targets = tiny_targets(tiny_cohort)
     _, straight = train_with_targets(tiny_cohort, targets, radiomics_weight=1.0, epochs=3)
     checkpoint = tmp_path / "checkpoint.pt"
-    run_epoch = SignatureTrainer._epoch
-
-    def killed_in_epoch_3(self, model, optimizer, data, patients, outcome, epoch):
-        if epoch == 3:
-            raise KeyboardInterrupt("killed")
-        return run_epoch(self, model, optimizer, data, patients, outcome, epoch)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(SignatureTrainer, "_epoch", killed_in_epoch_3)
+    with killed_in_epoch(monkeypatch, 3):
         with pytest.raises(KeyboardInterrupt):
             train_with_targets(tiny_cohort, targets, checkpoint=checkpoint, radiomics_weight=1.0, epochs=3)
     with epochs_run(monkeypatch) as ran:

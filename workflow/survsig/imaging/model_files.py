@@ -240,11 +240,18 @@ def _snapshot_problem(snapshot, expected) -> str | None:
         return "it has no state_dict"
     if not isinstance(snapshot.get("epoch"), int) or isinstance(snapshot.get("epoch"), bool):
         return f"its epoch is {snapshot.get('epoch')!r}, not an integer"
-    state = snapshot["state_dict"]
+    return state_problem(snapshot["state_dict"], expected)
+
+
+def state_problem(state, expected, *, ignored=()) -> str | None:
+    """What keeps the weights ``state`` from loading into a network whose state dict is
+    ``expected`` (a missing, unexpected, non-tensor or mis-shaped weight; keys of
+    ``ignored`` are neither needed nor checked); None when they fit."""
+    expected = {key: value for key, value in expected.items() if key not in ignored}
     missing = [key for key in expected if key not in state]
     if missing:
         return f"{len(missing)} weight(s) missing, first {missing[0]!r}"
-    unexpected = [key for key in state if key not in expected]
+    unexpected = [key for key in state if key not in expected and key not in ignored]
     if unexpected:
         return f"{len(unexpected)} unexpected weight(s), first {unexpected[0]!r}"
     for key, reference in expected.items():

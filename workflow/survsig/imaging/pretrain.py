@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from survsig.core.errors import InputError
 from survsig.core.io import remove_stale_temp_files
-from survsig.imaging.model_files import load_weights_file, save_torch_file
+from survsig.imaging.model_files import load_weights_file, save_torch_file, state_problem
 from survsig.imaging.network import ARCHITECTURE, channel_indices, create_model, select_device
 from survsig.imaging.slice_data import SliceData, augment_batch, network_input
 
@@ -352,21 +352,7 @@ def load_pretrained(path, channels) -> dict:
 
 def _state_problem(model, state) -> str | None:
     """What keeps ``state`` from loading into every non-head weight of ``model``; None when it fits."""
-    head = _head_keys(model)
-    expected = {key: value for key, value in model.state_dict().items() if key not in head}
-    missing = [key for key in expected if key not in state]
-    if missing:
-        return f"{len(missing)} weight(s) missing, first {missing[0]!r}"
-    unexpected = [key for key in state if key not in expected and key not in head]
-    if unexpected:
-        return f"{len(unexpected)} unexpected weight(s), first {unexpected[0]!r}"
-    for key, reference in expected.items():
-        value = state[key]
-        if not isinstance(value, torch.Tensor):
-            return f"{key!r} is a {type(value).__name__}, not a tensor"
-        if value.shape != reference.shape:
-            return f"{key!r} has shape {tuple(value.shape)}, expected {tuple(reference.shape)}"
-    return None
+    return state_problem(state, model.state_dict(), ignored=_head_keys(model))
 
 
 def apply_pretrained(model, state) -> None:
