@@ -135,11 +135,14 @@ def test_trained_signatures_through_snakemake(tiny_run):
     assert [path.stem for path in files] == [f"SYN{number:04d}" for number in range(1, 41)]
     assert [path.parent.name for path in files] == [f"batch{(number - 1) // 8 + 1:04d}" for number in range(1, 41)]
     table = pd.read_csv(tiny_run / "results/tables/signature_vs_oracle.tsv", sep="\t")
-    # the networks, and the radiomics comparator beside them (features per job of 8 patients)
-    # and the comparators matched to the CT and PET networks: the ROI's shape and their modality
-    assert sorted(table["model"].unique()) == ["ct", "pet", "petct", "radiomics", "radiomics_ct", "radiomics_pet"]
+    # the networks, the radiomics comparator beside them (features per job of 8 patients),
+    # the comparators matched to the CT and PET networks (the ROI's shape and their
+    # modality) and the fusion of the PET/CT network's embedding with the features
+    models = ["ct", "fusion", "pet", "petct", "radiomics", "radiomics_ct", "radiomics_pet"]
+    assert sorted(table["model"].unique()) == models
     channels = table.groupby("model")["channels"].first()
-    assert channels[["radiomics", "radiomics_ct", "radiomics_pet"]].tolist() == ["ct+pet+roi", "ct+roi", "pet+roi"]
+    matched = ["radiomics", "radiomics_ct", "radiomics_pet", "fusion"]
+    assert channels[matched].tolist() == ["ct+pet+roi", "ct+roi", "pet+roi", "ct+pet+roi"]
     header = pd.read_csv(tiny_run / "results/radiomics/features/batch0001.tsv", sep="\t", nrows=0).columns
     for modality, other in (("ct", "pet"), ("pet", "ct")):
         fit = json.loads((tiny_run / f"results/radiomics/matched/{modality}.json").read_text())
