@@ -104,7 +104,7 @@ def test_bad_sheet_stops_with_one_clear_message_and_no_output(tiny_run, tmp_path
 def test_statistics_run_on_oracle_signatures(tiny_run):
     """Nomograms, Table 3 and risk groups of the tiny cohort, signatures = true image predictors."""
     (tiny_run / "config" / "oracle.yaml").write_text("imaging:\n  signatures: oracle\n")
-    snakemake(
+    result = snakemake(
         tiny_run,
         "results/tables/table3_cindex.tsv",
         "results/risk_groups.tsv",
@@ -115,6 +115,11 @@ def test_statistics_run_on_oracle_signatures(tiny_run):
     )
     table3 = pd.read_csv(tiny_run / "results/tables/table3_cindex.tsv", sep="\t")
     assert {"clinical", "dl_petct", "integrated"} <= set(table3.iloc[:, 0])
+    # no network is trained for the oracle signatures: there is nothing to fuse
+    assert "fusion" not in set(table3.iloc[:, 0])
+    log = result.stdout + result.stderr
+    assert "rule fit_nomogram:" in log  # the log names the rules that ran
+    assert "rule train:" not in log and "rule fusion_signature:" not in log
     groups = pd.read_csv(tiny_run / "results/risk_groups.tsv", sep="\t")
     assert len(groups) == 40 and set(groups["risk_group"]) == {"high", "low"}
     # the oracle PET/CT signature is the true image predictor, standardised on train

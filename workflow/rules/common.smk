@@ -135,9 +135,12 @@ if RADIOMICS["enabled"] and RADIOMICS_SIGNATURE in MODELS:
     )
 # The deep radiomics fusion signature (radiomics.smk): a network's embedding and the
 # radiomic features of its modalities in one elastic-net Cox model
-# (off with the radiomics comparator, whose features it fuses)
+# (off with the radiomics comparator, whose features it fuses, and with the oracle
+# signatures, which have no network to embed)
 FUSION = {"enabled": True, "model": "petct", "components": 8, "with_signature": False, **(config.get("fusion") or {})}
-FUSION["enabled"] = FUSION["enabled"] and RADIOMICS["enabled"]
+FUSION["enabled"] = (
+    FUSION["enabled"] and RADIOMICS["enabled"] and config["imaging"].get("signatures", "trained") == "trained"
+)
 if FUSION["enabled"]:
     if FUSION["model"] not in MODELS:
         raise WorkflowError(
