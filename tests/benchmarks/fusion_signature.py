@@ -8,8 +8,9 @@ synthetic ground truth)::
     .venv/bin/python tests/benchmarks/fusion_signature.py --model petct --components 4
     .venv/bin/python tests/benchmarks/fusion_signature.py --model petct --with-signature
 
-It embeds every patient with the model's trained members (``results/models/{model}``),
-fits the fusion signature with the config's ``radiomics`` block (``--seed`` for its folds),
+It makes the fusion signature as the rule does (:func:`survsig.imaging.fusion.fusion_signature`:
+every patient embedded by the model's trained members, ``results/models/{model}``), with the
+config's ``radiomics`` block (``--seed`` for its folds), times it,
 and prints one JSON line: the test C-index of the fusion signature beside the network's and
 the matched radiomics signature's fit the same way here, the features the fusion kept, and,
 on the synthetic cohort, the signature's correlation with the true predictor and its
@@ -37,7 +38,8 @@ from train_levers import trait_regression  # noqa: E402
 from survsig.core import columns as col  # noqa: E402
 from survsig.core.files import read_split  # noqa: E402
 from survsig.core.io import read_table  # noqa: E402
-from survsig.imaging.fusion import embedding_components, fusion_features, network_embeddings  # noqa: E402
+from survsig.core.settings import FusionSettings  # noqa: E402
+from survsig.imaging.fusion import fusion_signature  # noqa: E402
 from survsig.imaging.radiomic_features import (  # noqa: E402
     MODALITIES,
     RadiomicsSettings,
@@ -72,22 +74,27 @@ def main(argv=None):
     clinical = read_table(results / "validated" / "clinical.tsv", dtype={col.PATIENT_ID: str})
     patients = split[col.PATIENT_ID].astype(str).tolist()
 
-    start = time.perf_counter()
-    models = sorted((results / "models" / args.model).glob("member*/model.pt"))
-    embeddings = network_embeddings(
-        models, read_manifest(results / "preprocessed" / "manifest.tsv"), patients, threads=args.threads
-    )
-    embedded = time.perf_counter()
     network = read_table(results / "signatures" / f"{args.model}.tsv", dtype={col.PATIENT_ID: str})
     modalities = [m for m in MODALITIES if m in channels]
-    radiomic = modality_features(
-        read_feature_tables(sorted((results / "radiomics" / "features").glob("*.tsv"))), modalities
+    tables = sorted((results / "radiomics" / "features").glob("*.tsv"))
+    radiomic = modality_features(read_feature_tables(tables), modalities)
+    models = sorted((results / "models" / args.model).glob("member*/model.pt"))
+    fusion = FusionSettings.from_config(
+        dict(config["fusion"], model=args.model, components=components, with_signature=args.with_signature)
     )
-    features = fusion_features(
-        embedding_components(embeddings, split, components), radiomic, network if args.with_signature else None
+    start = time.perf_counter()
+    risk, model = fusion_signature(
+        models,
+        read_manifest(results / "preprocessed" / "manifest.tsv"),
+        radiomic,
+        clinical,
+        split,
+        fusion,
+        settings,
+        network=network,
+        threads=args.threads,
     )
-    risk, model = radiomics_signature(features, clinical, split, settings)
-    fused = time.perf_counter()
+    seconds = time.perf_counter() - start
     comparator, _ = radiomics_signature(radiomic, clinical, split, settings)
     signature = signature_table(split[col.PATIENT_ID], split[col.SPLIT], risk)
     if args.output:
@@ -106,8 +113,7 @@ def main(argv=None):
         "components": components,
         "with_signature": args.with_signature,
         "members": len(models),
-        "embed_seconds": round(embedded - start, 1),
-        "fit_seconds": round(fused - embedded, 1),
+        "seconds": round(seconds, 1),
         "test_cindex": cindex(signature["signature"]),
         "network_test_cindex": cindex(by_id),
         "radiomics_test_cindex": cindex(comparator),

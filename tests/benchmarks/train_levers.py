@@ -44,7 +44,7 @@ from survsig.core.files import read_split  # noqa: E402
 from survsig.core.io import read_table  # noqa: E402
 from survsig.core.settings import member_train_block, model_train_block  # noqa: E402
 from survsig.imaging.auxiliary import auxiliary_targets  # noqa: E402
-from survsig.imaging.pretrain import PretrainSettings, pretrain_network  # noqa: E402
+from survsig.imaging.pretrain import PretrainSettings, pretrain_network, pretraining_patients  # noqa: E402
 from survsig.imaging.radiomic_features import MODALITIES, modality_features, read_feature_tables  # noqa: E402
 from survsig.imaging.signature import trained_signature  # noqa: E402
 from survsig.imaging.slice_data import load_slice_data  # noqa: E402
@@ -129,11 +129,13 @@ def main(argv=None):
                 pretrain[key] = yaml.safe_load(value)
             pretrain = PretrainSettings.from_config(pretrain)
             data = load_slice_data(manifest, channels, context_mm=block.get("context_mm"))
-            patients = split[col.PATIENT_ID].astype(str)
-            if pretrain.patients == "train":
-                patients = patients[split[col.SPLIT] == "train"]
             initial_state, _ = pretrain_network(
-                data, patients.tolist(), channels, pretrain, init=block.get("init", "imagenet"), threads=args.threads
+                data,
+                pretraining_patients(split, pretrain),
+                channels,
+                pretrain,
+                init=block.get("init", "imagenet"),
+                threads=args.threads,
             )
         with tempfile.TemporaryDirectory() as folder:
             paths = []

@@ -7,12 +7,8 @@ import pytest
 import torch
 
 from survsig.core.errors import InputError
-from survsig.imaging.fusion import (
-    NETWORK_SIGNATURE,
-    FusionSettings,
-    embedding_components,
-    fusion_features,
-)
+from survsig.core.settings import FusionSettings
+from survsig.imaging.fusion import NETWORK_SIGNATURE, embedding_components, fusion_features
 from survsig.imaging.slice_data import SliceData
 from survsig.imaging.slices import PatientSlices
 from survsig.imaging.train import SignatureTrainer

@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import sys
+from dataclasses import asdict
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
@@ -36,6 +37,7 @@ prepend_search_path("PYTHONPATH", PACKAGE_ROOT)
 sys.path.insert(0, PACKAGE_ROOT)
 from survsig.core.errors import InputError
 from survsig.core.settings import (
+    FusionSettings,
     PreprocessSettings,
     matched_comparators,
     member_train_block,
@@ -137,19 +139,17 @@ if RADIOMICS["enabled"] and RADIOMICS_SIGNATURE in MODELS:
 # radiomic features of its modalities in one elastic-net Cox model
 # (off with the radiomics comparator, whose features it fuses, and with the oracle
 # signatures, which have no network to embed)
-FUSION = {"enabled": True, "model": "petct", "components": 8, "with_signature": False, **(config.get("fusion") or {})}
-FUSION["enabled"] = (
-    FUSION["enabled"] and RADIOMICS["enabled"] and config["imaging"].get("signatures", "trained") == "trained"
-)
-if FUSION["enabled"]:
-    if FUSION["model"] not in MODELS:
-        raise WorkflowError(
-            f"config: fusion.model {FUSION['model']!r} is no network of imaging.models (networks: {', '.join(MODELS)})"
-        )
-    if FUSION_SIGNATURE in MODELS:
-        raise WorkflowError(
-            f"config: imaging.models.{FUSION_SIGNATURE} is the name of the fusion signature; name the network otherwise"
-        )
+_fusion_block = dict(config.get("fusion") or {})
+if not (RADIOMICS["enabled"] and config["imaging"].get("signatures", "trained") == "trained"):
+    _fusion_block["enabled"] = False
+try:
+    FUSION = asdict(FusionSettings.from_config(_fusion_block, models=MODELS))
+except InputError as err:
+    raise WorkflowError(f"config: {err}") from None
+if FUSION["enabled"] and FUSION_SIGNATURE in MODELS:
+    raise WorkflowError(
+        f"config: imaging.models.{FUSION_SIGNATURE} is the name of the fusion signature; name the network otherwise"
+    )
 # Every signature of the run: the networks', the radiomics comparator's and the fusion's
 SIGNATURES = (
     MODELS + ([RADIOMICS_SIGNATURE] if RADIOMICS["enabled"] else []) + ([FUSION_SIGNATURE] if FUSION["enabled"] else [])

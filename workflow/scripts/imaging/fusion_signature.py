@@ -1,6 +1,7 @@
-"""The deep-radiomics fusion signature (rule ``fusion_signature``): a network's embedding
-components, its signature and the radiomic features of its modalities in one elastic-net
-Cox model fit on train."""
+"""The deep radiomics fusion signature (rule ``fusion_signature``): a network's embedding
+components and the radiomic features of its modalities (with ``fusion.with_signature`` the
+network's signature too) in one elastic-net Cox model fit on train
+(:func:`survsig.imaging.fusion.fusion_signature`)."""
 
 import json
 
@@ -10,32 +11,26 @@ from survsig.core import columns as col
 from survsig.core.files import read_split
 from survsig.core.io import atomic_path, read_table, write_tsv
 from survsig.core.logs import run_script
-from survsig.imaging.fusion import FusionSettings, embedding_components, fusion_features, network_embeddings
-from survsig.imaging.radiomic_features import (
-    RadiomicsSettings,
-    modality_features,
-    radiomics_signature,
-    read_feature_tables,
-)
+from survsig.core.settings import FusionSettings
+from survsig.imaging.fusion import fusion_signature
+from survsig.imaging.radiomic_features import RadiomicsSettings, modality_features, read_feature_tables
 from survsig.imaging.signature import signature_table
 from survsig.imaging.slices import read_manifest
 
 
 def main(snakemake):
     fusion = FusionSettings.from_config(snakemake.params.fusion)
-    settings = RadiomicsSettings.from_config(snakemake.params.radiomics)
     split = read_split(snakemake.input.split)
-    patients = split[col.PATIENT_ID].astype(str).tolist()
-    embeddings = network_embeddings(
-        snakemake.input.models, read_manifest(snakemake.input.manifest), patients, threads=snakemake.threads
-    )
-    features = fusion_features(
-        embedding_components(embeddings, split, fusion.components),
+    risk, model = fusion_signature(
+        snakemake.input.models,
+        read_manifest(snakemake.input.manifest),
         modality_features(read_feature_tables(snakemake.input.features), snakemake.params.modalities),
-        read_table(snakemake.input.network, dtype={col.PATIENT_ID: str}) if fusion.with_signature else None,
-    )
-    risk, model = radiomics_signature(
-        features, read_table(snakemake.input.clinical, dtype={col.PATIENT_ID: str}), split, settings
+        read_table(snakemake.input.clinical, dtype={col.PATIENT_ID: str}),
+        split,
+        fusion,
+        RadiomicsSettings.from_config(snakemake.params.radiomics),
+        network=read_table(snakemake.input.network, dtype={col.PATIENT_ID: str}),
+        threads=snakemake.threads,
     )
     coefficients = pd.DataFrame({"feature": model.coef_.index, "coefficient": model.coef_.to_numpy()})
     write_tsv(coefficients, snakemake.output.coefficients, float_format="%.6g")

@@ -1,6 +1,6 @@
 """Settings the Snakefile reads, light enough to import there: the per-patient
-preprocessing's, each network's and ensemble member's training block, and which radiomics
-comparator each network gets.
+preprocessing's, each network's and ensemble member's training block, which radiomics
+comparator each network gets, and the fusion signature's.
 
 ``workflow/rules/common.smk`` passes exactly these fields of the ``imaging`` block to each
 preprocessing job, so a change to any other key does not re-run the preprocessing.
@@ -136,3 +136,33 @@ def matched_comparators(models: dict, modalities) -> dict:
             )
         out[model] = (name, seen)
     return out
+
+
+@dataclass
+class FusionSettings:
+    """Settings of the deep radiomics fusion signature (the config's ``fusion`` block;
+    :mod:`survsig.imaging.fusion`).
+
+    With ``models`` (the networks of ``imaging.models``) its network must be one of them.
+    """
+
+    enabled: bool = True
+    model: str = "petct"
+    components: int = 8
+    with_signature: bool = False
+
+    @classmethod
+    def from_config(cls, block, models=None) -> FusionSettings:
+        known = {k: v for k, v in dict(block or {}).items() if k in cls.__dataclass_fields__}
+        settings = cls(**known)
+        for key in ("enabled", "with_signature"):
+            if not isinstance(getattr(settings, key), bool):
+                raise InputError(f"fusion.{key} must be true or false, got {getattr(settings, key)!r}")
+        components = settings.components
+        if isinstance(components, bool) or not isinstance(components, int) or components < 1:
+            raise InputError(f"fusion.components must be a whole number at least 1, got {components!r}")
+        if settings.enabled and models is not None and settings.model not in models:
+            raise InputError(
+                f"fusion.model {settings.model!r} is no network of imaging.models (networks: {', '.join(models)})"
+            )
+        return settings

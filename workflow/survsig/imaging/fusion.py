@@ -15,44 +15,15 @@ fusion signature is a signature of its own (``fusion``); it never replaces the n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from survsig.core import columns as col
 from survsig.core.errors import InputError
+from survsig.core.settings import FusionSettings
 
-#: Name of the fusion signature, in the run's signatures and nomograms.
-FUSION = "fusion"
 #: The network's own signature among the fusion signature's features.
 NETWORK_SIGNATURE = "network_signature"
-
-
-@dataclass
-class FusionSettings:
-    """Settings of the fusion signature (the config's ``fusion`` block)."""
-
-    enabled: bool = False
-    model: str = "petct"
-    components: int = 8
-    with_signature: bool = False
-
-    @classmethod
-    def from_config(cls, block, models=None) -> FusionSettings:
-        known = {k: v for k, v in dict(block or {}).items() if k in cls.__dataclass_fields__}
-        settings = cls(**known)
-        for key in ("enabled", "with_signature"):
-            if not isinstance(getattr(settings, key), bool):
-                raise InputError(f"fusion.{key} must be true or false, got {getattr(settings, key)!r}")
-        components = settings.components
-        if isinstance(components, bool) or not isinstance(components, int) or components < 1:
-            raise InputError(f"fusion.components must be a whole number at least 1, got {components!r}")
-        if settings.enabled and models is not None and settings.model not in models:
-            raise InputError(
-                f"fusion.model {settings.model!r} is no network of imaging.models (networks: {', '.join(models)})"
-            )
-        return settings
 
 
 def network_embeddings(model_paths, slice_files, patients, *, threads=None) -> list[np.ndarray]:
@@ -132,3 +103,56 @@ def fusion_features(components: pd.DataFrame, radiomics: pd.DataFrame, signature
         raise InputError(f"radiomic feature {clash[0]!r} has the name of a network feature")
     network = [parts["network signature"].loc[ids]] if signature is not None else []
     return pd.concat([components, *network, radiomics.loc[ids]], axis=1).rename_axis(col.PATIENT_ID)
+
+
+def fusion_signature(
+    model_paths,
+    slice_files,
+    features,
+    clinical,
+    split,
+    settings: FusionSettings,
+    radiomics,
+    *,
+    network=None,
+    threads=None,
+):
+    """Fit the fusion signature on the training patients of ``split`` and score every patient.
+
+    Parameters
+    ----------
+    model_paths : sequence of path
+        The trained members of the network ``settings.model``.
+    slice_files : sequence of path
+        The preprocessed slice files of the patients of ``split``.
+    features : pandas.DataFrame
+        Radiomic features of the network's modalities, indexed by patient.
+    clinical : pandas.DataFrame
+        The validated clinical sheet.
+    split : pandas.DataFrame
+        ``patient_id`` and ``split`` of every patient.
+    settings : FusionSettings
+    radiomics : RadiomicsSettings
+        The comparator's settings: its elastic-net Cox model fits the fused features.
+    network : pandas.DataFrame, optional
+        The network's signature file; a feature with ``settings.with_signature``.
+    threads : int, optional
+
+    Returns
+    -------
+    risk : numpy.ndarray
+        Raw linear predictor of every patient of ``split``, in its order.
+    model : RadiomicsSignature
+    """
+    from survsig.imaging.radiomic_features import radiomics_signature
+
+    if settings.with_signature and network is None:
+        raise InputError("fusion.with_signature needs the network's signature file")
+    patients = split[col.PATIENT_ID].astype(str).tolist()
+    embeddings = network_embeddings(model_paths, slice_files, patients, threads=threads)
+    fused = fusion_features(
+        embedding_components(embeddings, split, settings.components),
+        features,
+        network if settings.with_signature else None,
+    )
+    return radiomics_signature(fused, clinical, split, radiomics)

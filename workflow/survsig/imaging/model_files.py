@@ -160,6 +160,21 @@ def load_weights_file(path, *, map_location, what):
     raise InputError(f"cannot read {what} (cut short, or not a PyTorch file): {_read_failure(text)}", file=path)
 
 
+def read_network_file(path, keys, *, what, name) -> dict:
+    """A weights-only file (:func:`load_weights_file`) holding a dict with ``keys``, of the
+    network's architecture; one InputError naming the file otherwise (``what``, e.g.
+    "model file", and ``name``, e.g. "model", word the messages)."""
+    saved = load_weights_file(path, map_location="cpu", what=what)
+    if not isinstance(saved, dict):
+        raise InputError(f"not a {what}: it holds a {type(saved).__name__}, not a dict", file=path)
+    missing = [key for key in keys if key not in saved]
+    if missing:
+        raise InputError(f"{what} lacks key(s) {', '.join(missing)}", file=path)
+    if saved["architecture"] != ARCHITECTURE:
+        raise InputError(f"{name} architecture is {saved['architecture']!r}, expected {ARCHITECTURE!r}", file=path)
+    return saved
+
+
 def read_model_file(path) -> dict:
     """Load and check a model file of :meth:`survsig.imaging.train.SignatureTrainer.save`.
 
@@ -176,14 +191,7 @@ def read_model_file(path) -> dict:
         are not a list of known channel names, invalid settings, no snapshots, or
         snapshot weights that do not fit the network.
     """
-    saved = load_weights_file(path, map_location="cpu", what="model file")
-    if not isinstance(saved, dict):
-        raise InputError(f"not a model file: it holds a {type(saved).__name__}, not a dict", file=path)
-    missing = [key for key in MODEL_KEYS if key not in saved]
-    if missing:
-        raise InputError(f"model file lacks key(s) {', '.join(missing)}", file=path)
-    if saved["architecture"] != ARCHITECTURE:
-        raise InputError(f"model architecture is {saved['architecture']!r}, expected {ARCHITECTURE!r}", file=path)
+    saved = read_network_file(path, MODEL_KEYS, what="model file", name="model")
     channels = saved["channels"]
     if (
         not isinstance(channels, list)

@@ -27,9 +27,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from survsig.core import columns as col
 from survsig.core.errors import InputError
 from survsig.core.io import remove_stale_temp_files
-from survsig.imaging.model_files import load_weights_file, save_torch_file, state_problem
+from survsig.imaging.model_files import read_network_file, save_torch_file, state_problem
 from survsig.imaging.network import ARCHITECTURE, channel_indices, create_model, select_device
 from survsig.imaging.slice_data import SliceData, augment_batch, network_input
 
@@ -182,6 +183,15 @@ def _two_views(data: SliceData, batch, rng) -> torch.Tensor:
     return torch.stack(first + second).float()
 
 
+def pretraining_patients(split, settings: PretrainSettings) -> list[str]:
+    """The patients of ``split`` whose slices the pretraining sees: all, or with
+    ``patients: train`` the training patients (``split`` holds no outcome)."""
+    patients = split[col.PATIENT_ID].astype(str)
+    if settings.patients == "train":
+        patients = patients[split[col.SPLIT] == "train"]
+    return patients.tolist()
+
+
 def pretrain_network(
     data: SliceData, patients, channels, settings: PretrainSettings, *, init="imagenet", threads=None, device="auto"
 ) -> tuple[dict, list[dict]]:
@@ -325,14 +335,7 @@ def load_pretrained(path, channels) -> dict:
         code), missing keys, another architecture, other channels than ``channels``, or
         weights that do not fit the network.
     """
-    saved = load_weights_file(path, map_location="cpu", what="pretrained network")
-    if not isinstance(saved, dict):
-        raise InputError(f"not a pretrained network: it holds a {type(saved).__name__}, not a dict", file=path)
-    missing = [key for key in PRETRAINED_KEYS if key not in saved]
-    if missing:
-        raise InputError(f"pretrained network file lacks key(s) {', '.join(missing)}", file=path)
-    if saved["architecture"] != ARCHITECTURE:
-        raise InputError(f"pretrained architecture is {saved['architecture']!r}, expected {ARCHITECTURE!r}", file=path)
+    saved = read_network_file(path, PRETRAINED_KEYS, what="pretrained network file", name="pretrained")
     if saved["channels"] != list(channels):
         raise InputError(
             f"pretrained on channels {saved['channels']!r}, the model sees {list(channels)!r}: "

@@ -44,6 +44,7 @@ from survsig.imaging.model_files import (
 )
 from survsig.imaging.network import ARCHITECTURE, aggregate, channel_indices, create_model, select_device
 from survsig.imaging.patient_sampling import event_balanced_batches, fit_and_validation_patients
+from survsig.imaging.pretrain import apply_pretrained
 from survsig.imaging.slice_data import SliceData, augment_batch, load_slice_data, network_input
 from survsig.imaging.train_settings import TrainSettings
 from survsig.survival.concordance import concordance_index
@@ -91,6 +92,7 @@ class SignatureTrainer:
         self.settings = settings or TrainSettings()
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.threads = threads
+        self._auxiliary = None  # the head of the auxiliary targets, while training with them
 
     # -- evaluation -------------------------------------------------------------------
     def predict_patients(self, data: SliceData, patients, model=None, batch_images=256):
@@ -316,8 +318,6 @@ class SignatureTrainer:
         torch.manual_seed(s.seed)
         model = create_model(len(self.channels), s.init, drop_rate=s.drop_rate, drop_path_rate=s.drop_path_rate)
         if initial_state is not None:
-            from survsig.imaging.pretrain import apply_pretrained
-
             apply_pretrained(model, initial_state)
         model = model.to(self.device_)
         if self.device_.type == "cpu":
