@@ -36,6 +36,9 @@ SLURM_JOBS = {
     "rule_radiomics_radiomics_features": 1,  # the same 5 jobs of 8 patients, bundled alike
     "rule_statistics_": 1,
     "rule_rnaseq_rnaseq_deseq2_": 1,
+    # outside the statistics group: grouped, the profile's dry run sometimes found no job ready
+    "rule_radiomics_signature": 1,
+    "rule_fusion_signature": 1,
 }
 COMPARED = (
     "results/split.tsv",
@@ -43,6 +46,7 @@ COMPARED = (
     "results/signatures/pet.tsv",
     "results/signatures/petct.tsv",
     "results/signatures/radiomics.tsv",
+    "results/signatures/fusion.tsv",
     "results/tables/signature_vs_oracle.tsv",
     "results/tables/table1_baseline.tsv",
     "results/tables/table2_univariable.tsv",
