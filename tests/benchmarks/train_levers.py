@@ -90,6 +90,12 @@ def main(argv=None):
     )
     parser.add_argument("--output", help="also write the signature here (TSV)")
     parser.add_argument(
+        "--truth-targets",
+        action="store_true",
+        help="the true image traits (synthetic ground truth) as the auxiliary targets: what the network sees when told",
+    )
+    parser.add_argument("--keep-models", help="keep the trained members' model files in this folder")
+    parser.add_argument(
         "--signature", help="train nothing: describe this signature file (a run's results/signatures/{model}.tsv)"
     )
     args = parser.parse_args(argv)
@@ -114,11 +120,19 @@ def main(argv=None):
         signature = read_table(args.signature, dtype={"patient_id": str})
     else:
         targets = None
-        if block.get("radiomics_weight"):
+        if block.get("radiomics_weight") and args.truth_targets:
+            truth = read_table(project / "results" / "synthetic" / "ground_truth.tsv", dtype={"patient_id": str})
+            truth = truth.set_index("patient_id")
+            targets = auxiliary_targets(truth[[name for name in HAZARD if name in truth.columns]], split)
+        elif block.get("radiomics_weight"):
             # the comparator's features of the network's modalities, as the train rule reads them
             tables = sorted((project / "results" / "radiomics" / "features").glob("*.tsv"))
             modalities = [m for m in MODALITIES if m in channels]
-            targets = auxiliary_targets(modality_features(read_feature_tables(tables), modalities), split)
+            targets = auxiliary_targets(
+                modality_features(read_feature_tables(tables), modalities),
+                split,
+                components=int(block.get("radiomics_components", 0)),
+            )
 
         initial_state = None
         if args.pretrain is not None:
@@ -137,7 +151,9 @@ def main(argv=None):
                 init=block.get("init", "imagenet"),
                 threads=args.threads,
             )
-        with tempfile.TemporaryDirectory() as folder:
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(args.keep_models or scratch)
+            folder.mkdir(parents=True, exist_ok=True)
             paths = []
             for member in range(args.members):
                 settings = TrainSettings.from_config(member_train_block(block, member))
@@ -151,7 +167,7 @@ def main(argv=None):
                     targets=targets,
                     initial_state=initial_state,
                 )
-                paths.append(Path(folder) / f"member{member}.pt")
+                paths.append(folder / f"member{member}.pt")
                 trainer.save(paths[-1])
             signature = trained_signature(paths, manifest, split, threads=args.threads)
     if args.output:

@@ -56,3 +56,34 @@ def test_training_patient_without_features_is_named(features_and_split):
         auxiliary_targets(features.drop(index="P003"), split)
     with pytest.raises(InputError, match="no radiomic feature"):
         auxiliary_targets(features[["ct_constant"]], split)
+
+
+def test_components_are_whitened_and_span_the_scores(features_and_split):
+    features, split = features_and_split
+    scores = auxiliary_targets(features, split).to_numpy(float)
+    components = auxiliary_targets(features, split, components=2)
+    assert list(components.columns) == ["component_1", "component_2"]
+    assert list(components.index) == sorted(split.loc[split.split == "train", "patient_id"])
+    values = components.to_numpy(float)
+    # mean 0, SD 1 and uncorrelated on the training patients (float32: 1e-5 of a unit)
+    np.testing.assert_allclose(values.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(np.cov(values.T, bias=True), np.eye(2), atol=1e-5)
+    # the first component is the scores' direction of largest variance
+    centred = scores - scores.mean(axis=0)
+    first = np.linalg.eigh(np.cov(centred.T))[1][:, -1]
+    assert abs(np.corrcoef(values[:, 0], centred @ first)[0, 1]) == pytest.approx(1.0, abs=1e-5)
+    # all three: the components are the scores turned, nothing lost
+    full = auxiliary_targets(features, split, components=10).to_numpy(float)
+    assert full.shape[1] == 3
+    residual = centred - full @ np.linalg.lstsq(full, centred, rcond=None)[0]
+    np.testing.assert_allclose(residual, 0.0, atol=1e-4)
+
+
+def test_components_ignore_the_test_patients(features_and_split):
+    features, split = features_and_split
+    test = split.loc[split.split == "test", "patient_id"]
+    changed = features.copy()
+    changed.loc[test] = 1e9
+    pd.testing.assert_frame_equal(
+        auxiliary_targets(changed, split, components=2), auxiliary_targets(features, split, components=2)
+    )

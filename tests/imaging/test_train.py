@@ -778,3 +778,9 @@ def test_guided_training_resumes_from_its_checkpoint_with_its_head(tiny_cohort, 
 def test_bad_radiomics_weight_is_named(weight):
     with pytest.raises(InputError, match="imaging.train.radiomics_weight"):
         TrainSettings.from_config({"radiomics_weight": weight})
+
+
+@pytest.mark.parametrize("components", [-1, 2.5, "ten", True])
+def test_bad_radiomics_components_is_named(components):
+    with pytest.raises(InputError, match="imaging.train.radiomics_components"):
+        TrainSettings.from_config({"radiomics_components": components})

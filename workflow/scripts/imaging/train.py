@@ -13,10 +13,12 @@ def main(snakemake):
     import pandas as pd
 
     split = read_split(snakemake.input.split)
+    settings = TrainSettings.from_config(snakemake.params.train)
     targets = None
     if snakemake.input.radiomics:
         features = read_feature_tables(snakemake.input.radiomics)
-        targets = auxiliary_targets(modality_features(features, snakemake.params.feature_modalities), split)
+        features = modality_features(features, snakemake.params.feature_modalities)
+        targets = auxiliary_targets(features, split, components=settings.radiomics_components)
     initial_state = None
     if snakemake.input.pretrained:
         initial_state = load_pretrained(snakemake.input.pretrained, snakemake.params.channels)
@@ -25,7 +27,7 @@ def main(snakemake):
         read_table(snakemake.input.clinical, dtype={"patient_id": str}),
         split,
         snakemake.params.channels,
-        TrainSettings.from_config(snakemake.params.train),
+        settings,
         checkpoint=snakemake.params.checkpoint,
         threads=snakemake.threads,
         model_name=snakemake.wildcards.model,

@@ -7,6 +7,12 @@ their mean squared error, times the weight, to the Cox loss. About 100 deaths ca
 a network a tumour's texture; the features can, as they are known for every training
 patient. The targets are the features' normal scores among the training patients alone:
 the test patients' features are neither read nor ranked against.
+
+Most pyradiomics features move with a tumour's size and uptake level, so a squared error
+over all of them is mostly a squared error on those two directions. With
+``imaging.train.radiomics_components`` the targets are instead the first principal
+components of the scores, each scaled to unit variance (whitened): a texture direction,
+such as a necrotic core's, then pulls on the network as hard as the size does.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from survsig.core.errors import InputError
 from survsig.imaging.radiomic_features import usable_features
 
 
-def auxiliary_targets(features: pd.DataFrame, split: pd.DataFrame) -> pd.DataFrame:
+def auxiliary_targets(features: pd.DataFrame, split: pd.DataFrame, components: int = 0) -> pd.DataFrame:
     """The auxiliary targets of the training patients: each usable feature's normal scores.
 
     Parameters
@@ -30,13 +36,17 @@ def auxiliary_targets(features: pd.DataFrame, split: pd.DataFrame) -> pd.DataFra
         modalities).
     split : pandas.DataFrame
         ``patient_id`` and ``split``; only ``train`` patients' rows are read.
+    components : int
+        0: the scores themselves. Above 0: that many whitened principal components of the
+        scores (at most the number of scores, and fewer than the training patients).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by the training patients (sorted), one float32 column per feature
-        finite and varying on the training set: Blom's normal scores of its ranks among
-        the training patients (mean 0, SD about 1).
+        Indexed by the training patients (sorted). With ``components`` 0, one float32
+        column per feature finite and varying on the training set: Blom's normal scores
+        of its ranks among the training patients (mean 0, SD about 1). Otherwise columns
+        ``component_1`` ... of mean 0 and SD 1, uncorrelated on the training patients.
 
     Raises
     ------
@@ -60,4 +70,14 @@ def auxiliary_targets(features: pd.DataFrame, split: pd.DataFrame) -> pd.DataFra
     # quantile transform's would sit at +-5 and dominate a squared error
     ranks = rankdata(rows[kept].to_numpy(float), axis=0)
     scores = norm.ppf((ranks - 0.375) / (len(ranks) + 0.25))
-    return pd.DataFrame(scores.astype(np.float32), index=pd.Index(train, name=col.PATIENT_ID), columns=kept)
+    index = pd.Index(train, name=col.PATIENT_ID)
+    if not components:
+        return pd.DataFrame(scores.astype(np.float32), index=index, columns=kept)
+    # the left singular vectors of the centred scores are the components, already
+    # uncorrelated; scaled by sqrt(n) their SD is 1
+    count = min(int(components), len(kept), len(train) - 1)
+    left, _, _ = np.linalg.svd(scores - scores.mean(axis=0), full_matrices=False)
+    whitened = left[:, :count] * np.sqrt(len(train))
+    whitened *= np.sign(whitened[0] + (whitened[0] == 0))  # a sign that does not hang on LAPACK
+    columns = [f"component_{i + 1}" for i in range(count)]
+    return pd.DataFrame(whitened.astype(np.float32), index=index, columns=columns)

@@ -45,6 +45,7 @@ class TrainSettings:
     drop_rate: float = 0.5
     drop_path_rate: float = 0.2
     radiomics_weight: float = 0.0
+    radiomics_components: int = 0
     seed: int = 2022
     init: str = "imagenet"
     snapshots: int = 5
@@ -68,6 +69,11 @@ class TrainSettings:
         weight = settings.radiomics_weight
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight < math.inf:
             raise InputError(f"imaging.train.radiomics_weight must be a number at least 0, got {weight!r}")
+        components = settings.radiomics_components
+        if isinstance(components, bool) or not isinstance(components, int) or components < 0:
+            raise InputError(
+                f"imaging.train.radiomics_components must be a whole number at least 0, got {components!r}"
+            )
         if not 0.0 <= float(settings.intensity_jitter) <= 1.0:
             raise InputError(f"imaging.train.intensity_jitter must be in [0, 1], got {settings.intensity_jitter!r}")
         if not isinstance(settings.standardise, bool):
