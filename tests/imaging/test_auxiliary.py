@@ -77,6 +77,9 @@ def test_components_are_whitened_and_span_the_scores(features_and_split):
     assert full.shape[1] == 3
     residual = centred - full @ np.linalg.lstsq(full, centred, rcond=None)[0]
     np.testing.assert_allclose(residual, 0.0, atol=1e-4)
+    # a feature repeating another adds no direction, so no component
+    repeated = features.assign(shape_VoxelVolume_again=features["shape_VoxelVolume"])
+    assert auxiliary_targets(repeated, split, components=10).shape[1] == 3
 
 
 def test_components_ignore_the_test_patients(features_and_split):

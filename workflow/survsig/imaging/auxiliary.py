@@ -38,7 +38,8 @@ def auxiliary_targets(features: pd.DataFrame, split: pd.DataFrame, components: i
         ``patient_id`` and ``split``; only ``train`` patients' rows are read.
     components : int
         0: the scores themselves. Above 0: that many whitened principal components of the
-        scores (at most the number of scores, and fewer than the training patients).
+        scores (at most as many as the scores have directions of variance, and fewer than
+        the training patients).
 
     Returns
     -------
@@ -75,8 +76,10 @@ def auxiliary_targets(features: pd.DataFrame, split: pd.DataFrame, components: i
         return pd.DataFrame(scores.astype(np.float32), index=index, columns=kept)
     # the left singular vectors of the centred scores are the components, already
     # uncorrelated; scaled by sqrt(n) their SD is 1
-    count = min(int(components), len(kept), len(train) - 1)
-    left, _, _ = np.linalg.svd(scores - scores.mean(axis=0), full_matrices=False)
+    left, singular, _ = np.linalg.svd(scores - scores.mean(axis=0), full_matrices=False)
+    # a direction without variance (features that repeat one another) is no target
+    rank = int(np.sum(singular > singular[0] * 1e-8))
+    count = min(int(components), rank, len(train) - 1)
     whitened = left[:, :count] * np.sqrt(len(train))
     whitened *= np.sign(whitened[0] + (whitened[0] == 0))  # a sign that does not hang on LAPACK
     columns = [f"component_{i + 1}" for i in range(count)]
