@@ -114,6 +114,8 @@ def main(argv=None):
     manifest = read_manifest(project / "results" / "preprocessed" / "manifest.tsv")
     clinical = read_table(project / "results" / "validated" / "clinical.tsv", dtype={"patient_id": str})
     split = read_split(project / "results" / "split.tsv")
+    truth_file = project / "results" / "synthetic" / "ground_truth.tsv"
+    truth = read_table(truth_file, dtype={"patient_id": str}).set_index("patient_id") if truth_file.exists() else None
 
     start = time.perf_counter()
     if args.signature:
@@ -121,8 +123,8 @@ def main(argv=None):
     else:
         targets = None
         if block.get("radiomics_weight") and args.truth_targets:
-            truth = read_table(project / "results" / "synthetic" / "ground_truth.tsv", dtype={"patient_id": str})
-            truth = truth.set_index("patient_id")
+            if truth is None:
+                parser.error(f"--truth-targets needs the synthetic ground truth, {truth_file}")
             targets = auxiliary_targets(truth[[name for name in HAZARD if name in truth.columns]], split)
         elif block.get("radiomics_weight"):
             # the comparator's features of the network's modalities, as the train rule reads them
@@ -184,8 +186,6 @@ def main(argv=None):
     from scipy.stats import spearmanr
 
     outcome = clinical.set_index(clinical[col.PATIENT_ID].astype(str))
-    truth_file = project / "results" / "synthetic" / "ground_truth.tsv"
-    truth = read_table(truth_file, dtype={"patient_id": str}).set_index("patient_id") if truth_file.exists() else None
     oracle = col.ORACLE_PREDICTOR.get(frozenset(channels), col.ORACLE_IMAGE)
     for name in col.SPLIT_LEVELS:
         part = signature[signature[col.SPLIT] == name]

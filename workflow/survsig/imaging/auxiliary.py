@@ -22,6 +22,7 @@ import pandas as pd
 
 from survsig.core import columns as col
 from survsig.core.errors import InputError
+from survsig.imaging.components import train_components
 from survsig.imaging.radiomic_features import usable_features
 
 
@@ -74,13 +75,8 @@ def auxiliary_targets(features: pd.DataFrame, split: pd.DataFrame, components: i
     index = pd.Index(train, name=col.PATIENT_ID)
     if not components:
         return pd.DataFrame(scores.astype(np.float32), index=index, columns=kept)
-    # the left singular vectors of the centred scores are the components, already
-    # uncorrelated; scaled by sqrt(n) their SD is 1
-    left, singular, _ = np.linalg.svd(scores - scores.mean(axis=0), full_matrices=False)
-    # a direction without variance (features that repeat one another) is no target
-    rank = int(np.sum(singular > singular[0] * 1e-8))
-    count = min(int(components), rank, len(train) - 1)
-    whitened = left[:, :count] * np.sqrt(len(train))
-    whitened *= np.sign(whitened[0] + (whitened[0] == 0))  # a sign that does not hang on LAPACK
-    columns = [f"component_{i + 1}" for i in range(count)]
+    # the components of the training patients' own scores, each scaled to SD 1 among them
+    projected = train_components(scores, np.ones(len(train), bool), components)
+    whitened = projected / projected.std(axis=0)
+    columns = [f"component_{i + 1}" for i in range(whitened.shape[1])]
     return pd.DataFrame(whitened.astype(np.float32), index=index, columns=columns)

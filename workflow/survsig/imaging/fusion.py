@@ -21,6 +21,7 @@ import pandas as pd
 from survsig.core import columns as col
 from survsig.core.errors import InputError
 from survsig.core.settings import FusionSettings
+from survsig.imaging.components import train_components
 
 #: The network's own signature among the fusion signature's features.
 NETWORK_SIGNATURE = "network_signature"
@@ -51,15 +52,14 @@ def embedding_components(embeddings, split: pd.DataFrame, components: int) -> pd
     split : pandas.DataFrame
         ``patient_id``, ``split`` of the same patients.
     components : int
-        Components per member (fewer when the training patients or features are fewer).
+        Components per member (fewer when the training patients, the features or their
+        directions of variance are fewer; :func:`~survsig.imaging.components.train_components`).
 
     Returns
     -------
     pandas.DataFrame
         Indexed by patient id; columns ``member{m}_pc{k}``.
     """
-    from sklearn.decomposition import PCA
-
     train = (split[col.SPLIT] == "train").to_numpy()
     ids = pd.Index(split[col.PATIENT_ID].astype(str), name=col.PATIENT_ID)
     columns = {}
@@ -67,14 +67,9 @@ def embedding_components(embeddings, split: pd.DataFrame, components: int) -> pd
         values = np.asarray(values, float)
         if len(values) != len(ids):
             raise InputError(f"member {m}'s embedding holds {len(values)} patients, the split {len(ids)}")
-        k = min(components, int(train.sum()) - 1, values.shape[1])
-        # svd_solver "full": exact, so the components do not depend on a random draw
-        pca = PCA(n_components=k, svd_solver="full").fit(values[train])
-        projected = pca.transform(values)
-        # the sign of an axis is arbitrary: fix it so the largest loading is positive
-        signs = np.sign(pca.components_[np.arange(k), np.abs(pca.components_).argmax(axis=1)])
-        for j in range(k):
-            columns[f"member{m}_pc{j + 1}"] = projected[:, j] * signs[j]
+        projected = train_components(values, train, components)
+        for j in range(projected.shape[1]):
+            columns[f"member{m}_pc{j + 1}"] = projected[:, j]
     return pd.DataFrame(columns, index=ids)
 
 
